@@ -1,0 +1,68 @@
+package apirule
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// Decode reads any APIRule version. v2 and v2alpha1 return *APIRule, v1beta1
+// returns *V1beta1APIRule. Unknown fields are ignored.
+func Decode(version string, raw []byte) (any, error) {
+	switch version {
+	case V2.Version, V2alpha1.Version:
+		r := &APIRule{}
+		return r, json.Unmarshal(raw, r)
+	case V1beta1.Version:
+		r := &V1beta1APIRule{}
+		return r, json.Unmarshal(raw, r)
+	}
+	return nil, fmt.Errorf("unknown APIRule version %q", version)
+}
+
+// FromUnstructured reads a stored APIRule in the v2 shape, whatever version
+// it was read in.
+func FromUnstructured(u *unstructured.Unstructured) (*APIRule, error) {
+	raw, err := u.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	version := u.GroupVersionKind().Version
+	// Without Kyma's conversion webhook (the CRD's strategy None), a v1beta1
+	// object read as v2 keeps its v1beta1 fields: go by shape, not by label.
+	if _, legacy, _ := unstructured.NestedString(u.Object, "spec", "host"); legacy {
+		version = V1beta1.Version
+	}
+	obj, err := Decode(version, raw)
+	if err != nil {
+		return nil, err
+	}
+	switch r := obj.(type) {
+	case *APIRule:
+		return r, nil
+	case *V1beta1APIRule:
+		return r.Upgrade(), nil
+	}
+	return nil, fmt.Errorf("unexpected %T", obj)
+}
+
+// Upgrade gives the v2 view of a v1beta1 rule's host, gateway and service,
+// which is what cross-object checks (hosts taken, services used) compare.
+func (r *V1beta1APIRule) Upgrade() *APIRule {
+	out := &APIRule{TypeMeta: r.TypeMeta, ObjectMeta: r.ObjectMeta}
+	out.APIVersion = V2.GroupVersion().String()
+	if r.Spec.Host != nil {
+		out.Spec.Hosts = []string{*r.Spec.Host}
+	}
+	out.Spec.Service = r.Spec.Service
+	if r.Spec.Gateway != nil {
+		g := LegacyGateway(*r.Spec.Gateway)
+		out.Spec.Gateway = &g
+	}
+	out.Spec.Timeout = r.Spec.Timeout
+	for _, rule := range r.Spec.Rules {
+		out.Spec.Rules = append(out.Spec.Rules, Rule{Path: rule.Path, Service: rule.Service, Methods: rule.Methods, Timeout: rule.Timeout})
+	}
+	return out
+}

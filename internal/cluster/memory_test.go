@@ -1,0 +1,69 @@
+package cluster
+
+import (
+	"context"
+	"testing"
+
+	networkingapi "istio.io/api/networking/v1alpha3"
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+func TestFromObjects(t *testing.T) {
+	ctx := context.Background()
+	rule := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "gateway.kyma-project.io/v1beta1", "kind": "APIRule",
+		"metadata": map[string]any{"name": "old", "namespace": "a"},
+		"spec":     map[string]any{"host": "old.example.com", "gateway": "kyma-gateway.kyma-system.svc.cluster.local"},
+	}}
+	rule2 := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "gateway.kyma-project.io/v2", "kind": "APIRule",
+		"metadata": map[string]any{"name": "new", "namespace": "b"},
+		"spec":     map[string]any{"hosts": []any{"new"}, "gateway": "kyma-system/kyma-gateway"},
+	}}
+	gw := &networkingv1.Gateway{ObjectMeta: metav1.ObjectMeta{Name: "kyma-gateway", Namespace: "kyma-system"},
+		Spec: networkingapi.Gateway{Selector: map[string]string{"istio": "ingressgateway"}}}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "gw-1", Namespace: "istio-system", Labels: map[string]string{"istio": "ingressgateway", "x": "y"}}}
+	mesh := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "istio", Namespace: "istio-system"},
+		Data: map[string]string{"mesh": "rootNamespace: istio-system\nextensionProviders:\n- name: oauth2-proxy\n  envoyExtAuthzHttp: {service: x, port: 80}\n- name: otel\n  opentelemetry: {}\n"}}
+	s, err := FromObjects(rule, rule2, gw, pod, mesh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, err := s.APIRules(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rules) != 2 {
+		t.Fatalf("want 2 APIRules, got %d", len(rules))
+	}
+	for _, r := range rules {
+		if r.Name == "old" && (len(r.Spec.Hosts) != 1 || *r.Spec.Gateway != "kyma-system/kyma-gateway") {
+			t.Errorf("v1beta1 not upgraded: %+v", r.Spec)
+		}
+	}
+	g, err := s.Gateway(ctx, "kyma-system", "kyma-gateway")
+	if err != nil || g == nil || g.Spec.Selector["istio"] != "ingressgateway" {
+		t.Fatalf("gateway: %v %v", g, err)
+	}
+	if g, err := s.Gateway(ctx, "kyma-system", "nope"); g != nil || err != nil {
+		t.Fatalf("missing gateway: %v %v", g, err)
+	}
+	ns, err := s.PodNamespaces(ctx, "", map[string]string{"istio": "ingressgateway"})
+	if err != nil || len(ns) != 1 || ns[0] != "istio-system" {
+		t.Fatalf("pod namespaces: %v %v", ns, err)
+	}
+	if ns, _ := s.PodNamespaces(ctx, "", map[string]string{"istio": "other"}); len(ns) != 0 {
+		t.Fatalf("want none, got %v", ns)
+	}
+	m, err := s.Mesh(ctx)
+	if err != nil || !m.Found || len(m.ExtAuthzProviders) != 1 || m.ExtAuthzProviders[0] != "oauth2-proxy" || len(m.Providers) != 2 {
+		t.Fatalf("mesh: %+v %v", m, err)
+	}
+	certs, err := s.Certificates(ctx, "istio-system")
+	if err != nil || len(certs) != 0 {
+		t.Fatalf("certs: %v %v", certs, err)
+	}
+}

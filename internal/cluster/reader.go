@@ -1,0 +1,236 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"sort"
+	"strings"
+
+	certmanagerv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	securityv1 "istio.io/client-go/pkg/apis/security/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/gatewarden/gatewarden/internal/apirule"
+)
+
+// MeshConfigMap is where istiod reads the mesh configuration.
+var MeshConfigMap = client.ObjectKey{Namespace: "istio-system", Name: "istio"}
+
+// FromReader backs State with any controller-runtime reader: the manager's
+// cache in the webhook, an in-memory client for files and tests.
+func FromReader(r client.Reader) State { return &reader{r: r} }
+
+type reader struct{ r client.Reader }
+
+// absent reports errors that mean "there is nothing": the object does not
+// exist, or its kind is not installed in the cluster.
+func absent(err error) bool {
+	return apierrors.IsNotFound(err) || meta.IsNoMatchError(err) || isNoKind(err)
+}
+
+func isNoKind(err error) bool {
+	return err != nil && (strings.Contains(err.Error(), "no kind is registered") || strings.Contains(err.Error(), "no matches for kind"))
+}
+
+func get[T client.Object](ctx context.Context, r client.Reader, obj T, ns, name string) (T, error) {
+	var zero T
+	if err := r.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj); err != nil {
+		if absent(err) {
+			return zero, nil
+		}
+		return zero, err
+	}
+	return obj, nil
+}
+
+func (c *reader) Gateway(ctx context.Context, ns, name string) (*networkingv1.Gateway, error) {
+	return get(ctx, c.r, &networkingv1.Gateway{}, ns, name)
+}
+
+func (c *reader) Secret(ctx context.Context, ns, name string) (*corev1.Secret, error) {
+	return get(ctx, c.r, &corev1.Secret{}, ns, name)
+}
+
+func (c *reader) Service(ctx context.Context, ns, name string) (*corev1.Service, error) {
+	return get(ctx, c.r, &corev1.Service{}, ns, name)
+}
+
+func (c *reader) Namespace(ctx context.Context, name string) (*corev1.Namespace, error) {
+	return get(ctx, c.r, &corev1.Namespace{}, "", name)
+}
+
+func (c *reader) list(ctx context.Context, l client.ObjectList, ns string, opts ...client.ListOption) (bool, error) {
+	if ns != "" {
+		opts = append(opts, client.InNamespace(ns))
+	}
+	if err := c.r.List(ctx, l, opts...); err != nil {
+		if absent(err) {
+			return false, nil
+		}
+		return false, err
+	}
+	return true, nil
+}
+
+func (c *reader) Gateways(ctx context.Context, ns string) ([]*networkingv1.Gateway, error) {
+	var l networkingv1.GatewayList
+	_, err := c.list(ctx, &l, ns)
+	return l.Items, err
+}
+
+func (c *reader) VirtualServices(ctx context.Context, ns string) ([]*networkingv1.VirtualService, error) {
+	var l networkingv1.VirtualServiceList
+	_, err := c.list(ctx, &l, ns)
+	return l.Items, err
+}
+
+func (c *reader) RequestAuthentications(ctx context.Context, ns string) ([]*securityv1.RequestAuthentication, error) {
+	var l securityv1.RequestAuthenticationList
+	_, err := c.list(ctx, &l, ns)
+	return l.Items, err
+}
+
+func (c *reader) APIRules(ctx context.Context, ns string) ([]*apirule.APIRule, error) {
+	// The API server serves every stored APIRule in every version; reading
+	// v2 sees them all once.
+	l := &unstructured.UnstructuredList{}
+	l.SetGroupVersionKind(apirule.V2.GroupVersion().WithKind("APIRuleList"))
+	if _, err := c.list(ctx, l, ns); err != nil {
+		return nil, err
+	}
+	out := make([]*apirule.APIRule, 0, len(l.Items))
+	for i := range l.Items {
+		if r, err := apirule.FromUnstructured(&l.Items[i]); err == nil {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func (c *reader) PodNamespaces(ctx context.Context, ns string, selector map[string]string) ([]string, error) {
+	l := &metav1.PartialObjectMetadataList{}
+	l.SetGroupVersionKind(schema.GroupVersionKind{Version: "v1", Kind: "PodList"})
+	if _, err := c.list(ctx, l, ns, client.MatchingLabels(selector)); err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range l.Items {
+		if !seen[p.Namespace] {
+			seen[p.Namespace] = true
+			out = append(out, p.Namespace)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func (c *reader) Mesh(ctx context.Context) (*Mesh, error) {
+	m := &Mesh{RootNamespace: "istio-system", TrustDomain: "cluster.local"}
+	cm, err := get(ctx, c.r, &corev1.ConfigMap{}, MeshConfigMap.Namespace, MeshConfigMap.Name)
+	if err != nil {
+		return nil, err
+	}
+	if cm != nil {
+		m.Found = true
+		if err := parseMesh(cm.Data["mesh"], m); err != nil {
+			return nil, err
+		}
+	}
+	l := &unstructured.UnstructuredList{}
+	l.SetGroupVersionKind(KymaIstio.GroupVersion().WithKind("IstioList"))
+	if _, err := c.list(ctx, l, ""); err != nil {
+		return nil, err
+	}
+	for _, it := range l.Items {
+		auths, _, _ := unstructured.NestedSlice(it.Object, "spec", "config", "authorizers")
+		for _, a := range auths {
+			if am, ok := a.(map[string]any); ok {
+				if n, ok := am["name"].(string); ok && n != "" {
+					m.KymaAuthorizers = append(m.KymaAuthorizers, n)
+				}
+			}
+		}
+	}
+	return m, nil
+}
+
+func parseMesh(data string, m *Mesh) error {
+	var mc struct {
+		RootNamespace      string `json:"rootNamespace"`
+		TrustDomain        string `json:"trustDomain"`
+		ExtensionProviders []struct {
+			Name              string          `json:"name"`
+			EnvoyExtAuthzHTTP json.RawMessage `json:"envoyExtAuthzHttp"`
+			EnvoyExtAuthzGRPC json.RawMessage `json:"envoyExtAuthzGrpc"`
+		} `json:"extensionProviders"`
+	}
+	if err := yaml.Unmarshal([]byte(data), &mc); err != nil {
+		return err
+	}
+	if mc.RootNamespace != "" {
+		m.RootNamespace = mc.RootNamespace
+	}
+	if mc.TrustDomain != "" {
+		m.TrustDomain = mc.TrustDomain
+	}
+	for _, p := range mc.ExtensionProviders {
+		m.Providers = append(m.Providers, p.Name)
+		if len(p.EnvoyExtAuthzHTTP) > 0 || len(p.EnvoyExtAuthzGRPC) > 0 {
+			m.ExtAuthzProviders = append(m.ExtAuthzProviders, p.Name)
+		}
+	}
+	return nil
+}
+
+func (c *reader) Certificates(ctx context.Context, ns string) ([]Certificate, error) {
+	var out []Certificate
+	var cm certmanagerv1.CertificateList
+	if _, err := c.list(ctx, &cm, ns); err != nil {
+		return nil, err
+	}
+	for _, crt := range cm.Items {
+		ready, failed, msg := false, false, ""
+		for _, cond := range crt.Status.Conditions {
+			switch cond.Type {
+			case certmanagerv1.CertificateConditionReady:
+				ready = cond.Status == cmmeta.ConditionTrue
+				if !ready {
+					msg = cond.Message
+				}
+			case certmanagerv1.CertificateConditionIssuing:
+				if cond.Status == cmmeta.ConditionFalse && cond.Reason == "Failed" {
+					failed, msg = true, cond.Message
+				}
+			}
+		}
+		out = append(out, Certificate{Source: "cert-manager", Namespace: crt.Namespace, Name: crt.Name,
+			SecretName: crt.Spec.SecretName, Ready: ready, Failed: failed, Message: msg})
+	}
+	gl := &unstructured.UnstructuredList{}
+	gl.SetGroupVersionKind(GardenerCertificate.GroupVersion().WithKind("CertificateList"))
+	if _, err := c.list(ctx, gl, ns); err != nil {
+		return nil, err
+	}
+	for _, it := range gl.Items {
+		secret, _, _ := unstructured.NestedString(it.Object, "spec", "secretName")
+		if secret == "" {
+			// Gardener also accepts spec.secretRef.name.
+			secret, _, _ = unstructured.NestedString(it.Object, "spec", "secretRef", "name")
+		}
+		state, _, _ := unstructured.NestedString(it.Object, "status", "state")
+		msg, _, _ := unstructured.NestedString(it.Object, "status", "message")
+		out = append(out, Certificate{Source: "gardener", Namespace: it.GetNamespace(), Name: it.GetName(), SecretName: secret,
+			Ready: strings.EqualFold(state, "Ready"), Failed: strings.EqualFold(state, "Error"), Message: msg})
+	}
+	return out, nil
+}

@@ -1,0 +1,64 @@
+package validators
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/gatewarden/gatewarden/internal/cluster"
+	"github.com/gatewarden/gatewarden/internal/trust"
+)
+
+// testNow is the fixed clock of every validator test.
+var testNow = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+
+// run validates typed (a decoded object) against the given cluster objects
+// with default policy; tr may be nil for trust.Offline.
+func run(t *testing.T, typed any, tr trust.Resolver, objs ...runtime.Object) *Report {
+	t.Helper()
+	st, err := cluster.FromObjects(objs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr == nil {
+		tr = trust.Offline{}
+	}
+	r := NewReport(DefaultPolicy)
+	Validate(context.Background(), &Object{Namespace: "default", Name: "x", Operation: "CREATE", Typed: typed},
+		&Env{Cluster: st, Trust: tr, Settings: Settings{}.WithDefaults(), Now: func() time.Time { return testNow }}, r)
+	return r
+}
+
+// summary renders findings as "check field" lines, sorted, for table tests.
+func summary(fs []Finding) []string {
+	out := make([]string, 0, len(fs))
+	for _, f := range fs {
+		out = append(out, f.Check+" "+f.Field)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// hasFinding reports whether some finding has the check, field and a message
+// containing every fragment.
+func hasFinding(fs []Finding, check, fld string, fragments ...string) bool {
+	for _, f := range fs {
+		if f.Check != check || f.Field != fld {
+			continue
+		}
+		ok := true
+		for _, frag := range fragments {
+			if !strings.Contains(f.Message, frag) {
+				ok = false
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,140 @@
+package validators
+
+import (
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// Policy decides what each check's findings do for one object (the
+// configuration, softened by namespace exemptions and labels).
+type Policy interface {
+	Action(c *Check) Action
+	// NetworkAction is what an unanswered fetch does (default warn).
+	NetworkAction() Action
+}
+
+// Finding is one problem, as the JSON output and the admission response show it.
+type Finding struct {
+	Check   string `json:"check"`
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// String reads like a kubectl error line: the field, what is wrong, the check.
+func (f Finding) String() string {
+	s := f.Message + " [" + f.Check + "]"
+	if f.Field != "" {
+		s = f.Field + ": " + s
+	}
+	return s
+}
+
+// Result is what a check produced for one object, for metrics.
+type Result string
+
+const (
+	Pass    Result = "pass"
+	Warned  Result = "warn"
+	Denied  Result = "deny"
+	Skipped Result = "off"
+)
+
+// Report collects findings while validators run and applies the policy as
+// they arrive: a check set to off records nothing, one set to warn turns its
+// violations into warnings.
+type Report struct {
+	policy     Policy
+	Violations []Finding
+	Warnings   []Finding
+	results    map[string]Result
+}
+
+func NewReport(p Policy) *Report {
+	return &Report{policy: p, results: map[string]Result{}}
+}
+
+func finding(c *Check, err *field.Error) Finding {
+	return Finding{Check: c.ID, Field: err.Field, Message: err.ErrorBody()}
+}
+
+// Enabled says whether a check runs at all; validators skip expensive work
+// (fetches) for checks that are off.
+func (r *Report) Enabled(c *Check) bool { return r.policy.Action(c) != Off }
+
+// Deny records violations of c, which deny unless the policy says warn.
+func (r *Report) Deny(c *Check, errs ...*field.Error) {
+	r.record(c, r.policy.Action(c), errs)
+}
+
+// Warn records findings that are warnings whatever the check's action.
+func (r *Report) Warn(c *Check, errs ...*field.Error) {
+	a := r.policy.Action(c)
+	if a == Deny {
+		a = Warn
+	}
+	r.record(c, a, errs)
+}
+
+// Unreachable records a fetch that got no answer: the configured network
+// action decides, since an unknown answer is not a misconfiguration.
+func (r *Report) Unreachable(c *Check, errs ...*field.Error) {
+	a := r.policy.Action(c)
+	if a != Off {
+		a = r.policy.NetworkAction()
+	}
+	r.record(c, a, errs)
+}
+
+func (r *Report) record(c *Check, a Action, errs []*field.Error) {
+	if len(errs) == 0 {
+		return
+	}
+	switch a {
+	case Off:
+		r.mark(c, Skipped)
+	case Warn:
+		for _, e := range errs {
+			r.Warnings = append(r.Warnings, finding(c, e))
+		}
+		r.mark(c, Warned)
+	default:
+		for _, e := range errs {
+			r.Violations = append(r.Violations, finding(c, e))
+		}
+		r.mark(c, Denied)
+	}
+}
+
+func (r *Report) mark(c *Check, res Result) {
+	rank := map[Result]int{"": 0, Pass: 0, Skipped: 1, Warned: 2, Denied: 3}
+	if rank[res] > rank[r.results[c.ID]] {
+		r.results[c.ID] = res
+	}
+}
+
+// Allowed is true when nothing denies.
+func (r *Report) Allowed() bool { return len(r.Violations) == 0 }
+
+// Results gives every check of the kind its outcome: pass unless it reported.
+func (r *Report) Results(kind string) map[string]Result {
+	out := map[string]Result{}
+	for _, c := range ForKind(kind) {
+		res := r.results[c.ID]
+		if res == "" {
+			res = Pass
+			if r.policy.Action(c) == Off {
+				res = Skipped
+			}
+		}
+		out[c.ID] = res
+	}
+	return out
+}
+
+// DefaultPolicy applies every check's default action and warns on network
+// failures: the behaviour without a config file.
+var DefaultPolicy Policy = defaultPolicy{}
+
+type defaultPolicy struct{}
+
+func (defaultPolicy) Action(c *Check) Action { return c.Default }
+func (defaultPolicy) NetworkAction() Action  { return Warn }
