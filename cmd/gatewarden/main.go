@@ -1,17 +1,45 @@
+// Command gatewarden is the admission webhook (`serve`), the same checks run
+// offline over manifest files (`check`), and the catalogue of checks.
 package main
 
 import (
-	_ "code.dny.dev/ssrf"
-	_ "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
-	_ "github.com/go-jose/go-jose/v4"
-	_ "github.com/hashicorp/golang-lru/v2/expirable"
-	_ "github.com/spf13/cobra"
-	_ "golang.org/x/sync/singleflight"
-	_ "istio.io/client-go/pkg/apis/networking/v1"
-	_ "istio.io/client-go/pkg/apis/security/v1"
-	_ "sigs.k8s.io/controller-runtime/pkg/envtest"
-	_ "sigs.k8s.io/controller-runtime/pkg/webhook"
-	_ "sigs.k8s.io/yaml"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
 )
 
-func main() {}
+// version is stamped at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+// exitError carries an exit status through cobra.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+func run(args []string) int {
+	root := &cobra.Command{
+		Use:           "gatewarden",
+		Short:         "Admission webhook that stops broken or unsafe Kyma/Istio exposure configuration",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newServeCmd(), newCheckCmd(os.Stdin), newChecksCmd(), &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), version) },
+	})
+	root.SetArgs(args)
+	if err := root.Execute(); err != nil {
+		if e, ok := err.(exitError); ok {
+			return e.code
+		}
+		fmt.Fprintln(os.Stderr, "gatewarden:", err)
+		return 2
+	}
+	return 0
+}

@@ -1,6 +1,8 @@
 package trust
 
 import (
+	"context"
+	"net"
 	"net/netip"
 	"time"
 )
@@ -19,7 +21,8 @@ type Options struct {
 	Timeout time.Duration
 	// MaxBodyBytes bounds one response body (default 512 KiB).
 	MaxBodyBytes int64
-	// MaxRedirects bounds redirects followed (default 3).
+	// MaxRedirects bounds redirects followed (default 3; negative follows
+	// none).
 	MaxRedirects int
 	// CacheSize bounds the number of cached documents (default 1024).
 	CacheSize int
@@ -29,4 +32,59 @@ type Options struct {
 	PositiveTTL, NegativeTTL, StaleFor time.Duration
 	// UserAgent names gatewarden and its version.
 	UserAgent string
+	// LookupIP resolves host names (default: the system resolver). The
+	// resolved addresses are still checked at dial time, so a hook cannot
+	// widen what may be reached; it exists for tests.
+	LookupIP LookupFunc
+}
+
+// Defaults of Options, as documented in docs/trust.md.
+const (
+	DefaultTimeout      = 2 * time.Second
+	DefaultMaxBodyBytes = 512 << 10
+	DefaultMaxRedirects = 3
+	DefaultCacheSize    = 1024
+	DefaultPositiveTTL  = 5 * time.Minute
+	DefaultNegativeTTL  = 30 * time.Second
+	DefaultStaleFor     = time.Hour
+	DefaultUserAgent    = "gatewarden/dev"
+)
+
+// LookupFunc resolves a host name to addresses. Options.LookupIP defaults to
+// the system resolver; tests inject one so that a name resolves to a blocked
+// address without any traffic leaving loopback.
+type LookupFunc func(ctx context.Context, host string) ([]netip.Addr, error)
+
+// WithDefaults fills what the caller left zero.
+func (o Options) WithDefaults() Options {
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.MaxRedirects == 0 {
+		o.MaxRedirects = DefaultMaxRedirects
+	}
+	if o.CacheSize <= 0 {
+		o.CacheSize = DefaultCacheSize
+	}
+	if o.PositiveTTL <= 0 {
+		o.PositiveTTL = DefaultPositiveTTL
+	}
+	if o.NegativeTTL <= 0 {
+		o.NegativeTTL = DefaultNegativeTTL
+	}
+	if o.StaleFor <= 0 {
+		o.StaleFor = DefaultStaleFor
+	}
+	if o.UserAgent == "" {
+		o.UserAgent = DefaultUserAgent
+	}
+	if o.LookupIP == nil {
+		o.LookupIP = func(ctx context.Context, host string) ([]netip.Addr, error) {
+			return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+		}
+	}
+	return o
 }

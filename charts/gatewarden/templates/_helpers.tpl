@@ -1,0 +1,87 @@
+{{- define "gatewarden.name" -}}
+{{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "gatewarden.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "gatewarden.labels" -}}
+app.kubernetes.io/name: {{ include "gatewarden.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{- define "gatewarden.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "gatewarden.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/* clientConfig of a webhook: a URL for an external server, else the Service. */}}
+{{- define "gatewarden.clientConfig" -}}
+clientConfig:
+{{- if .root.Values.webhook.url }}
+  url: {{ printf "%s%s" (trimSuffix "/" .root.Values.webhook.url) .path | quote }}
+{{- else }}
+  service:
+    name: {{ include "gatewarden.fullname" .root }}
+    namespace: {{ .root.Release.Namespace }}
+    path: {{ .path | quote }}
+    port: 443
+{{- end }}
+{{- if .root.Values.webhook.caBundle }}
+  caBundle: {{ .root.Values.webhook.caBundle }}
+{{- end }}
+{{- end -}}
+
+{{/* What the webhooks intercept: every kind and served version. */}}
+{{- define "gatewarden.rules" -}}
+rules:
+- apiGroups: ["gateway.kyma-project.io"]
+  apiVersions: ["v2", "v2alpha1", "v1beta1"]
+  operations: ["CREATE", "UPDATE"]
+  resources: ["apirules"]
+  scope: Namespaced
+- apiGroups: ["networking.istio.io"]
+  apiVersions: ["v1", "v1beta1", "v1alpha3"]
+  operations: ["CREATE", "UPDATE"]
+  resources: ["gateways"]
+  scope: Namespaced
+- apiGroups: ["security.istio.io"]
+  apiVersions: ["v1", "v1beta1"]
+  operations: ["CREATE", "UPDATE"]
+  resources: ["requestauthentications", "authorizationpolicies"]
+  scope: Namespaced
+{{- end -}}
+
+{{- define "gatewarden.namespaceSelector" -}}
+namespaceSelector:
+  matchExpressions:
+  - key: kubernetes.io/metadata.name
+    operator: NotIn
+    values: {{ concat (list "kube-system" .Release.Namespace) .Values.webhook.excludeNamespaces | uniq | toJson }}
+  - key: gatewarden.io/enforcement
+    operator: NotIn
+    values: ["off"]
+{{- end -}}
+
+{{- define "gatewarden.webhookCommon" -}}
+admissionReviewVersions: ["v1"]
+sideEffects: None
+timeoutSeconds: {{ .Values.webhook.timeoutSeconds }}
+failurePolicy: {{ .Values.webhook.failurePolicy }}
+matchPolicy: Equivalent
+{{- end -}}
+
+{{- define "gatewarden.caInjection" -}}
+{{- if and .Values.certManager.enabled (not .Values.webhook.url) }}
+annotations:
+  cert-manager.io/inject-ca-from: {{ printf "%s/%s" .Release.Namespace (include "gatewarden.fullname" .) }}
+{{- end }}
+{{- end -}}

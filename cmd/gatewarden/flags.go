@@ -1,0 +1,55 @@
+package main
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/gatewarden/gatewarden/internal/config"
+	"github.com/gatewarden/gatewarden/internal/trust"
+)
+
+// commonFlags are shared by serve and check, so a fetch behaves the same
+// offline as in the cluster.
+type commonFlags struct {
+	configFile   string
+	allowCIDRs   []string
+	caFile       string
+	fetchTimeout time.Duration
+	fetchMax     int64
+}
+
+func (f *commonFlags) add(fs *pflag.FlagSet) {
+	fs.StringVar(&f.configFile, "config", "", "configuration file (checks, actions, exemptions, settings)")
+	fs.StringArrayVar(&f.allowCIDRs, "allow-cidr", nil, "address range issuers may resolve to although private or loopback (repeatable), e.g. 10.0.0.0/8 for an in-cluster IdP")
+	fs.StringVar(&f.caFile, "ca-file", "", "PEM bundle trusted for issuer and JWKS fetches, besides the system roots")
+	fs.DurationVar(&f.fetchTimeout, "fetch-timeout", 2*time.Second, "timeout of one issuer or JWKS request")
+	fs.Int64Var(&f.fetchMax, "fetch-max-bytes", 512<<10, "largest discovery or JWKS document accepted")
+}
+
+func (f *commonFlags) loadConfig() (*config.Config, error) {
+	if f.configFile == "" {
+		return config.Default(), nil
+	}
+	return config.Load(f.configFile)
+}
+
+func (f *commonFlags) trustOptions(cfg *config.Config) (trust.Options, error) {
+	opts := trust.Options{
+		CAFile:         f.caFile,
+		Timeout:        f.fetchTimeout,
+		MaxBodyBytes:   f.fetchMax,
+		AllowHTTPHosts: cfg.Settings.AllowHTTPHosts,
+		UserAgent:      "gatewarden/" + version,
+	}
+	for _, c := range f.allowCIDRs {
+		p, err := netip.ParsePrefix(c)
+		if err != nil {
+			return opts, fmt.Errorf("--allow-cidr %q: %w", c, err)
+		}
+		opts.AllowCIDRs = append(opts.AllowCIDRs, p.Masked())
+	}
+	return opts, nil
+}

@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	certmanagerv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	"github.com/spf13/cobra"
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	securityv1 "istio.io/client-go/pkg/apis/security/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	"github.com/gatewarden/gatewarden/internal/apirule"
+	"github.com/gatewarden/gatewarden/internal/cluster"
+	"github.com/gatewarden/gatewarden/internal/review"
+	"github.com/gatewarden/gatewarden/webhook"
+)
+
+type serveFlags struct {
+	commonFlags
+	kubeconfig       string
+	host             string
+	port             int
+	certDir          string
+	certName         string
+	keyName          string
+	metricsAddr      string
+	probeAddr        string
+	enableHTTP2      bool
+	secretNamespaces []string
+	budget           time.Duration
+	shutdownDelay    time.Duration
+}
+
+func newServeCmd() *cobra.Command {
+	f := &serveFlags{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the validating and mutating admission webhook",
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return serve(f) },
+	}
+	fs := cmd.Flags()
+	f.commonFlags.add(fs)
+	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG or in-cluster)")
+	fs.StringVar(&f.host, "host", "", "address the webhook listens on (default all)")
+	fs.IntVar(&f.port, "port", 9443, "webhook HTTPS port")
+	fs.StringVar(&f.certDir, "cert-dir", "/tmp/k8s-webhook-server/serving-certs", "directory with the serving certificate and key; rotated files are picked up without restart")
+	fs.StringVar(&f.certName, "cert-name", "tls.crt", "serving certificate file name in --cert-dir")
+	fs.StringVar(&f.keyName, "key-name", "tls.key", "serving key file name in --cert-dir")
+	fs.StringVar(&f.metricsAddr, "metrics-bind-address", ":8080", "Prometheus metrics address (0 disables)")
+	fs.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
+	fs.BoolVar(&f.enableHTTP2, "enable-http2", false, "serve HTTP/2 (off by default: HTTP/2 rapid reset, CVE-2023-44487)")
+	fs.StringSliceVar(&f.secretNamespaces, "secret-namespaces", []string{"istio-system"}, "namespaces whose Secrets gateway checks may read (the gateway workloads' namespaces)")
+	fs.DurationVar(&f.budget, "admission-budget", 3*time.Second, "time one admission may take, fetches included; keep below the webhook timeoutSeconds")
+	fs.DurationVar(&f.shutdownDelay, "shutdown-delay", 5*time.Second, "after SIGTERM, keep serving this long (reporting not ready) so in-flight and late-routed admissions finish")
+	return cmd
+}
+
+func restConfig(path string) (*rest.Config, error) {
+	if path != "" {
+		return clientcmd.BuildConfigFromFlags("", path)
+	}
+	return ctrl.GetConfig()
+}
+
+// watched are the objects the checks read; their informers start before the
+// webhook reports ready so the first admission does not wait for a sync.
+func watched() []client.Object {
+	pods := &metav1.PartialObjectMetadata{}
+	pods.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Pod"))
+	rules := &unstructured.Unstructured{}
+	rules.SetGroupVersionKind(apirule.V2)
+	gardener := &unstructured.Unstructured{}
+	gardener.SetGroupVersionKind(cluster.GardenerCertificate)
+	kymaIstio := &unstructured.Unstructured{}
+	kymaIstio.SetGroupVersionKind(cluster.KymaIstio)
+	return []client.Object{
+		&networkingv1.Gateway{}, &networkingv1.VirtualService{}, &securityv1.RequestAuthentication{},
+		&corev1.Service{}, &corev1.Namespace{}, &corev1.Secret{}, &corev1.ConfigMap{}, pods, rules,
+		&certmanagerv1.Certificate{}, gardener, kymaIstio,
+	}
+}
+
+func serve(f *serveFlags) error {
+	ctrl.SetLogger(zap.New())
+	log := ctrl.Log.WithName("gatewarden")
+	cfg, err := f.loadConfig()
+	if err != nil {
+		return err
+	}
+	opts, err := f.trustOptions(cfg)
+	if err != nil {
+		return err
+	}
+	resolver, err := newResolver(opts)
+	if err != nil {
+		return err
+	}
+	restCfg, err := restConfig(f.kubeconfig)
+	if err != nil {
+		return err
+	}
+
+	tlsOpts := []func(*tls.Config){func(c *tls.Config) { c.MinVersion = tls.VersionTLS12 }}
+	if !f.enableHTTP2 {
+		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
+	}
+	secretNS := map[string]cache.Config{}
+	for _, ns := range f.secretNamespaces {
+		secretNS[ns] = cache.Config{}
+	}
+	shutdownTimeout := f.shutdownDelay + 10*time.Second
+	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
+		Scheme:                  cluster.Scheme,
+		Metrics:                 metricsserver.Options{BindAddress: f.metricsAddr, TLSOpts: tlsOpts},
+		HealthProbeBindAddress:  f.probeAddr,
+		GracefulShutdownTimeout: &shutdownTimeout,
+		WebhookServer: ctrlwebhook.NewServer(ctrlwebhook.Options{
+			Host: f.host, Port: f.port, CertDir: f.certDir, CertName: f.certName, KeyName: f.keyName, TLSOpts: tlsOpts,
+		}),
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			// Secrets only where gateways read them: least privilege, and
+			// nothing else's credentials in memory.
+			&corev1.Secret{}: {Namespaces: secretNS},
+			&corev1.ConfigMap{}: {Namespaces: map[string]cache.Config{cluster.MeshConfigMap.Namespace: {
+				FieldSelector: fields.OneTermEqualSelector("metadata.name", cluster.MeshConfigMap.Name)}}},
+		}},
+	})
+	if err != nil {
+		return fmt.Errorf("creating manager: %w", err)
+	}
+
+	rv := &review.Reviewer{Config: cfg, Cluster: cluster.FromReader(mgr.GetCache()), Trust: resolver}
+	srv := mgr.GetWebhookServer()
+	srv.Register(webhook.ValidatePath, &ctrlwebhook.Admission{Handler: &webhook.Handler{Reviewer: rv, Budget: f.budget}})
+	srv.Register(webhook.MutatePath, &ctrlwebhook.Admission{Handler: &webhook.Handler{Reviewer: rv, Mutate: true, Budget: f.budget}})
+
+	var synced, stopping atomic.Bool
+	if err := mgr.Add(warmUp(mgr.GetCache(), &synced)); err != nil {
+		return err
+	}
+	if err := mgr.AddHealthzCheck("ping", func(*http.Request) error { return nil }); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("webhook", srv.StartedChecker()); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("cache", func(*http.Request) error {
+		switch {
+		case stopping.Load():
+			return errors.New("shutting down")
+		case !synced.Load():
+			return errors.New("cache not synced")
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	go func() {
+		<-sigs
+		// Report not ready first so endpoints drop this pod, and keep
+		// answering what is still routed here; then stop gracefully.
+		stopping.Store(true)
+		log.Info("shutting down", "delay", f.shutdownDelay)
+		select {
+		case <-time.After(f.shutdownDelay):
+		case <-sigs:
+		}
+		cancel()
+	}()
+	log.Info("starting", "version", version, "port", f.port, "certDir", f.certDir)
+	return mgr.Start(ctx)
+}
+
+// warmUp starts an informer for every watched kind that exists in the
+// cluster and marks the webhook ready once they have synced.
+func warmUp(c cache.Cache, synced *atomic.Bool) ctrlRunnable {
+	return func(ctx context.Context) error {
+		log := ctrl.Log.WithName("cache")
+		for _, obj := range watched() {
+			if _, err := c.GetInformer(ctx, obj); err != nil {
+				if meta.IsNoMatchError(err) {
+					log.Info("kind not installed; checks that read it see none", "kind", obj.GetObjectKind().GroupVersionKind().Kind, "type", fmt.Sprintf("%T", obj))
+					continue
+				}
+				return err
+			}
+		}
+		if !c.WaitForCacheSync(ctx) {
+			return errors.New("cache did not sync")
+		}
+		synced.Store(true)
+		log.Info("synced")
+		<-ctx.Done()
+		return nil
+	}
+}
+
+type ctrlRunnable func(context.Context) error
+
+func (r ctrlRunnable) Start(ctx context.Context) error { return r(ctx) }

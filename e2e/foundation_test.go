@@ -1,0 +1,188 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+const mutualGateway = `
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: mtls}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 443, name: https, protocol: HTTPS}
+    hosts: ["api.example.com"]
+    tls: {mode: MUTUAL}
+`
+
+const plainGateway = `
+apiVersion: networking.istio.io/v1beta1
+kind: Gateway
+metadata: {name: plain}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: ["*.example.com"]
+`
+
+func TestGatewayMutualWithoutCADenied(t *testing.T) {
+	ns := namespace(t, nil)
+	c, _ := newClient(t)
+	gw := obj(t, mutualGateway)
+	gw.SetNamespace(ns)
+	err := c.Create(context.Background(), gw)
+	denied(t, err, "spec.servers[0].tls.credentialName", "gateway-mtls-credential", `Gateway "mtls" is invalid`)
+
+	// Every served version goes through the same checks.
+	for _, v := range []string{"networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"} {
+		gw := obj(t, mutualGateway)
+		gw.SetNamespace(ns)
+		gw.SetAPIVersion(v)
+		denied(t, c.Create(context.Background(), gw), "spec.servers[0].tls.credentialName")
+	}
+}
+
+func TestPlainGatewayAdmittedAndUpdateChecked(t *testing.T) {
+	ns := namespace(t, nil)
+	c, w := newClient(t)
+	gw := obj(t, plainGateway)
+	gw.SetNamespace(ns)
+	admitted(t, c.Create(context.Background(), gw))
+	if len(w.all()) != 0 {
+		t.Errorf("a plain HTTP gateway should draw no warnings, got %q", w.all())
+	}
+
+	// An update that breaks it is refused and the stored object is unchanged.
+	bad := obj(t, mutualGateway)
+	bad.SetNamespace(ns)
+	bad.SetName("plain")
+	bad.SetResourceVersion(gw.GetResourceVersion())
+	denied(t, c.Update(context.Background(), bad), "spec.servers[0].tls.credentialName")
+	stored := obj(t, plainGateway)
+	if err := c.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "plain"}, stored); err != nil {
+		t.Fatal(err)
+	}
+	servers, _, _ := unstructuredSlice(stored.Object, "spec", "servers")
+	if len(servers) != 1 || strings.Contains(toJSON(t, servers), "MUTUAL") {
+		t.Errorf("stored object changed: %s", toJSON(t, servers))
+	}
+}
+
+func TestDryRunHasNoSideEffects(t *testing.T) {
+	ns := namespace(t, nil)
+	c, _ := newClient(t)
+	bad := obj(t, mutualGateway)
+	bad.SetNamespace(ns)
+	denied(t, c.Create(context.Background(), bad, client.DryRunAll), "spec.servers[0].tls.credentialName")
+
+	good := obj(t, plainGateway)
+	good.SetNamespace(ns)
+	admitted(t, c.Create(context.Background(), good, client.DryRunAll))
+	if err := c.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "plain"}, obj(t, plainGateway)); err == nil {
+		t.Fatal("a dry-run create stored the object")
+	}
+}
+
+func TestAPIRuleV1beta1Warned(t *testing.T) {
+	ns := namespace(t, nil)
+	c, w := newClient(t)
+	rule := obj(t, `
+apiVersion: gateway.kyma-project.io/v1beta1
+kind: APIRule
+metadata: {name: legacy}
+spec:
+  host: legacy.example.com
+  gateway: kyma-system/kyma-gateway
+  service: {name: httpbin, port: 8000}
+  rules:
+  - path: /.*
+    methods: [GET]
+    accessStrategies: [{handler: noop}]
+`)
+	rule.SetNamespace(ns)
+	_ = c.Create(context.Background(), rule, client.DryRunAll)
+	warned(t, w, "apirule-v1beta1-deprecated", "gateway.kyma-project.io/v2", "noAuth")
+}
+
+func TestNamespaceLabelSoftensAndExempts(t *testing.T) {
+	c, w := newClient(t)
+	warnNS := namespace(t, map[string]string{"gatewarden.io/enforcement": "warn"})
+	gw := obj(t, mutualGateway)
+	gw.SetNamespace(warnNS)
+	admitted(t, c.Create(context.Background(), gw, client.DryRunAll))
+	warned(t, w, "spec.servers[0].tls.credentialName", "gateway-mtls-credential")
+
+	offNS := namespace(t, map[string]string{"gatewarden.io/enforcement": "off"})
+	gw = obj(t, mutualGateway)
+	gw.SetNamespace(offNS)
+	admitted(t, c.Create(context.Background(), gw, client.DryRunAll))
+}
+
+func TestBadRequestsGetClearErrors(t *testing.T) {
+	hc := env.TLSClient()
+	for name, body := range map[string]string{
+		"not json":      "{{{",
+		"not a review":  `{"kind":"Pod"}`,
+		"no object":     `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"1","kind":{"group":"networking.istio.io","version":"v1","kind":"Gateway"},"operation":"CREATE"}}`,
+		"truncated":     `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"1","kind":`,
+		"broken object": `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"1","kind":{"group":"networking.istio.io","version":"v1","kind":"Gateway"},"operation":"CREATE","object":{"spec":{"servers":"nope"}}}}`,
+	} {
+		resp, err := hc.Post(env.WebhookURL+"/validate", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		out, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !bytes.Contains(out, []byte(`"allowed":false`)) {
+			t.Errorf("%s: want a refusal, got %d %s", name, resp.StatusCode, out)
+		}
+	}
+	big := bytes.Repeat([]byte("a"), 8<<20)
+	resp, err := hc.Post(env.WebhookURL+"/validate", "application/json", bytes.NewReader(big))
+	if err == nil {
+		out, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !bytes.Contains(out, []byte("too large")) {
+			t.Errorf("oversized body: got %d %s", resp.StatusCode, out)
+		}
+	}
+	// Still serving after all that.
+	r, err := http.Get(env.ProbeURL + "/healthz")
+	if err != nil || r.StatusCode != http.StatusOK {
+		t.Fatalf("healthz after bad input: %v %v", r, err)
+	}
+	r.Body.Close()
+}
+
+func TestMetricsExposed(t *testing.T) {
+	// Make sure at least one decision has been counted.
+	c, _ := newClient(t)
+	ns := namespace(t, nil)
+	gw := obj(t, mutualGateway)
+	gw.SetNamespace(ns)
+	_ = c.Create(context.Background(), gw, client.DryRunAll)
+	resp, err := http.Get(env.MetricsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`gatewarden_admission_decisions_total{decision="denied",kind="Gateway",operation="CREATE"}`,
+		`gatewarden_check_results_total{check="gateway-mtls-credential",result="deny"}`,
+		`gatewarden_admission_duration_seconds_bucket{kind="Gateway",webhook="validate",le="0.0001"}`,
+	} {
+		if !bytes.Contains(out, []byte(want)) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
