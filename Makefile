@@ -49,3 +49,9 @@ demo: build tools crds ## Start a local control plane with gatewarden, apply exa
 
 clean:
 	rm -rf $(BIN)/gatewarden $(BIN)/e2e.log
+
+up: build tools crds ## Start a local control plane with gatewarden and leave it running (re-run: restart gatewarden)
+	bash hack/up.sh
+
+down: ## Stop what `make up` started
+	bash hack/down.sh

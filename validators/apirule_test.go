@@ -283,7 +283,7 @@ func TestAPIRule(t *testing.T) {
 		}, deny: []string{"apirule-extauth spec.rules[0].extAuth.authorizers[1]"}, fragments: []string{`"oauth2": not a registered authorizer: use one of oauth2-proxy`}},
 		{name: "provider that is not ext_authz", mutate: func(ar *apirule.APIRule) {
 			ar.Spec.Rules[0] = apirule.Rule{Path: "/a", Methods: []string{"GET"}, ExtAuth: &apirule.ExtAuth{Authorizers: []string{"otel"}}}
-		}, deny: []string{"apirule-extauth spec.rules[0].extAuth.authorizers[0]"}, fragments: []string{"not an ext_authz provider"}},
+		}, deny: []string{"apirule-extauth spec.rules[0].extAuth.authorizers[0]"}, fragments: []string{`"otel": an extension provider, but not ext_authz`}},
 		{name: "no authorizers", mutate: func(ar *apirule.APIRule) {
 			ar.Spec.Rules[0] = apirule.Rule{Path: "/a", Methods: []string{"GET"}, ExtAuth: &apirule.ExtAuth{}}
 		}, deny: []string{"apirule-extauth spec.rules[0].extAuth.authorizers"}},

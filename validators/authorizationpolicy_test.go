@@ -262,7 +262,7 @@ func TestAuthorizationPolicyRequestPrincipalTargetRefs(t *testing.T) {
 	}
 }
 
-func TestSpiffePrincipalProblem(t *testing.T) {
+func TestAuthorizationPolicySpiffePrincipal(t *testing.T) {
 	cases := []struct {
 		p    string
 		frag string // "" means valid

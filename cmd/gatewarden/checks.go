@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatewarden/gatewarden/mutators"
 	"github.com/gatewarden/gatewarden/validators"
 )
 
@@ -38,6 +39,10 @@ func printChecks(w io.Writer) {
 	for _, c := range validators.Catalog() {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.ID, strings.Join(c.Kinds, ","), c.Default, c.Description)
 	}
+	fmt.Fprintln(tw, "\nDEFAULT\t\t\tDESCRIPTION")
+	for _, d := range mutators.Catalog() {
+		fmt.Fprintf(tw, "%s\t\t\t%s\n", d.ID, d.Description)
+	}
 	tw.Flush()
 }
 
@@ -62,6 +67,18 @@ identity providers; a fetch that gets no answer follows `+"`networkErrorAction`"
 		}
 		fmt.Fprintf(w, "| `%s` | %s | %s | %s | %s |\n", c.ID, strings.Join(c.Kinds, ", "), c.Default, net,
 			strings.ReplaceAll(c.Description, "|", `\|`))
+	}
+	fmt.Fprint(w, `
+## Defaults
+
+The mutating webhook fills these in before the checks run; each can be switched off with
+`+"`defaults.disabled`"+` in the config file. See [defaults](defaults.md).
+
+| ID | What it fills in |
+|---|---|
+`)
+	for _, d := range mutators.Catalog() {
+		fmt.Fprintf(w, "| `%s` | %s |\n", d.ID, strings.ReplaceAll(d.Description, "|", `\|`))
 	}
 	fmt.Fprint(w, `
 More on each group: [trust](trust.md) (issuers and JWKS), [gateways](gateways.md) (TLS and mTLS credentials),

@@ -69,6 +69,9 @@ func Parse(data []byte) (*Config, error) {
 		return nil, fmt.Errorf("config: networkErrorAction: %q: want warn or deny", c.NetworkErrorAction)
 	}
 	c.fill()
+	if err := c.Defaults.Validate(); err != nil {
+		return nil, fmt.Errorf("config: defaults: %w", err)
+	}
 	return c, nil
 }
 
