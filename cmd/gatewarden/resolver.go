@@ -3,5 +3,5 @@ package main
 import "github.com/gatewarden/gatewarden/internal/trust"
 
 func newResolver(opts trust.Options) (trust.Resolver, error) {
-	return trust.Offline{}, nil
+	return trust.New(opts)
 }

@@ -3,7 +3,9 @@
 {{- end -}}
 
 {{- define "gatewarden.fullname" -}}
-{{- if contains .Chart.Name .Release.Name -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else if contains .Chart.Name .Release.Name -}}
 {{- .Release.Name | trunc 63 | trimSuffix "-" -}}
 {{- else -}}
 {{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
@@ -15,6 +17,7 @@ app.kubernetes.io/name: {{ include "gatewarden.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: gatewarden
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
 
@@ -66,7 +69,7 @@ namespaceSelector:
   - key: kubernetes.io/metadata.name
     operator: NotIn
     values: {{ concat (list "kube-system" .Release.Namespace) .Values.webhook.excludeNamespaces | uniq | toJson }}
-  - key: gatewarden.io/enforcement
+  - key: {{ .Values.config.namespaceLabel | default "gatewarden.io/enforcement" }}
     operator: NotIn
     values: ["off"]
 {{- end -}}
@@ -84,4 +87,54 @@ matchPolicy: Equivalent
 annotations:
   cert-manager.io/inject-ca-from: {{ printf "%s/%s" .Release.Namespace (include "gatewarden.fullname" .) }}
 {{- end }}
+{{- end -}}
+
+{{/* Everything below is for the in-cluster server (no webhook.url). */}}
+{{- define "gatewarden.inCluster" -}}
+{{- if not .Values.webhook.url }}true{{ end -}}
+{{- end -}}
+
+{{- define "gatewarden.selfManagedCerts" -}}
+{{- if and (not .Values.webhook.url) (not .Values.certManager.enabled) }}true{{ end -}}
+{{- end -}}
+
+{{- define "gatewarden.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- .Values.serviceAccount.name | default (include "gatewarden.fullname" .) -}}
+{{- else -}}
+{{- .Values.serviceAccount.name | default "default" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "gatewarden.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Secret with the self-managed CA and serving certificate. */}}
+{{- define "gatewarden.certSecret" -}}
+{{- printf "%s-cert" (include "gatewarden.fullname" .) -}}
+{{- end -}}
+
+{{/* Secret cert-manager writes the serving certificate to. */}}
+{{- define "gatewarden.tlsSecret" -}}
+{{- printf "%s-tls" (include "gatewarden.fullname" .) -}}
+{{- end -}}
+
+{{- define "gatewarden.dnsNames" -}}
+- {{ printf "%s.%s.svc" (include "gatewarden.fullname" .) .Release.Namespace }}
+- {{ printf "%s.%s.svc.cluster.local" (include "gatewarden.fullname" .) .Release.Namespace }}
+{{- end -}}
+
+{{/* The webhook has to stop serving before the kubelet kills it. */}}
+{{- define "gatewarden.terminationGracePeriodSeconds" -}}
+{{- $delay := int .Values.shutdownDelaySeconds -}}
+{{- $grace := .Values.terminationGracePeriodSeconds | default (add $delay 25) | int -}}
+{{- if le $grace (add $delay 10) -}}
+{{- fail (printf "terminationGracePeriodSeconds (%d) must exceed shutdownDelaySeconds + 10 (%d): gatewarden keeps serving for the delay, then drains for up to 10 s" $grace (add $delay 10)) -}}
+{{- end -}}
+{{- $grace -}}
 {{- end -}}
