@@ -17,7 +17,7 @@ import (
 // variants a user (or a test) can point APIRules at:
 //   - <URL>/good: discovery and a JWKS with one RSA-2048 signing key;
 //   - <URL>/wrong-issuer: discovery names another issuer;
-//   - <URL>/broken-jwks: discovery is fine, the JWKS answers 503.
+//   - <URL>/broken-jwks: discovery is fine, the JWKS URL answers 404.
 //
 // Down switches every answer to 503, to simulate an outage.
 type Issuer struct {
@@ -67,7 +67,7 @@ func startIssuer(p *PKI) (*Issuer, error) {
 			}
 			json.NewEncoder(w).Encode(map[string]string{"issuer": iss, "jwks_uri": base + "/jwks"})
 		case rest == "jwks" && variant == "broken-jwks":
-			http.Error(w, "unavailable", http.StatusServiceUnavailable)
+			http.NotFound(w, r)
 		case rest == "jwks":
 			w.Write(jwks)
 		default:

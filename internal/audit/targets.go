@@ -70,7 +70,7 @@ func List(ctx context.Context, r client.Reader, namespace string) ([]Target, err
 
 	rules := &unstructured.UnstructuredList{}
 	rules.SetGroupVersionKind(apirule.V2.GroupVersion().WithKind("APIRuleList"))
-	if err := list(ctx, r, rules, opts); err != nil {
+	if err := list(ctx, r, rules, opts, "APIRules"); err != nil {
 		return nil, err
 	}
 	for i := range rules.Items {
@@ -87,7 +87,7 @@ func List(ctx context.Context, r client.Reader, namespace string) ([]Target, err
 	}
 
 	var gws networkingv1.GatewayList
-	if err := list(ctx, r, &gws, opts); err != nil {
+	if err := list(ctx, r, &gws, opts, "Gateways"); err != nil {
 		return nil, err
 	}
 	for _, o := range gws.Items {
@@ -96,7 +96,7 @@ func List(ctx context.Context, r client.Reader, namespace string) ([]Target, err
 		}
 	}
 	var ras securityv1.RequestAuthenticationList
-	if err := list(ctx, r, &ras, opts); err != nil {
+	if err := list(ctx, r, &ras, opts, "RequestAuthentications"); err != nil {
 		return nil, err
 	}
 	for _, o := range ras.Items {
@@ -105,7 +105,7 @@ func List(ctx context.Context, r client.Reader, namespace string) ([]Target, err
 		}
 	}
 	var aps securityv1.AuthorizationPolicyList
-	if err := list(ctx, r, &aps, opts); err != nil {
+	if err := list(ctx, r, &aps, opts, "AuthorizationPolicies"); err != nil {
 		return nil, err
 	}
 	for _, o := range aps.Items {
@@ -127,12 +127,12 @@ func List(ctx context.Context, r client.Reader, namespace string) ([]Target, err
 	return out, nil
 }
 
-func list(ctx context.Context, r client.Reader, l client.ObjectList, opts []client.ListOption) error {
+func list(ctx context.Context, r client.Reader, l client.ObjectList, opts []client.ListOption, what string) error {
 	err := r.List(ctx, l, opts...)
 	if err == nil || notInstalled(err) {
 		return nil
 	}
-	return fmt.Errorf("listing %T: %w", l, err)
+	return fmt.Errorf("listing %s: %w", what, err)
 }
 
 // notInstalled reports errors that mean the kind does not exist here.

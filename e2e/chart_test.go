@@ -1,0 +1,437 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/gatewarden/gatewarden/internal/config"
+)
+
+// The chart is checked against the real API server: every object of every
+// mode is created with server-side dry-run, so schema, CRD validation and
+// references between kinds are the API server's verdict, not a linter's.
+
+const chartNamespace = "gatewarden-chart"
+
+var chartDir = filepath.Join("..", "charts", "gatewarden")
+
+type chartMode struct {
+	name    string
+	release string
+	args    []string
+	// skipped are the kinds whose CRD the test control plane lacks.
+	skipped []string
+}
+
+func chartModes() []chartMode {
+	return []chartMode{
+		{name: "self-managed", release: "chart-self"},
+		{name: "cert-manager", release: "chart-cm", args: []string{"--set", "certManager.enabled=true"}},
+		{name: "url", release: "chart-url", args: []string{"--set", "webhook.url=https://127.0.0.1:9443", "--set", "webhook.caBundle=Cg=="}},
+		{name: "extras", release: "chart-extras", args: []string{
+			"--set", "serviceMonitor.enabled=true", "--set", "networkPolicy.enabled=true",
+			"--set", "networkPolicy.egress[0].ports[0].port=443",
+			"--set", "trust.allowCIDRs={10.0.0.0/8}",
+			"--set-string", "trust.caBundle=" + chartTestCA,
+			"--set", "priorityClassName=system-cluster-critical",
+			"--set", "webhook.mutating.enabled=false", "--set", "webhook.failurePolicy=Ignore",
+			"--set", "gatewayNamespaces={istio-system,kyma-system}",
+		}, skipped: []string{"ServiceMonitor"}},
+	}
+}
+
+// chartTestCA is any PEM certificate; the chart only mounts it.
+const chartTestCA = `-----BEGIN CERTIFICATE-----
+MIIBeTCCAR+gAwIBAgIBATAKBggqhkjOPQQDAjAUMRIwEAYDVQQDEwlnYXRld2Fy
+ZGVuMB4XDTI2MDEwMTAwMDAwMFoXDTM2MDEwMTAwMDAwMFowFDESMBAGA1UEAxMJ
+Z2F0ZXdhcmRlbjBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABA==
+-----END CERTIFICATE-----`
+
+func renderChart(t *testing.T, m chartMode) []*unstructured.Unstructured {
+	t.Helper()
+	out, err := env.Helm(append([]string{"template", m.release, chartDir, "--namespace", chartNamespace}, m.args...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var objs []*unstructured.Unstructured
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(out), 4096)
+	for {
+		u := &unstructured.Unstructured{}
+		if err := dec.Decode(&u.Object); err != nil {
+			if errors.Is(err, io.EOF) {
+				return objs
+			}
+			t.Fatalf("rendered chart is not YAML: %v", err)
+		}
+		if len(u.Object) > 0 {
+			objs = append(objs, u)
+		}
+	}
+}
+
+func chartNS(t *testing.T) {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: chartNamespace}}
+	if err := env.Client.Create(context.Background(), ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"istio-system", "kyma-system"} {
+		if err := env.Client.Get(context.Background(), client.ObjectKey{Name: n}, &corev1.Namespace{}); err != nil {
+			t.Fatalf("namespace %s (Roles go there): %v", n, err)
+		}
+	}
+}
+
+func TestChartLint(t *testing.T) {
+	for _, m := range chartModes() {
+		if out, err := env.Helm(append([]string{"lint", chartDir, "--strict", "--namespace", chartNamespace}, m.args...)...); err != nil {
+			t.Errorf("%s: %v\n%s", m.name, err, out)
+		}
+	}
+}
+
+// TestChartDryRun applies every rendered object of every mode with
+// server-side dry-run.
+func TestChartDryRun(t *testing.T) {
+	chartNS(t)
+	for _, m := range chartModes() {
+		t.Run(m.name, func(t *testing.T) {
+			objs := renderChart(t, m)
+			if len(objs) == 0 {
+				t.Fatal("nothing rendered")
+			}
+			var skipped []string
+			for _, o := range objs {
+				gvk := o.GroupVersionKind()
+				if _, err := env.Client.RESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
+					if meta.IsNoMatchError(err) {
+						skipped = append(skipped, gvk.Kind)
+						continue
+					}
+					t.Fatalf("%s: %v", gvk, err)
+				}
+				if err := env.Client.Create(context.Background(), o, client.DryRunAll); err != nil {
+					t.Errorf("%s %s/%s refused: %v", gvk.Kind, o.GetNamespace(), o.GetName(), err)
+				}
+			}
+			if !slices.Equal(skipped, m.skipped) {
+				t.Errorf("skipped kinds without CRD %v, want exactly %v", skipped, m.skipped)
+			}
+		})
+	}
+}
+
+func chartKinds(objs []*unstructured.Unstructured) []string {
+	var ks []string
+	for _, o := range objs {
+		ks = append(ks, o.GetKind())
+	}
+	sort.Strings(ks)
+	return slices.Compact(ks)
+}
+
+func chartFind(t *testing.T, objs []*unstructured.Unstructured, kind, name string) *unstructured.Unstructured {
+	t.Helper()
+	for _, o := range objs {
+		if o.GetKind() == kind && (name == "" || o.GetName() == name) {
+			return o
+		}
+	}
+	t.Fatalf("no %s %s rendered", kind, name)
+	return nil
+}
+
+func chartNested[T any](t *testing.T, o *unstructured.Unstructured, fields ...string) T {
+	t.Helper()
+	v, ok, err := unstructured.NestedFieldNoCopy(o.Object, fields...)
+	if err != nil || !ok {
+		t.Fatalf("%s %s: no %s", o.GetKind(), o.GetName(), strings.Join(fields, "."))
+	}
+	tv, ok := v.(T)
+	if !ok {
+		t.Fatalf("%s %s: %s is %T", o.GetKind(), o.GetName(), strings.Join(fields, "."), v)
+	}
+	return tv
+}
+
+func chartContainer(t *testing.T, objs []*unstructured.Unstructured) map[string]any {
+	t.Helper()
+	cs := chartNested[[]any](t, chartFind(t, objs, "Deployment", ""), "spec", "template", "spec", "containers")
+	return cs[0].(map[string]any)
+}
+
+func chartArgs(t *testing.T, objs []*unstructured.Unstructured) []string {
+	t.Helper()
+	var out []string
+	for _, a := range chartContainer(t, objs)["args"].([]any) {
+		out = append(out, a.(string))
+	}
+	return out
+}
+
+func TestChartModes(t *testing.T) {
+	all := []string{"ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment", "MutatingWebhookConfiguration",
+		"PodDisruptionBudget", "Role", "RoleBinding", "Service", "ServiceAccount", "ValidatingWebhookConfiguration"}
+	for _, tc := range []struct {
+		mode  chartMode
+		kinds []string
+	}{
+		{chartModes()[0], append(slices.Clone(all), "Secret")},
+		{chartModes()[1], append(slices.Clone(all), "Certificate", "Issuer")},
+		{chartModes()[2], []string{"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"}},
+		{chartModes()[3], append(slices.DeleteFunc(slices.Clone(all), func(k string) bool { return k == "MutatingWebhookConfiguration" }),
+			"NetworkPolicy", "Secret", "ServiceMonitor")},
+	} {
+		t.Run(tc.mode.name, func(t *testing.T) {
+			objs := renderChart(t, tc.mode)
+			want := slices.Clone(tc.kinds)
+			sort.Strings(want)
+			if got := chartKinds(objs); !slices.Equal(got, want) {
+				t.Errorf("kinds %v\nwant  %v", got, want)
+			}
+		})
+	}
+
+	t.Run("self-managed", func(t *testing.T) {
+		objs := renderChart(t, chartModes()[0])
+		a := chartArgs(t, objs)
+		for _, want := range []string{"--self-managed-certs", "--cert-secret=" + chartNamespace + "/chart-self-gatewarden-cert",
+			"--service-name=chart-self-gatewarden", "--validating-webhook-config-name=chart-self-gatewarden",
+			"--mutating-webhook-config-name=chart-self-gatewarden", "--secret-namespaces=istio-system", "--shutdown-delay=5s"} {
+			if !slices.Contains(a, want) {
+				t.Errorf("args %v lack %s", a, want)
+			}
+		}
+		vols := chartNested[[]any](t, chartFind(t, objs, "Deployment", ""), "spec", "template", "spec", "volumes")
+		if !strings.Contains(fmt.Sprint(vols), "emptyDir") {
+			t.Errorf("self-managed certificates need a writable cert dir: %v", vols)
+		}
+		for _, k := range []string{"ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"} {
+			if len(chartFind(t, objs, k, "").GetAnnotations()) != 0 {
+				t.Errorf("%s has annotations %v; gatewarden injects the CA itself", k, chartFind(t, objs, k, "").GetAnnotations())
+			}
+		}
+	})
+
+	t.Run("cert-manager", func(t *testing.T) {
+		objs := renderChart(t, chartModes()[1])
+		for _, o := range objs {
+			if o.GetKind() == "ValidatingWebhookConfiguration" || o.GetKind() == "MutatingWebhookConfiguration" {
+				from := o.GetAnnotations()["cert-manager.io/inject-ca-from"]
+				if from != chartNamespace+"/chart-cm-gatewarden" {
+					t.Errorf("%s inject-ca-from %q", o.GetKind(), from)
+				}
+				chartFind(t, objs, "Certificate", strings.TrimPrefix(from, chartNamespace+"/"))
+			}
+		}
+		serving := chartFind(t, objs, "Certificate", "chart-cm-gatewarden")
+		dns := fmt.Sprint(chartNested[[]any](t, serving, "spec", "dnsNames"))
+		if !strings.Contains(dns, "chart-cm-gatewarden."+chartNamespace+".svc") {
+			t.Errorf("serving certificate names %s, not the Service", dns)
+		}
+		issuer := chartNested[string](t, serving, "spec", "issuerRef", "name")
+		caSecret := chartNested[string](t, chartFind(t, objs, "Issuer", issuer), "spec", "ca", "secretName")
+		ca := chartFind(t, objs, "Certificate", "chart-cm-gatewarden-ca")
+		if !chartNested[bool](t, ca, "spec", "isCA") || chartNested[string](t, ca, "spec", "secretName") != caSecret {
+			t.Errorf("CA issuer %s does not use the CA certificate's Secret", issuer)
+		}
+		chartNested[map[string]any](t, chartFind(t, objs, "Issuer", chartNested[string](t, ca, "spec", "issuerRef", "name")), "spec", "selfSigned")
+		if slices.Contains(chartArgs(t, objs), "--self-managed-certs") {
+			t.Error("cert-manager mode also manages its own certificates")
+		}
+		vols := fmt.Sprint(chartNested[[]any](t, chartFind(t, objs, "Deployment", ""), "spec", "template", "spec", "volumes"))
+		if !strings.Contains(vols, chartNested[string](t, serving, "spec", "secretName")) {
+			t.Errorf("pod does not mount the serving certificate's Secret: %s", vols)
+		}
+		for _, o := range objs {
+			if strings.HasSuffix(o.GetName(), "-certs") {
+				t.Errorf("%s %s: certificate-management RBAC in cert-manager mode", o.GetKind(), o.GetName())
+			}
+		}
+	})
+
+	t.Run("extras", func(t *testing.T) {
+		objs := renderChart(t, chartModes()[3])
+		a := chartArgs(t, objs)
+		for _, want := range []string{"--allow-cidr=10.0.0.0/8", "--ca-file=/etc/gatewarden/trust/ca.crt",
+			"--mutating-webhook-config-name=", "--secret-namespaces=istio-system,kyma-system"} {
+			if !slices.Contains(a, want) {
+				t.Errorf("args %v lack %s", a, want)
+			}
+		}
+		trust := chartFind(t, objs, "ConfigMap", "chart-extras-gatewarden-trust")
+		if strings.TrimSpace(chartNested[string](t, trust, "data", "ca.crt")) != chartTestCA {
+			t.Error("trust ConfigMap does not hold trust.caBundle")
+		}
+		if p := chartNested[string](t, chartFind(t, objs, "Deployment", ""), "spec", "template", "spec", "priorityClassName"); p != "system-cluster-critical" {
+			t.Errorf("priorityClassName %q", p)
+		}
+		wh := chartNested[[]any](t, chartFind(t, objs, "ValidatingWebhookConfiguration", ""), "webhooks")[0].(map[string]any)
+		if wh["failurePolicy"] != "Ignore" {
+			t.Errorf("failurePolicy %v, want Ignore from values", wh["failurePolicy"])
+		}
+		types := fmt.Sprint(chartNested[[]any](t, chartFind(t, objs, "NetworkPolicy", ""), "spec", "policyTypes"))
+		if types != "[Ingress Egress]" {
+			t.Errorf("policyTypes %s", types)
+		}
+	})
+}
+
+// TestChartProductionDefaults pins what keeps the webhook available and the
+// pod locked down.
+func TestChartProductionDefaults(t *testing.T) {
+	objs := renderChart(t, chartModes()[0])
+	dep := chartFind(t, objs, "Deployment", "")
+	if r := chartNested[int64](t, dep, "spec", "replicas"); r != 2 {
+		t.Errorf("replicas %d", r)
+	}
+	if u := chartNested[int64](t, dep, "spec", "strategy", "rollingUpdate", "maxUnavailable"); u != 0 {
+		t.Errorf("maxUnavailable %d", u)
+	}
+	if m := chartNested[int64](t, chartFind(t, objs, "PodDisruptionBudget", ""), "spec", "minAvailable"); m != 1 {
+		t.Errorf("PDB minAvailable %d", m)
+	}
+	spread := chartNested[[]any](t, dep, "spec", "template", "spec", "topologySpreadConstraints")[0].(map[string]any)
+	if spread["topologyKey"] != "kubernetes.io/hostname" || spread["whenUnsatisfiable"] != "ScheduleAnyway" {
+		t.Errorf("topology spread %v", spread)
+	}
+	if g := chartNested[int64](t, dep, "spec", "template", "spec", "terminationGracePeriodSeconds"); g <= 5+10 {
+		t.Errorf("terminationGracePeriodSeconds %d does not cover the 5 s shutdown delay and drain", g)
+	}
+	pod := chartNested[map[string]any](t, dep, "spec", "template", "spec", "securityContext")
+	if pod["runAsNonRoot"] != true || fmt.Sprint(pod["seccompProfile"]) != "map[type:RuntimeDefault]" {
+		t.Errorf("pod securityContext %v", pod)
+	}
+	c := chartContainer(t, objs)
+	sc := c["securityContext"].(map[string]any)
+	if sc["readOnlyRootFilesystem"] != true || sc["allowPrivilegeEscalation"] != false || fmt.Sprint(sc["capabilities"]) != "map[drop:[ALL]]" {
+		t.Errorf("container securityContext %v", sc)
+	}
+	for probe, path := range map[string]string{"livenessProbe": "/healthz", "readinessProbe": "/readyz"} {
+		p := c[probe].(map[string]any)["httpGet"].(map[string]any)
+		if p["path"] != path || p["port"] != "probes" {
+			t.Errorf("%s %v", probe, p)
+		}
+	}
+	if fmt.Sprint(c["ports"]) == "" || !strings.Contains(fmt.Sprint(c["ports"]), "containerPort:8081") {
+		t.Errorf("probe port 8081 not declared: %v", c["ports"])
+	}
+	svcPorts := fmt.Sprint(chartNested[[]any](t, chartFind(t, objs, "Service", ""), "spec", "ports"))
+	for _, want := range []string{"port:443", "targetPort:webhook", "port:8080"} {
+		if !strings.Contains(svcPorts, want) {
+			t.Errorf("Service ports %s lack %s", svcPorts, want)
+		}
+	}
+
+	// The rendered config file is one gatewarden accepts.
+	cm := chartFind(t, objs, "ConfigMap", "chart-self-gatewarden")
+	if _, err := config.Parse([]byte(chartNested[string](t, cm, "data", "config.yaml"))); err != nil {
+		t.Errorf("rendered config refused by gatewarden: %v", err)
+	}
+
+	for _, k := range []string{"ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"} {
+		wh := chartNested[[]any](t, chartFind(t, objs, k, ""), "webhooks")[0].(map[string]any)
+		if wh["sideEffects"] != "None" || fmt.Sprint(wh["admissionReviewVersions"]) != "[v1]" || wh["timeoutSeconds"] != int64(5) ||
+			wh["failurePolicy"] != "Fail" || wh["matchPolicy"] != "Equivalent" {
+			t.Errorf("%s: %v", k, wh)
+		}
+		sel := fmt.Sprint(wh["namespaceSelector"])
+		if !strings.Contains(sel, "values:[kube-system "+chartNamespace+"]") {
+			t.Errorf("%s namespaceSelector %s does not exclude kube-system and the release namespace", k, sel)
+		}
+		svc := fmt.Sprint(wh["clientConfig"])
+		if !strings.Contains(svc, "name:chart-self-gatewarden") || !strings.Contains(svc, "port:443") {
+			t.Errorf("%s clientConfig %s", k, svc)
+		}
+	}
+}
+
+// TestChartLeastPrivilege: reads only, Secrets only by Role in the gateway
+// namespaces, writes only to named objects for certificate management.
+func TestChartLeastPrivilege(t *testing.T) {
+	readOnly := []string{"get", "list", "watch"}
+	for _, m := range []chartMode{chartModes()[0], chartModes()[1], chartModes()[3]} {
+		t.Run(m.name, func(t *testing.T) {
+			objs := renderChart(t, m)
+			secretRoles := map[string]bool{}
+			for _, o := range objs {
+				if o.GetKind() != "ClusterRole" && o.GetKind() != "Role" {
+					continue
+				}
+				for _, r := range chartNested[[]any](t, o, "rules") {
+					rule := r.(map[string]any)
+					verbs := fmt.Sprint(rule["verbs"])
+					resources := fmt.Sprint(rule["resources"])
+					names, named := rule["resourceNames"]
+					for _, v := range rule["verbs"].([]any) {
+						if !slices.Contains(readOnly, v.(string)) && !named {
+							t.Errorf("%s %s: %s on %s without resourceNames", o.GetKind(), o.GetName(), verbs, resources)
+						}
+						if v == "*" || v == "create" || v == "delete" {
+							t.Errorf("%s %s: verb %s", o.GetKind(), o.GetName(), v)
+						}
+					}
+					if strings.Contains(resources, "*") {
+						t.Errorf("%s %s: wildcard resources", o.GetKind(), o.GetName())
+					}
+					if strings.Contains(resources, "secrets") {
+						if o.GetKind() == "ClusterRole" {
+							t.Errorf("ClusterRole %s grants Secrets", o.GetName())
+						}
+						if !named {
+							secretRoles[o.GetNamespace()] = true
+						} else if m.name == "self-managed" && fmt.Sprint(names) != "[chart-self-gatewarden-cert]" {
+							t.Errorf("Secret update beyond the cert Secret: %v", names)
+						}
+					}
+					if strings.Contains(resources, "configmaps") && (o.GetKind() != "Role" || o.GetNamespace() != "istio-system" || fmt.Sprint(names) != "[istio]") {
+						t.Errorf("%s %s/%s: ConfigMaps beyond istio-system/istio", o.GetKind(), o.GetNamespace(), o.GetName())
+					}
+				}
+			}
+			want := map[string]bool{"istio-system": true}
+			if m.name == "extras" {
+				want["kyma-system"] = true
+			}
+			if m.name != "cert-manager" {
+				want[chartNamespace] = true // the rotator's own Secret
+			}
+			if fmt.Sprint(secretRoles) != fmt.Sprint(want) {
+				t.Errorf("Secrets readable in %v, want %v", secretRoles, want)
+			}
+		})
+	}
+}
+
+func TestChartRejectsBadValues(t *testing.T) {
+	for set, want := range map[string]string{
+		"webhook.failurePolicy=Never":     "failurePolicy",
+		"webhook.timeoutSeconds=31":       "timeoutSeconds",
+		"replicaCount=0":                  "replicaCount",
+		"config.checks.some-check=block":  "config/checks",
+		"config.unknownKey=1":             "unknownKey",
+		"webhook.url=https://127.0.0.1":   "caBundle",
+		"terminationGracePeriodSeconds=8": "must exceed shutdownDelaySeconds",
+	} {
+		_, err := env.Helm("template", "bad", chartDir, "--namespace", chartNamespace, "--set", set)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("--set %s: want an error mentioning %q, got %v", set, want, err)
+		}
+	}
+}

@@ -1,0 +1,301 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	securityv1 "istio.io/client-go/pkg/apis/security/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	toolscache "k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	"github.com/gatewarden/gatewarden/internal/apirule"
+	"github.com/gatewarden/gatewarden/internal/review"
+	"github.com/gatewarden/gatewarden/validators"
+)
+
+// Options tune the audit. Zero values take the defaults.
+type Options struct {
+	// Interval between full runs (default 10m).
+	Interval time.Duration
+	// Debounce is how long a change of a watched object waits before it
+	// triggers a run; changes in that window share one run (default 10s).
+	Debounce time.Duration
+	// Timeout bounds the checks of one object (default 30s).
+	Timeout time.Duration
+	// Workers is how many objects are checked at once (default 4).
+	Workers int
+	// Namespace limits the audit to one namespace ("" for all).
+	Namespace string
+}
+
+func (o Options) withDefaults() Options {
+	if o.Interval <= 0 {
+		o.Interval = 10 * time.Minute
+	}
+	if o.Debounce <= 0 {
+		o.Debounce = 10 * time.Second
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 30 * time.Second
+	}
+	if o.Workers <= 0 {
+		o.Workers = 4
+	}
+	return o
+}
+
+// EventReason is the reason of the Events the audit records.
+const EventReason = "GatewardenAudit"
+
+// maxEventMessage keeps event messages within what the API accepts.
+const maxEventMessage = 1024
+
+// Auditor re-validates stored objects and reports the findings. It never
+// writes to the objects it checks.
+type Auditor struct {
+	Reviewer *review.Reviewer
+	// Reader lists the audited objects (the manager's cache).
+	Reader client.Reader
+	// Client reads and writes PolicyReports.
+	Client   client.Client
+	Recorder record.EventRecorder
+	Options  Options
+	Log      logr.Logger
+
+	trigger chan struct{}
+	once    sync.Once
+	mu      sync.Mutex
+	// known are the findings reported so far (keys); nil before the first
+	// run, which seeds them from the existing reports.
+	known map[string]bool
+}
+
+// Add registers the audit with the manager. It runs only on the elected
+// leader, and watches the manager's cache for changes that should trigger
+// an early run.
+func Add(mgr manager.Manager, rv *review.Reviewer, opts Options) error {
+	a := &Auditor{
+		Reviewer: rv,
+		Reader:   mgr.GetCache(),
+		Client:   mgr.GetClient(),
+		Recorder: mgr.GetEventRecorderFor("gatewarden-audit"), //nolint:staticcheck // core/v1 Events are what kubectl describe shows
+		Options:  opts,
+		Log:      ctrl.Log.WithName("audit"),
+	}
+	return mgr.Add(&runnable{a: a, cache: mgr.GetCache()})
+}
+
+type runnable struct {
+	a     *Auditor
+	cache cache.Cache
+}
+
+// NeedLeaderElection keeps the audit to one replica: reports and events are
+// written once.
+func (r *runnable) NeedLeaderElection() bool { return true }
+
+func (r *runnable) Start(ctx context.Context) error {
+	r.a.Watch(ctx, r.cache)
+	return r.a.Start(ctx)
+}
+
+func (a *Auditor) init() {
+	a.once.Do(func() {
+		a.trigger = make(chan struct{}, 1)
+		a.Options = a.Options.withDefaults()
+	})
+}
+
+// Trigger asks for a run soon (after the debounce delay).
+func (a *Auditor) Trigger() {
+	a.init()
+	select {
+	case a.trigger <- struct{}{}:
+	default:
+	}
+}
+
+// triggers are the kinds whose changes make a run due: what checks read, and
+// the audited kinds themselves so fixes clear promptly.
+func triggers() []client.Object {
+	rules := &unstructured.Unstructured{}
+	rules.SetGroupVersionKind(apirule.V2)
+	return []client.Object{
+		&corev1.Secret{}, &corev1.Service{}, &corev1.ConfigMap{}, &corev1.Namespace{},
+		&networkingv1.Gateway{}, &securityv1.RequestAuthentication{}, &securityv1.AuthorizationPolicy{}, rules,
+	}
+}
+
+// Watch adds event handlers to the cache's informers that trigger a run.
+// Kinds not installed are skipped.
+func (a *Auditor) Watch(ctx context.Context, c cache.Cache) {
+	a.init()
+	h := toolscache.ResourceEventHandlerDetailedFuncs{
+		AddFunc: func(_ any, initial bool) {
+			if !initial {
+				a.Trigger()
+			}
+		},
+		UpdateFunc: func(oldObj, newObj any) {
+			o, ok1 := oldObj.(client.Object)
+			n, ok2 := newObj.(client.Object)
+			if ok1 && ok2 && o.GetResourceVersion() == n.GetResourceVersion() {
+				return // a resync, nothing changed
+			}
+			a.Trigger()
+		},
+		DeleteFunc: func(any) { a.Trigger() },
+	}
+	for _, obj := range triggers() {
+		inf, err := c.GetInformer(ctx, obj)
+		if err != nil {
+			if !meta.IsNoMatchError(err) && !notInstalled(err) {
+				a.Log.Error(err, "cannot watch; changes of this kind wait for the next interval", "type", fmt.Sprintf("%T", obj))
+			}
+			continue
+		}
+		if _, err := inf.AddEventHandler(h); err != nil {
+			a.Log.Error(err, "cannot watch", "type", fmt.Sprintf("%T", obj))
+		}
+	}
+}
+
+// Start runs the audit now, every Interval, and Debounce after a trigger,
+// until ctx ends.
+func (a *Auditor) Start(ctx context.Context) error {
+	a.init()
+	ticker := time.NewTicker(a.Options.Interval)
+	defer ticker.Stop()
+	for {
+		if err := a.Run(ctx); err != nil && ctx.Err() == nil {
+			a.Log.Error(err, "audit run")
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ticker.C:
+		case <-a.trigger:
+			// Let a burst of changes settle; triggers in the window share
+			// this run, and later ones the next.
+			t := time.NewTimer(a.Options.Debounce)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			case <-t.C:
+			}
+			select {
+			case <-a.trigger:
+			default:
+			}
+		}
+	}
+}
+
+// Run audits once: list, check, then report. Report, event and metric
+// errors do not stop the others; all are returned.
+func (a *Auditor) Run(ctx context.Context) error {
+	a.init()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	start := time.Now()
+	targets, err := List(ctx, a.Reader, a.Options.Namespace)
+	if err != nil {
+		return err
+	}
+	outcomes := Check(ctx, a.Reviewer, targets, a.Options.Workers, a.Options.Timeout)
+	if ctx.Err() != nil {
+		return ctx.Err() // stopping: a partial run must not clear reports
+	}
+	found := collect(outcomes, start)
+
+	var errs []error
+	var existing map[string]*unstructured.Unstructured
+	installed, err := reportsInstalled(a.Client)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("looking up PolicyReport: %w", err))
+	}
+	if installed {
+		if existing, err = existingReports(ctx, a.Client, a.Options.Namespace); err != nil {
+			errs = append(errs, err)
+			installed = false
+		}
+	}
+
+	a.events(outcomes, existing)
+	if installed {
+		if err := writeReports(ctx, a.Client, found, existing); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	setMetrics(outcomes, start)
+	timedOut := 0
+	for _, o := range outcomes {
+		if o.TimedOut {
+			timedOut++
+		}
+	}
+	a.Log.V(1).Info("audit run", "objects", len(targets), "timedOut", timedOut, "policyReports", installed, "took", time.Since(start))
+	return errors.Join(errs...)
+}
+
+// events records an Event for every finding not seen before. Before the
+// first run, what the existing reports already list counts as seen, so a
+// restart or a new leader does not repeat them.
+func (a *Auditor) events(outcomes []Outcome, existing map[string]*unstructured.Unstructured) {
+	if a.known == nil {
+		a.known = map[string]bool{}
+		for _, r := range existing {
+			for k := range reportEntries(r) {
+				a.known[k] = true
+			}
+		}
+	}
+	current := map[string]bool{}
+	for _, o := range outcomes {
+		obj := o.Target.Object
+		if o.TimedOut {
+			// Unknown this time: keep what was known, so the findings do
+			// not count as new when the object is checked again.
+			prefix := objectKey(string(obj.GetUID()), obj.GetNamespace(), o.Target.GVK.Kind, obj.GetName())
+			for k := range a.known {
+				if strings.HasPrefix(k, prefix) {
+					current[k] = true
+				}
+			}
+		}
+		emit := func(prefix string, fs []validators.Finding) {
+			for _, f := range fs {
+				k := findingKey(string(obj.GetUID()), obj.GetNamespace(), o.Target.GVK.Kind, obj.GetName(), f.Check, reportMessage(f))
+				current[k] = true
+				if a.known[k] || a.Recorder == nil {
+					continue
+				}
+				a.Recorder.Event(obj, corev1.EventTypeWarning, EventReason, truncate(prefix+f.String(), maxEventMessage))
+			}
+		}
+		emit("would be denied: ", o.Result.Violations)
+		emit("warning: ", o.Result.Warnings)
+	}
+	a.known = current
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-3] + "..."
+}

@@ -1,0 +1,79 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/gatewarden/gatewarden/internal/review"
+	"github.com/gatewarden/gatewarden/validators"
+)
+
+// Operation is what the audit passes as the review operation.
+const Operation = "AUDIT"
+
+// Outcome is one target's verdict.
+type Outcome struct {
+	Target Target
+	Result *review.Result
+	// TimedOut is set when the checks did not finish within the per-object
+	// timeout; Result then holds a single warning saying so.
+	TimedOut bool
+}
+
+// Check validates every target as stored, with at most workers at a time and
+// each within timeout, so one slow issuer delays only the objects that use
+// it. Outcomes are in the order of targets.
+func Check(ctx context.Context, rv *review.Reviewer, targets []Target, workers int, timeout time.Duration) []Outcome {
+	if workers < 1 {
+		workers = 1
+	}
+	out := make([]Outcome, len(targets))
+	idx := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < workers && w < len(targets); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range idx {
+				out[i] = checkOne(ctx, rv, targets[i], timeout)
+			}
+		}()
+	}
+	for i := range targets {
+		if ctx.Err() != nil {
+			out[i] = Outcome{Target: targets[i], TimedOut: true, Result: timedOut(ctx.Err().Error())}
+			continue
+		}
+		idx <- i
+	}
+	close(idx)
+	wg.Wait()
+	return out
+}
+
+// checkOne runs Validate in its own goroutine: a check that does not honour
+// its context must not hold a worker past the timeout.
+func checkOne(ctx context.Context, rv *review.Reviewer, t Target, timeout time.Duration) Outcome {
+	if timeout <= 0 {
+		return Outcome{Target: t, Result: rv.Validate(ctx, t.Request(Operation))}
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	done := make(chan *review.Result, 1)
+	go func() { done <- rv.Validate(cctx, t.Request(Operation)) }()
+	select {
+	case res := <-done:
+		return Outcome{Target: t, Result: res}
+	case <-cctx.Done():
+		return Outcome{Target: t, TimedOut: true, Result: timedOut(fmt.Sprintf("not finished within %s", timeout))}
+	}
+}
+
+func timedOut(why string) *review.Result {
+	return &review.Result{Allowed: true, Warnings: []validators.Finding{{
+		Check:   "gatewarden",
+		Message: "audit incomplete, checks not evaluated: " + why,
+	}}}
+}
