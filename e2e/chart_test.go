@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -19,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	"github.com/gatewarden/gatewarden/internal/config"
 )
@@ -70,18 +72,28 @@ func renderChart(t *testing.T, m chartMode) []*unstructured.Unstructured {
 		t.Fatal(err)
 	}
 	var objs []*unstructured.Unstructured
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(out), 4096)
+	docs := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(out)))
 	for {
+		doc, err := docs.Read()
+		if errors.Is(err, io.EOF) {
+			return objs
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		js, err := yaml.YAMLToJSON(doc)
+		if err != nil {
+			t.Fatalf("rendered chart is not YAML: %v\n%s", err, doc)
+		}
+		if bytes.Equal(bytes.TrimSpace(js), []byte("null")) {
+			continue
+		}
+		// UnmarshalJSON keeps integers int64, as the API server's objects have them.
 		u := &unstructured.Unstructured{}
-		if err := dec.Decode(&u.Object); err != nil {
-			if errors.Is(err, io.EOF) {
-				return objs
-			}
-			t.Fatalf("rendered chart is not YAML: %v", err)
+		if err := u.UnmarshalJSON(js); err != nil {
+			t.Fatalf("rendered object: %v\n%s", err, doc)
 		}
-		if len(u.Object) > 0 {
-			objs = append(objs, u)
-		}
+		objs = append(objs, u)
 	}
 }
 
@@ -208,7 +220,7 @@ func TestChartModes(t *testing.T) {
 		})
 	}
 
-	t.Run("self-managed", func(t *testing.T) {
+	t.Run("self-managed details", func(t *testing.T) {
 		objs := renderChart(t, chartModes()[0])
 		a := chartArgs(t, objs)
 		for _, want := range []string{"--self-managed-certs", "--cert-secret=" + chartNamespace + "/chart-self-gatewarden-cert",
@@ -229,7 +241,7 @@ func TestChartModes(t *testing.T) {
 		}
 	})
 
-	t.Run("cert-manager", func(t *testing.T) {
+	t.Run("cert-manager details", func(t *testing.T) {
 		objs := renderChart(t, chartModes()[1])
 		for _, o := range objs {
 			if o.GetKind() == "ValidatingWebhookConfiguration" || o.GetKind() == "MutatingWebhookConfiguration" {
@@ -266,7 +278,7 @@ func TestChartModes(t *testing.T) {
 		}
 	})
 
-	t.Run("extras", func(t *testing.T) {
+	t.Run("extras details", func(t *testing.T) {
 		objs := renderChart(t, chartModes()[3])
 		a := chartArgs(t, objs)
 		for _, want := range []string{"--allow-cidr=10.0.0.0/8", "--ca-file=/etc/gatewarden/trust/ca.crt",

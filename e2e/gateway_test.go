@@ -66,7 +66,9 @@ func TestGatewayCredentialsWhereIstioLooks(t *testing.T) {
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "partner-tls-cacert", Namespace: "istio-system"},
 			Data: map[string][]byte{"cacert": clientCA.CertPEM}},
 	)
-	admitted(t, eventually(func() error { return c.Create(ctx, mtlsGateway(t, ns, "good", "partner", "partner-tls"), client.DryRunAll) }))
+	admitted(t, eventually(func() error {
+		return c.Create(ctx, mtlsGateway(t, ns, "good", "partner", "partner-tls"), client.DryRunAll)
+	}))
 
 	// An expired client CA is denied.
 	mustCreate(t,
@@ -75,7 +77,9 @@ func TestGatewayCredentialsWhereIstioLooks(t *testing.T) {
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "stale-tls-cacert", Namespace: "istio-system"},
 			Data: map[string][]byte{"cacert": expiredCA.CertPEM}},
 	)
-	denied(t, eventuallyDenied(func() error { return c.Create(ctx, mtlsGateway(t, ns, "stale", "partner", "stale-tls"), client.DryRunAll) }),
+	denied(t, eventuallyDenied(func() error {
+		return c.Create(ctx, mtlsGateway(t, ns, "stale", "partner", "stale-tls"), client.DryRunAll)
+	}),
 		"gateway-mtls-ca", "spec.servers[0].tls")
 	_ = w
 }

@@ -44,7 +44,9 @@ func TestJWTIssuersResolveAtAdmission(t *testing.T) {
 	is := env.Issuer
 
 	// A good issuer and its JWKS: admitted, no warnings about trust.
-	admitted(t, eventually(func() error { return c.Create(ctx, jwtRule(t, ns, "good", is.Good(), is.Good()+"/jwks"), client.DryRunAll) }))
+	admitted(t, eventually(func() error {
+		return c.Create(ctx, jwtRule(t, ns, "good", is.Good(), is.Good()+"/jwks"), client.DryRunAll)
+	}))
 	for _, msg := range w.all() {
 		if strings.Contains(msg, "[jwt-") {
 			t.Errorf("unexpected trust warning for a good issuer: %s", msg)

@@ -90,9 +90,9 @@ func (c *Config) fill() {
 type Enforcement string
 
 const (
-	Enforce Enforcement = "enforce"
+	Enforce  Enforcement = "enforce"
 	WarnOnly Enforcement = "warn"
-	Exempt  Enforcement = "off"
+	Exempt   Enforcement = "off"
 )
 
 // EnforcementFor decides from the namespace's name and labels.
