@@ -55,3 +55,6 @@ up: build tools crds ## Start a local control plane with gatewarden and leave it
 
 down: ## Stop what `make up` started
 	bash hack/down.sh
+
+bench: ## Go benchmarks of the mutate+validate path per kind (warm caches)
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/review/
