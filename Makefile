@@ -10,6 +10,9 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 export GOTOOLCHAIN := local
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v /e2e)
 
+IMAGE ?= gatewarden:dev
+
+.PHONY: image kind-e2e
 .PHONY: all build tools crds test unit e2e lint chart-check demo docs up down bench fuzz clean
 
 all: build
@@ -36,7 +39,8 @@ lint: ## gofmt and go vet
 	$(GO) vet ./...
 
 chart-check: tools ## helm lint and template in every mode
-	$(BIN)/helm lint charts/gatewarden
+	$(BIN)/helm lint --strict charts/gatewarden
+	$(BIN)/helm template gw charts/gatewarden -n gatewarden-system --set serviceMonitor.enabled=true --set networkPolicy.enabled=true >/dev/null
 	$(BIN)/helm template gw charts/gatewarden -n gatewarden-system >/dev/null
 	$(BIN)/helm template gw charts/gatewarden -n gatewarden-system --set certManager.enabled=true >/dev/null
 	$(BIN)/helm template gw charts/gatewarden -n gatewarden-system --set webhook.url=https://127.0.0.1:9443 --set webhook.caBundle=Cg== >/dev/null
@@ -58,3 +62,9 @@ down: ## Stop what `make up` started
 
 bench: ## Go benchmarks of the mutate+validate path per kind (warm caches)
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/review/
+
+image: ## Build the container image (needs Docker)
+	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
+
+kind-e2e: tools crds ## The e2e suite against the chart in a kind cluster (needs Docker and kind; not part of make test)
+	bash hack/kind-e2e.sh

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -33,6 +34,7 @@ import (
 	"github.com/gatewarden/gatewarden/internal/apirule"
 	"github.com/gatewarden/gatewarden/internal/cluster"
 	"github.com/gatewarden/gatewarden/internal/review"
+	"github.com/gatewarden/gatewarden/internal/selfcert"
 	"github.com/gatewarden/gatewarden/webhook"
 )
 
@@ -50,6 +52,12 @@ type serveFlags struct {
 	secretNamespaces []string
 	budget           time.Duration
 	shutdownDelay    time.Duration
+
+	selfManagedCerts            bool
+	certSecret                  string
+	serviceName                 string
+	validatingWebhookConfigName string
+	mutatingWebhookConfigName   string
 }
 
 func newServeCmd() *cobra.Command {
@@ -74,6 +82,11 @@ func newServeCmd() *cobra.Command {
 	fs.StringSliceVar(&f.secretNamespaces, "secret-namespaces", []string{"istio-system"}, "namespaces whose Secrets gateway checks may read (the gateway workloads' namespaces)")
 	fs.DurationVar(&f.budget, "admission-budget", 3*time.Second, "time one admission may take, fetches included; keep below the webhook timeoutSeconds")
 	fs.DurationVar(&f.shutdownDelay, "shutdown-delay", 5*time.Second, "after SIGTERM, keep serving this long (reporting not ready) so in-flight and late-routed admissions finish")
+	fs.BoolVar(&f.selfManagedCerts, "self-managed-certs", false, "issue and rotate the serving certificate in --cert-secret and put its CA into the webhook configurations (no cert-manager)")
+	fs.StringVar(&f.certSecret, "cert-secret", "", "NAMESPACE/NAME of the Secret holding the self-managed CA and serving certificate")
+	fs.StringVar(&f.serviceName, "service-name", "gatewarden", "Service the API server calls; the certificate names <service>.<namespace>.svc")
+	fs.StringVar(&f.validatingWebhookConfigName, "validating-webhook-config-name", "gatewarden", "ValidatingWebhookConfiguration that gets the CA")
+	fs.StringVar(&f.mutatingWebhookConfigName, "mutating-webhook-config-name", "gatewarden", "MutatingWebhookConfiguration that gets the CA; empty: none")
 	return cmd
 }
 
@@ -149,6 +162,18 @@ func serve(f *serveFlags) error {
 	})
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)
+	}
+
+	if f.selfManagedCerts {
+		ns, name, ok := strings.Cut(f.certSecret, "/")
+		if !ok || ns == "" || name == "" {
+			return fmt.Errorf("--cert-secret: want NAMESPACE/NAME, got %q", f.certSecret)
+		}
+		if err := selfcert.Add(mgr, selfcert.Options{Namespace: ns, SecretName: name, ServiceName: f.serviceName,
+			ValidatingWebhook: f.validatingWebhookConfigName, MutatingWebhook: f.mutatingWebhookConfigName,
+			CertDir: f.certDir, CertName: f.certName, KeyName: f.keyName}); err != nil {
+			return err
+		}
 	}
 
 	rv := &review.Reviewer{Config: cfg, Cluster: cluster.FromReader(mgr.GetCache()), Trust: resolver}
