@@ -19,6 +19,10 @@ type commonFlags struct {
 	caFile       string
 	fetchTimeout time.Duration
 	fetchMax     int64
+	cacheSize    int
+	positiveTTL  time.Duration
+	negativeTTL  time.Duration
+	staleFor     time.Duration
 }
 
 func (f *commonFlags) add(fs *pflag.FlagSet) {
@@ -27,6 +31,10 @@ func (f *commonFlags) add(fs *pflag.FlagSet) {
 	fs.StringVar(&f.caFile, "ca-file", "", "PEM bundle trusted for issuer and JWKS fetches, besides the system roots")
 	fs.DurationVar(&f.fetchTimeout, "fetch-timeout", 2*time.Second, "timeout of one issuer or JWKS request")
 	fs.Int64Var(&f.fetchMax, "fetch-max-bytes", 512<<10, "largest discovery or JWKS document accepted")
+	fs.IntVar(&f.cacheSize, "trust-cache-size", 1024, "issuer documents kept in memory")
+	fs.DurationVar(&f.positiveTTL, "trust-ttl", 5*time.Minute, "how long a good discovery or JWKS answer is reused")
+	fs.DurationVar(&f.negativeTTL, "trust-negative-ttl", 30*time.Second, "how long a failed fetch is remembered")
+	fs.DurationVar(&f.staleFor, "trust-stale-for", time.Hour, "how long the last good answer is served, with a warning, while refreshes fail")
 }
 
 func (f *commonFlags) loadConfig() (*config.Config, error) {
@@ -41,6 +49,10 @@ func (f *commonFlags) trustOptions(cfg *config.Config) (trust.Options, error) {
 		CAFile:         f.caFile,
 		Timeout:        f.fetchTimeout,
 		MaxBodyBytes:   f.fetchMax,
+		CacheSize:      f.cacheSize,
+		PositiveTTL:    f.positiveTTL,
+		NegativeTTL:    f.negativeTTL,
+		StaleFor:       f.staleFor,
 		AllowHTTPHosts: cfg.Settings.AllowHTTPHosts,
 		UserAgent:      "gatewarden/" + version,
 	}
