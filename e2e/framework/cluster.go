@@ -366,3 +366,10 @@ func (c *Cluster) TLSClient() *http.Client {
 	pool.AppendCertsFromPEM(c.PKI.CAPEM)
 	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
 }
+
+// RestartWith restarts gatewarden with extra `serve` flags (replacing any
+// given before); RestartWith(ctx) restores the defaults.
+func (c *Cluster) RestartWith(ctx context.Context, extra ...string) error {
+	c.opts.ExtraArgs = extra
+	return c.StartGatewarden(ctx)
+}
