@@ -6,11 +6,15 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"gomodules.xyz/jsonpatch/v2"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/gatewarden/gatewarden/internal/audit"
 	"github.com/gatewarden/gatewarden/internal/cluster"
 	"github.com/gatewarden/gatewarden/internal/config"
 	"github.com/gatewarden/gatewarden/internal/manifest"
@@ -22,20 +26,33 @@ import (
 
 type checkFlags struct {
 	commonFlags
-	files     []string
-	output    string
-	noNetwork bool
+	files         []string
+	output        string
+	noNetwork     bool
+	kubeconfig    string
+	kubeContext   string
+	namespace     string
+	allNamespaces bool
 }
 
 func newCheckCmd(stdin io.Reader) *cobra.Command {
 	f := &checkFlags{}
 	cmd := &cobra.Command{
-		Use:   "check -f FILE...",
-		Short: "Run the defaults and checks over manifest files, without a cluster",
-		Long: `check runs the same mutators and validators as the webhook over manifests. Objects of the checked kinds
-(APIRule, Gateway, RequestAuthentication, AuthorizationPolicy) are checked; every object in the input, checked or
-not (Secrets, Services, Namespaces, Certificates, ConfigMaps...), forms the cluster state cross-object checks see.
-Objects without a namespace are in "default". Exit status: 0 all allowed, 1 some denied, 2 unusable input or flags.`,
+		Use:   "check (-f FILE... | --kubeconfig FILE [-n NS | -A] [-f FILE...])",
+		Short: "Run the defaults and checks over manifest files, or over the objects stored in a cluster",
+		Long: `check runs the same mutators and validators as the webhook.
+
+Offline (-f without --kubeconfig): objects of the checked kinds (APIRule, Gateway, RequestAuthentication,
+AuthorizationPolicy) in the files are checked; every object in the input, checked or not (Secrets, Services,
+Namespaces, Certificates, ConfigMaps...), forms the cluster state cross-object checks see. Objects without a
+namespace are in -n, or "default".
+
+Live (--kubeconfig): without -f, the checked kinds stored in the cluster are checked as they are, as the audit
+does (APIRules read as v2, the Istio kinds as v1), in -n, in every namespace with -A, or else in the kubeconfig
+context's namespace ("default" if it names none). With -f, the objects of the files are checked as a create would
+be, and the cluster provides the state (other objects in the files are not added to it).
+
+Exit status: 0 all allowed, 1 some denied, 2 unusable input, flags or cluster.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runCheck(cmd.Context(), f, stdin, cmd.OutOrStdout())
@@ -45,8 +62,15 @@ Objects without a namespace are in "default". Exit status: 0 all allowed, 1 some
 	cmd.Flags().StringArrayVarP(&f.files, "filename", "f", nil, "file, directory (recursive) or - for stdin (repeatable)")
 	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "text or json")
 	cmd.Flags().BoolVar(&f.noNetwork, "no-network", false, "skip the checks that fetch from issuers (each skip is a warning)")
+	cmd.Flags().StringVar(&f.kubeconfig, "kubeconfig", "", "check against this cluster: its stored objects, or -f files with the cluster as state")
+	cmd.Flags().StringVar(&f.kubeContext, "context", "", "kubeconfig context (default: the current context)")
+	cmd.Flags().StringVarP(&f.namespace, "namespace", "n", "", "namespace to check, and of -f objects that name none")
+	cmd.Flags().BoolVarP(&f.allNamespaces, "all-namespaces", "A", false, "check the stored objects of every namespace (with --kubeconfig)")
 	return cmd
 }
+
+// liveCheckTimeout bounds the checks of one stored object.
+const liveCheckTimeout = 30 * time.Second
 
 // CheckResult is one object's verdict in `check -o json`.
 type CheckResult struct {
@@ -60,15 +84,30 @@ type CheckResult struct {
 	Patch      []jsonpatch.JsonPatchOperation `json:"patch"`
 }
 
+func (f *checkFlags) validate() error {
+	switch {
+	case len(f.files) == 0 && f.kubeconfig == "":
+		return fmt.Errorf("no input: give -f FILE, -f DIR or -f -, or --kubeconfig FILE to check a cluster's objects")
+	case f.output != "text" && f.output != "json":
+		return fmt.Errorf("--output %q: want text or json", f.output)
+	case f.kubeContext != "" && f.kubeconfig == "":
+		return fmt.Errorf("--context needs --kubeconfig")
+	case f.allNamespaces && f.kubeconfig == "":
+		return fmt.Errorf("--all-namespaces needs --kubeconfig")
+	case f.allNamespaces && len(f.files) > 0:
+		return fmt.Errorf("--all-namespaces checks a cluster's stored objects; it cannot be combined with -f")
+	case f.allNamespaces && f.namespace != "":
+		return fmt.Errorf("give --namespace or --all-namespaces, not both")
+	}
+	return nil
+}
+
 func runCheck(ctx context.Context, f *checkFlags, stdin io.Reader, out io.Writer) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if len(f.files) == 0 {
-		return fmt.Errorf("no input: give -f FILE, -f DIR or -f -")
-	}
-	if f.output != "text" && f.output != "json" {
-		return fmt.Errorf("--output %q: want text or json", f.output)
+	if err := f.validate(); err != nil {
+		return err
 	}
 	cfg, err := f.loadConfig()
 	if err != nil {
@@ -84,11 +123,22 @@ func runCheck(ctx context.Context, f *checkFlags, stdin io.Reader, out io.Writer
 			return err
 		}
 	}
-	objs, err := manifest.Read(f.files, stdin)
-	if err != nil {
-		return err
+	var objs []manifest.Object
+	if len(f.files) > 0 {
+		if objs, err = manifest.Read(f.files, stdin); err != nil {
+			return err
+		}
 	}
-	results, err := checkObjects(ctx, cfg, resolver, objs)
+	var results []CheckResult
+	if f.kubeconfig == "" {
+		ns := f.namespace
+		if ns == "" {
+			ns = "default"
+		}
+		results, err = checkObjects(ctx, cfg, resolver, objs, ns)
+	} else {
+		results, err = checkLive(ctx, f, cfg, resolver, objs)
+	}
 	if err != nil {
 		return err
 	}
@@ -109,11 +159,70 @@ func runCheck(ctx context.Context, f *checkFlags, stdin io.Reader, out io.Writer
 	return nil
 }
 
-func checkObjects(ctx context.Context, cfg *config.Config, resolver trust.Resolver, objs []manifest.Object) ([]CheckResult, error) {
+// liveClient connects to the cluster of a kubeconfig and says which
+// namespace its context names ("default" when none).
+func liveClient(path, kubeContext string) (client.Client, string, error) {
+	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
+		&clientcmd.ClientConfigLoadingRules{ExplicitPath: path},
+		&clientcmd.ConfigOverrides{CurrentContext: kubeContext})
+	rc, err := cc.ClientConfig()
+	if err != nil {
+		return nil, "", fmt.Errorf("--kubeconfig %s: %w", path, err)
+	}
+	ns, _, err := cc.Namespace()
+	if err != nil {
+		return nil, "", fmt.Errorf("--kubeconfig %s: %w", path, err)
+	}
+	if ns == "" {
+		ns = "default"
+	}
+	rc.Timeout = liveCheckTimeout
+	c, err := client.New(rc, client.Options{Scheme: cluster.Scheme})
+	if err != nil {
+		return nil, "", fmt.Errorf("--kubeconfig %s: %w", path, err)
+	}
+	return c, ns, nil
+}
+
+// checkLive checks against a cluster: the files' objects when given, else
+// the objects stored there, as the audit sees them.
+func checkLive(ctx context.Context, f *checkFlags, cfg *config.Config, resolver trust.Resolver, objs []manifest.Object) ([]CheckResult, error) {
+	c, ns, err := liveClient(f.kubeconfig, f.kubeContext)
+	if err != nil {
+		return nil, err
+	}
+	if f.namespace != "" {
+		ns = f.namespace
+	}
+	rv := &review.Reviewer{Config: cfg, Cluster: cluster.FromReader(c), Trust: resolver}
+	if len(f.files) > 0 {
+		return reviewFiles(ctx, rv, objs, ns), nil
+	}
+	if f.allNamespaces {
+		ns = ""
+	}
+	targets, err := audit.List(ctx, c, ns)
+	if err != nil {
+		return nil, err
+	}
+	results := []CheckResult{}
+	for _, o := range audit.Check(ctx, rv, targets, 4, liveCheckTimeout) {
+		t := o.Target
+		results = append(results, CheckResult{
+			APIVersion: t.GVK.GroupVersion().String(), Kind: t.GVK.Kind, Namespace: t.Object.GetNamespace(), Name: t.Object.GetName(),
+			Allowed: o.Result.Allowed, Violations: nonNil(o.Result.Violations), Warnings: nonNil(o.Result.Warnings),
+			Patch: nonNilPatch(nil),
+		})
+	}
+	return results, nil
+}
+
+// checkObjects checks files offline: their objects are also the state.
+func checkObjects(ctx context.Context, cfg *config.Config, resolver trust.Resolver, objs []manifest.Object, defaultNS string) ([]CheckResult, error) {
 	var state []runtime.Object
 	for _, o := range objs {
 		if o.GetNamespace() == "" && o.GetKind() != "Namespace" {
-			o.SetNamespace("default")
+			o.SetNamespace(defaultNS)
 		}
 		typed, err := toStateObject(o)
 		if err != nil {
@@ -128,20 +237,30 @@ func checkObjects(ctx context.Context, cfg *config.Config, resolver trust.Resolv
 		return nil, err
 	}
 	rv := &review.Reviewer{Config: cfg, Cluster: st, Trust: resolver}
+	return reviewFiles(ctx, rv, objs, defaultNS), nil
+}
+
+// reviewFiles checks the objects of the checked kinds as the API server
+// would on create: defaults, then checks.
+func reviewFiles(ctx context.Context, rv *review.Reviewer, objs []manifest.Object, defaultNS string) []CheckResult {
 	results := []CheckResult{}
 	for _, o := range objs {
 		gvk := o.GroupVersionKind()
 		if !object.Handled(gvk.GroupKind()) {
 			continue
 		}
-		res := rv.Review(ctx, &review.Request{GVK: gvk, Namespace: o.GetNamespace(), Name: o.GetName(), Operation: "CREATE", Object: o.Raw})
+		ns := o.GetNamespace()
+		if ns == "" {
+			ns = defaultNS
+		}
+		res := rv.Review(ctx, &review.Request{GVK: gvk, Namespace: ns, Name: o.GetName(), Operation: "CREATE", Object: o.Raw})
 		results = append(results, CheckResult{
-			APIVersion: o.GetAPIVersion(), Kind: o.GetKind(), Namespace: o.GetNamespace(), Name: o.GetName(),
+			APIVersion: o.GetAPIVersion(), Kind: o.GetKind(), Namespace: ns, Name: o.GetName(),
 			Allowed: res.Allowed, Violations: nonNil(res.Violations), Warnings: nonNil(res.Warnings),
 			Patch: nonNilPatch(res.Patch),
 		})
 	}
-	return results, nil
+	return results
 }
 
 // toStateObject turns a read object into what the in-memory cluster holds:

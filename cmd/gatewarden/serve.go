@@ -32,6 +32,7 @@ import (
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/gatewarden/gatewarden/internal/apirule"
+	"github.com/gatewarden/gatewarden/internal/audit"
 	"github.com/gatewarden/gatewarden/internal/cluster"
 	"github.com/gatewarden/gatewarden/internal/review"
 	"github.com/gatewarden/gatewarden/internal/selfcert"
@@ -52,6 +53,12 @@ type serveFlags struct {
 	secretNamespaces []string
 	budget           time.Duration
 	shutdownDelay    time.Duration
+
+	auditInterval           time.Duration
+	auditWorkers            int
+	auditTimeout            time.Duration
+	leaderElect             bool
+	leaderElectionNamespace string
 
 	selfManagedCerts            bool
 	certSecret                  string
@@ -82,6 +89,11 @@ func newServeCmd() *cobra.Command {
 	fs.StringSliceVar(&f.secretNamespaces, "secret-namespaces", []string{"istio-system"}, "namespaces whose Secrets gateway checks may read (the gateway workloads' namespaces)")
 	fs.DurationVar(&f.budget, "admission-budget", 3*time.Second, "time one admission may take, fetches included; keep below the webhook timeoutSeconds")
 	fs.DurationVar(&f.shutdownDelay, "shutdown-delay", 5*time.Second, "after SIGTERM, keep serving this long (reporting not ready) so in-flight and late-routed admissions finish")
+	fs.DurationVar(&f.auditInterval, "audit-interval", 10*time.Minute, "re-check stored objects this often, and soon after what they depend on changes (0 disables the audit)")
+	fs.IntVar(&f.auditWorkers, "audit-workers", 4, "objects the audit checks at once")
+	fs.DurationVar(&f.auditTimeout, "audit-timeout", 30*time.Second, "time the audit gives one object's checks")
+	fs.BoolVar(&f.leaderElect, "leader-elect", false, "elect one replica to run the audit (set with more than one replica)")
+	fs.StringVar(&f.leaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease (default: the pod's namespace; required outside a cluster)")
 	fs.BoolVar(&f.selfManagedCerts, "self-managed-certs", false, "issue and rotate the serving certificate in --cert-secret and put its CA into the webhook configurations (no cert-manager)")
 	fs.StringVar(&f.certSecret, "cert-secret", "", "NAMESPACE/NAME of the Secret holding the self-managed CA and serving certificate")
 	fs.StringVar(&f.serviceName, "service-name", "gatewarden", "Service the API server calls; the certificate names <service>.<namespace>.svc")
@@ -109,7 +121,7 @@ func watched() []client.Object {
 	kymaIstio := &unstructured.Unstructured{}
 	kymaIstio.SetGroupVersionKind(cluster.KymaIstio)
 	return []client.Object{
-		&networkingv1.Gateway{}, &networkingv1.VirtualService{}, &securityv1.RequestAuthentication{},
+		&networkingv1.Gateway{}, &networkingv1.VirtualService{}, &securityv1.RequestAuthentication{}, &securityv1.AuthorizationPolicy{},
 		&corev1.Service{}, &corev1.Namespace{}, &corev1.Secret{}, &corev1.ConfigMap{}, pods, rules,
 		&certmanagerv1.Certificate{}, gardener, kymaIstio,
 	}
@@ -145,10 +157,14 @@ func serve(f *serveFlags) error {
 	}
 	shutdownTimeout := f.shutdownDelay + 10*time.Second
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
-		Scheme:                  cluster.Scheme,
-		Metrics:                 metricsserver.Options{BindAddress: f.metricsAddr, TLSOpts: tlsOpts},
-		HealthProbeBindAddress:  f.probeAddr,
-		GracefulShutdownTimeout: &shutdownTimeout,
+		Scheme:                        cluster.Scheme,
+		Metrics:                       metricsserver.Options{BindAddress: f.metricsAddr, TLSOpts: tlsOpts},
+		HealthProbeBindAddress:        f.probeAddr,
+		GracefulShutdownTimeout:       &shutdownTimeout,
+		LeaderElection:                f.leaderElect,
+		LeaderElectionID:              "gatewarden-audit",
+		LeaderElectionNamespace:       f.leaderElectionNamespace,
+		LeaderElectionReleaseOnCancel: true,
 		WebhookServer: ctrlwebhook.NewServer(ctrlwebhook.Options{
 			Host: f.host, Port: f.port, CertDir: f.certDir, CertName: f.certName, KeyName: f.keyName, TLSOpts: tlsOpts,
 		}),
@@ -177,6 +193,11 @@ func serve(f *serveFlags) error {
 	}
 
 	rv := &review.Reviewer{Config: cfg, Cluster: cluster.FromReader(mgr.GetCache()), Trust: resolver}
+	if f.auditInterval > 0 {
+		if err := audit.Add(mgr, rv, audit.Options{Interval: f.auditInterval, Workers: f.auditWorkers, Timeout: f.auditTimeout}); err != nil {
+			return err
+		}
+	}
 	srv := mgr.GetWebhookServer()
 	srv.Register(webhook.ValidatePath, &ctrlwebhook.Admission{Handler: &webhook.Handler{Reviewer: rv, Budget: f.budget}})
 	srv.Register(webhook.MutatePath, &ctrlwebhook.Admission{Handler: &webhook.Handler{Reviewer: rv, Mutate: true, Budget: f.budget}})
@@ -250,3 +271,7 @@ func warmUp(c cache.Cache, synced *atomic.Bool) ctrlRunnable {
 type ctrlRunnable func(context.Context) error
 
 func (r ctrlRunnable) Start(ctx context.Context) error { return r(ctx) }
+
+// NeedLeaderElection is false: every replica serves admissions and must warm
+// its own cache, leader or not.
+func (r ctrlRunnable) NeedLeaderElection() bool { return false }

@@ -60,6 +60,9 @@ func (o Options) withDefaults() Options {
 // EventReason is the reason of the Events the audit records.
 const EventReason = "GatewardenAudit"
 
+// listTimeout bounds listing the audited objects.
+const listTimeout = 2 * time.Minute
+
 // maxEventMessage keeps event messages within what the API accepts.
 const maxEventMessage = 1024
 
@@ -160,7 +163,9 @@ func (a *Auditor) Watch(ctx context.Context, c cache.Cache) {
 		DeleteFunc: func(any) { a.Trigger() },
 	}
 	for _, obj := range triggers() {
-		inf, err := c.GetInformer(ctx, obj)
+		// Do not wait for the sync: an informer that cannot sync (no RBAC
+		// to list the kind) must not keep the audit from starting.
+		inf, err := c.GetInformer(ctx, obj, cache.BlockUntilSynced(false))
 		if err != nil {
 			if !meta.IsNoMatchError(err) && !notInstalled(err) {
 				a.Log.Error(err, "cannot watch; changes of this kind wait for the next interval", "type", fmt.Sprintf("%T", obj))
@@ -212,7 +217,11 @@ func (a *Auditor) Run(ctx context.Context) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	start := time.Now()
-	targets, err := List(ctx, a.Reader, a.Options.Namespace)
+	// A cache list waits for its informer to sync, which never happens
+	// without RBAC to list the kind: fail the run instead of hanging.
+	listCtx, cancel := context.WithTimeout(ctx, listTimeout)
+	targets, err := List(listCtx, a.Reader, a.Options.Namespace)
+	cancel()
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// runCaptured runs the command line as main does and returns the exit code
+// and what it wrote to stdout and stderr.
+func runCaptured(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	dir := t.TempDir()
+	outF, err := os.Create(filepath.Join(dir, "stdout"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	errF, err := os.Create(filepath.Join(dir, "stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldOut, oldErr := os.Stdout, os.Stderr
+	os.Stdout, os.Stderr = outF, errF
+	defer func() { os.Stdout, os.Stderr = oldOut, oldErr }()
+	code = run(args)
+	outF.Close()
+	errF.Close()
+	o, _ := os.ReadFile(outF.Name())
+	e, _ := os.ReadFile(errF.Name())
+	return code, string(o), string(e)
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const plainGatewayYAML = `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: plain}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: ["plain.example.com"]
+`
+
+const mutualGatewayYAML = `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: mtls, namespace: team}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 443, name: https, protocol: HTTPS}
+    hosts: ["api.example.com"]
+    tls: {mode: MUTUAL}
+`
+
+const secretYAML = `apiVersion: v1
+kind: Secret
+metadata: {name: unrelated, namespace: team}
+stringData: {a: b}
+`
+
+func keys(m map[string]any) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestCheckJSONFormatAndDenial(t *testing.T) {
+	p := writeFile(t, "all.yaml", plainGatewayYAML+"---\n"+mutualGatewayYAML+"---\n"+secretYAML)
+	code, out, errOut := runCaptured(t, "check", "-f", p, "-o", "json", "--no-network")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1 (a denial); stderr: %s", code, errOut)
+	}
+	var doc map[string][]map[string]any
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out)
+	}
+	if len(doc) != 1 || doc["results"] == nil {
+		t.Fatalf("top level = %v, want only results", out)
+	}
+	results := doc["results"]
+	if len(results) != 2 {
+		t.Fatalf("want 2 results (the Secret is not checked), got %d:\n%s", len(results), out)
+	}
+	wantKeys := []string{"allowed", "apiVersion", "kind", "name", "namespace", "patch", "violations", "warnings"}
+	for _, r := range results {
+		if got := keys(r); !reflect.DeepEqual(got, wantKeys) {
+			t.Errorf("result keys = %v, want %v", got, wantKeys)
+		}
+		for _, k := range []string{"violations", "warnings", "patch"} {
+			if _, ok := r[k].([]any); !ok {
+				t.Errorf("%s of %v is %T, want a list (never null)", k, r["name"], r[k])
+			}
+		}
+	}
+	plain, mtls := results[0], results[1]
+	if plain["name"] != "plain" || plain["namespace"] != "default" || plain["allowed"] != true ||
+		plain["apiVersion"] != "networking.istio.io/v1" || plain["kind"] != "Gateway" {
+		t.Errorf("plain = %v, want allowed Gateway plain in default", plain)
+	}
+	if mtls["name"] != "mtls" || mtls["namespace"] != "team" || mtls["allowed"] != false {
+		t.Errorf("mtls = %v, want denied in team", mtls)
+	}
+	vs := mtls["violations"].([]any)
+	if len(vs) == 0 {
+		t.Fatal("no violations for the denied gateway")
+	}
+	v := vs[0].(map[string]any)
+	if got := keys(v); !reflect.DeepEqual(got, []string{"check", "field", "message"}) {
+		t.Errorf("violation keys = %v", got)
+	}
+	if v["check"] != "gateway-mtls-credential" || v["field"] != "spec.servers[0].tls.credentialName" || v["message"] == "" {
+		t.Errorf("violation = %v", v)
+	}
+}
+
+func TestCheckAllowedExitsZero(t *testing.T) {
+	p := writeFile(t, "plain.yaml", plainGatewayYAML)
+	code, out, errOut := runCaptured(t, "check", "-f", p, "--no-network", "-n", "team")
+	if code != 0 {
+		t.Fatalf("exit %d, want 0; stderr: %s", code, errOut)
+	}
+	if !strings.Contains(out, "gateway.networking.istio.io/plain (namespace team, networking.istio.io/v1): allowed") {
+		t.Errorf("text output does not show the allowed gateway in namespace team (-n):\n%s", out)
+	}
+}
+
+func TestCheckBadInputExitsTwo(t *testing.T) {
+	broken := writeFile(t, "broken.yaml", plainGatewayYAML+"---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n   bad: [indent\n")
+	cases := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"broken yaml", []string{"check", "-f", broken}, []string{broken + ":", "line"}},
+		{"no input", []string{"check"}, []string{"no input"}},
+		{"bad output", []string{"check", "-f", broken, "-o", "yaml"}, []string{"--output"}},
+		{"missing file", []string{"check", "-f", filepath.Join(t.TempDir(), "nope.yaml")}, []string{"nope.yaml"}},
+		{"-A offline", []string{"check", "-A", "-f", broken}, []string{"--all-namespaces"}},
+		{"--context offline", []string{"check", "--context", "x", "-f", broken}, []string{"--context needs --kubeconfig"}},
+		{"bad kubeconfig", []string{"check", "--kubeconfig", filepath.Join(t.TempDir(), "none")}, []string{"--kubeconfig"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, out, errOut := runCaptured(t, c.args...)
+			if code != 2 {
+				t.Fatalf("exit %d, want 2; stdout %q stderr %q", code, out, errOut)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(errOut, w) {
+					t.Errorf("stderr %q does not mention %q", errOut, w)
+				}
+			}
+		})
+	}
+}
+
+func TestCheckBrokenYAMLNamesTheLine(t *testing.T) {
+	// The broken document starts on line 10, after the 8-line gateway and
+	// the separator.
+	p := writeFile(t, "broken.yaml", plainGatewayYAML+"---\nkind: [unclosed\n")
+	code, _, errOut := runCaptured(t, "check", "-f", p)
+	if code != 2 {
+		t.Fatalf("exit %d, want 2", code)
+	}
+	if !strings.Contains(errOut, p+":10: ") {
+		t.Errorf("stderr %q does not name %s and the document's line", errOut, p)
+	}
+}
+
+func TestCheckNoNetworkWarns(t *testing.T) {
+	p := writeFile(t, "ra.yaml", `apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: jwt, namespace: team}
+spec:
+  jwtRules:
+  - issuer: https://issuer.example.test
+`)
+	code, out, errOut := runCaptured(t, "check", "-f", p, "-o", "json", "--no-network")
+	if code != 0 {
+		t.Fatalf("exit %d, want 0 (skips only warn); stderr %s", code, errOut)
+	}
+	var doc struct {
+		Results []struct {
+			Allowed  bool `json:"allowed"`
+			Warnings []struct{ Check, Field, Message string }
+		} `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || len(doc.Results) != 1 {
+		t.Fatalf("bad output (%v):\n%s", err, out)
+	}
+	found := false
+	for _, w := range doc.Results[0].Warnings {
+		if strings.Contains(w.Message, "network checks were skipped (--no-network)") && w.Field == "spec.jwtRules[0].issuer" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no --no-network skip warning on spec.jwtRules[0].issuer: %+v", doc.Results[0].Warnings)
+	}
+}
