@@ -1,0 +1,35 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/gatewarden/gatewarden/mutators"
+	"github.com/gatewarden/gatewarden/validators"
+)
+
+// docs/checks.md is generated from the registry; a check added without
+// `make docs` fails here rather than leaving the catalogue stale.
+func TestChecksDocUpToDate(t *testing.T) {
+	var b bytes.Buffer
+	printChecksMarkdown(&b)
+	want, err := os.ReadFile("../../docs/checks.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b.Bytes(), want) {
+		t.Fatal("docs/checks.md is out of date: run `make docs`")
+	}
+	for _, c := range validators.Catalog() {
+		if !strings.Contains(b.String(), "`"+c.ID+"`") {
+			t.Errorf("check %s missing from the catalogue", c.ID)
+		}
+	}
+	for _, d := range mutators.Catalog() {
+		if !strings.Contains(b.String(), "`"+d.ID+"`") {
+			t.Errorf("default %s missing from the catalogue", d.ID)
+		}
+	}
+}
