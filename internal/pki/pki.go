@@ -23,10 +23,15 @@ var ErrEmpty = errors.New("empty")
 // CERTIFICATE, in order. Text between blocks is ignored, as Envoy does, but a
 // block that starts and never ends is an error.
 func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
+	return parseBlocks(data, "CERTIFICATE", "certificate", x509.ParseCertificate)
+}
+
+// parseBlocks parses a PEM bundle in which every block is of one type.
+func parseBlocks[T any](data []byte, blockType, what string, parse func([]byte) (T, error)) ([]T, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, ErrEmpty
 	}
-	var out []*x509.Certificate
+	var out []T
 	rest := data
 	for i := 0; ; i++ {
 		var b *pem.Block
@@ -34,22 +39,29 @@ func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
 		if b == nil {
 			break
 		}
-		if b.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("PEM block %d is a %s, not a CERTIFICATE", i, b.Type)
+		if b.Type != blockType {
+			return nil, fmt.Errorf("PEM block %d is a %s, not %s %s", i, b.Type, article(blockType), blockType)
 		}
-		c, err := x509.ParseCertificate(b.Bytes)
+		v, err := parse(b.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("certificate %d does not parse: %v", i, err)
+			return nil, fmt.Errorf("%s %d does not parse: %v", what, i, err)
 		}
-		out = append(out, c)
+		out = append(out, v)
 	}
 	if bytes.Contains(rest, []byte("-----BEGIN")) {
 		return nil, fmt.Errorf("PEM block %d is malformed", len(out))
 	}
 	if len(out) == 0 {
-		return nil, errors.New("no PEM certificate found")
+		return nil, fmt.Errorf("no PEM %s found", what)
 	}
 	return out, nil
+}
+
+func article(word string) string {
+	if strings.ContainsRune("AEIOUX", rune(word[0])) {
+		return "an"
+	}
+	return "a"
 }
 
 // ParsePrivateKey parses one PEM private key: PKCS#8, PKCS#1 (RSA) or SEC 1
@@ -185,33 +197,7 @@ func Issuer(c *x509.Certificate, cas []*x509.Certificate) *x509.Certificate {
 // ParseCRLs parses a PEM bundle of X509 CRL blocks, as Envoy reads the crl
 // and ca.crl keys.
 func ParseCRLs(data []byte) ([]*x509.RevocationList, error) {
-	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, ErrEmpty
-	}
-	var out []*x509.RevocationList
-	rest := data
-	for i := 0; ; i++ {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		if b.Type != "X509 CRL" {
-			return nil, fmt.Errorf("PEM block %d is a %s, not an X509 CRL", i, b.Type)
-		}
-		crl, err := x509.ParseRevocationList(b.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("CRL %d does not parse: %v", i, err)
-		}
-		out = append(out, crl)
-	}
-	if bytes.Contains(rest, []byte("-----BEGIN")) {
-		return nil, fmt.Errorf("PEM block %d is malformed", len(out))
-	}
-	if len(out) == 0 {
-		return nil, errors.New("no PEM CRL found")
-	}
-	return out, nil
+	return parseBlocks(data, "X509 CRL", "CRL", x509.ParseRevocationList)
 }
 
 // CRLIssuer returns the certificate in cas that signed crl, or nil. Like
