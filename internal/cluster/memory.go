@@ -1,11 +1,14 @@
 package cluster
 
 import (
+	"fmt"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gatewarden/gatewarden/internal/apirule"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 )
 
@@ -14,6 +17,7 @@ import (
 // Scheme knows (typed, or unstructured with a GVK).
 func FromObjects(objs ...runtime.Object) (State, error) {
 	b := fake.NewClientBuilder().WithScheme(Scheme)
+	seen := map[string]bool{}
 	for _, o := range objs {
 		co, ok := o.(client.Object)
 		if !ok {
@@ -26,6 +30,17 @@ func FromObjects(objs ...runtime.Object) (State, error) {
 			u.SetAPIVersion(apirule.V2.GroupVersion().String())
 			co = u
 		}
+		// The in-memory client refuses duplicates by panicking; two objects
+		// with one identity are an input error to report, not a crash.
+		gvk, err := apiutil.GVKForObject(co, Scheme)
+		if err != nil {
+			return nil, err
+		}
+		key := gvk.GroupKind().String() + " " + co.GetNamespace() + "/" + co.GetName()
+		if seen[key] {
+			return nil, fmt.Errorf("%s appears twice", key)
+		}
+		seen[key] = true
 		b = b.WithObjects(co)
 	}
 	return FromReader(b.Build()), nil

@@ -1,7 +1,10 @@
 package cluster
 
 import (
+	"strings"
+
 	"context"
+	"k8s.io/apimachinery/pkg/runtime"
 	"testing"
 
 	networkingapi "istio.io/api/networking/v1alpha3"
@@ -65,5 +68,17 @@ func TestFromObjects(t *testing.T) {
 	certs, err := s.Certificates(ctx, "istio-system")
 	if err != nil || len(certs) != 0 {
 		t.Fatalf("certs: %v %v", certs, err)
+	}
+}
+
+func TestFromObjectsDuplicate(t *testing.T) {
+	a := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: "n"}}
+	b := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: "n"}}
+	v1 := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "gateway.kyma-project.io/v1beta1", "kind": "APIRule", "metadata": map[string]any{"name": "r", "namespace": "n"}}}
+	v2 := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "gateway.kyma-project.io/v2", "kind": "APIRule", "metadata": map[string]any{"name": "r", "namespace": "n"}}}
+	for _, objs := range [][]runtime.Object{{a, b}, {v1, v2}} {
+		if _, err := FromObjects(objs...); err == nil || !strings.Contains(err.Error(), "appears twice") {
+			t.Errorf("want a duplicate error, got %v", err)
+		}
 	}
 }
