@@ -13,7 +13,7 @@ UNIT_PKGS = $(shell $(GO) list ./... | grep -v /e2e)
 IMAGE ?= gatewarden:dev
 
 .PHONY: image kind-e2e
-.PHONY: all build tools crds test unit e2e lint chart-check demo docs up down bench fuzz clean
+.PHONY: all build tools crds test unit e2e lint chart-check demo docs up down bench fuzz fuzz-short clean
 
 all: build
 
@@ -26,7 +26,7 @@ tools: ## Build kube-apiserver, etcd, kubectl and helm from the module proxy (on
 crds: ## Copy Istio and cert-manager CRDs from their Go modules into bin/crds
 	bash hack/crds.sh
 
-test: lint unit chart-check e2e ## Everything
+test: lint unit fuzz-short chart-check e2e ## Everything
 
 unit: ## Unit tests
 	$(GO) test -count=1 $(UNIT_PKGS)
@@ -60,8 +60,28 @@ up: build tools crds ## Start a local control plane with gatewarden and leave it
 down: ## Stop what `make up` started
 	bash hack/down.sh
 
-bench: ## Go benchmarks of the mutate+validate path per kind (warm caches)
+bench: build tools crds ## Benchmarks: review path per kind, trust cold path and cache bound, load vs the no-op floor
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/review/
+	$(GO) test -count=1 -run 'TestColdPath500ConcurrentAdmissions|TestCacheManyIssuersIsBounded' -v ./internal/trust/ | grep -vE '^=== (RUN|PAUSE|CONT)'
+	$(GO) test -count=1 -run '^$$' -bench CacheManyIssuers -benchtime 1x -benchmem ./internal/trust/
+	$(GO) run ./e2e/cmd/gatewarden-bench
+
+# Every fuzz target, as package:Func. `make fuzz` runs each for FUZZTIME;
+# `make test` runs them briefly (fuzz-short) so a crash on a seed or a quickly
+# found input fails the build.
+FUZZ_TARGETS := webhook:FuzzAdmissionReview internal/object:FuzzDecode \
+	validators:FuzzValidateAPIRule validators:FuzzValidateGateway \
+	validators:FuzzValidateRequestAuthentication validators:FuzzValidateAuthorizationPolicy \
+	internal/trust:FuzzInspectKeySet internal/pki:FuzzPKI
+FUZZTIME ?= 30s
+
+fuzz: ## Fuzz every decoder and validator for FUZZTIME each (default 30s)
+	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz ./$$pkg $$fn ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./$$pkg/ ; done
+
+fuzz-short: ## Fuzz every target for 5s (part of make test)
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=5s
 
 image: ## Build the container image (needs Docker)
 	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .

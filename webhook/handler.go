@@ -73,8 +73,12 @@ func (h *Handler) handle(ctx context.Context, req admission.Request, gvk schema.
 		return admission.Errored(http.StatusBadRequest, fmt.Errorf("admission request for %s has no object", gvk.Kind)), "error"
 	}
 	if h.Budget > 0 {
+		// The request context ends when the manager stops, which is exactly
+		// when an in-flight admission must still be answered on its merits:
+		// the server drains it during the shutdown delay. The budget alone
+		// bounds it; the API server's own timeout still cuts the connection.
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, h.Budget)
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), h.Budget)
 		defer cancel()
 	}
 	rr := &review.Request{GVK: gvk, Namespace: req.Namespace, Name: req.Name, Operation: string(req.Operation), Object: req.Object.Raw}

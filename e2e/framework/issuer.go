@@ -10,27 +10,51 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Issuer is a local OIDC identity provider over TLS on loopback, with
 // variants a user (or a test) can point APIRules at:
 //   - <URL>/good: discovery and a JWKS with one RSA-2048 signing key;
 //   - <URL>/wrong-issuer: discovery names another issuer;
-//   - <URL>/broken-jwks: discovery is fine, the JWKS URL answers 404.
+//   - <URL>/broken-jwks: discovery is fine, the JWKS URL answers 404;
+//   - <URL>/hang...: every request under a path whose first segment starts
+//     with "hang" (e.g. <URL>/hang-3) never answers, until the client gives
+//     up or the issuer closes; Hang(suffix) builds such an issuer URL;
+//   - <URL>/flaky...: like /good (any first segment starting with "flaky"),
+//     but answers 503 while FlakyDown is set, so one test can make an issuer
+//     flap without disturbing others.
 //
-// Down switches every answer to 503, to simulate an outage.
+// Down switches every answer to 503, to simulate an outage. HangAll makes
+// every request hang, as if the issuer accepted connections and then froze.
 type Issuer struct {
-	URL      string
-	Down     atomic.Bool
-	requests atomic.Int64
-	srv      *http.Server
-	ln       net.Listener
+	URL       string
+	Down      atomic.Bool
+	FlakyDown atomic.Bool
+	HangAll   atomic.Bool
+	requests  atomic.Int64
+	hanging   atomic.Int64
+	srv       *http.Server
+	ln        net.Listener
+	closed    chan struct{}
+	closeOnce sync.Once
 }
 
 func (i *Issuer) Good() string        { return i.URL + "/good" }
 func (i *Issuer) WrongIssuer() string { return i.URL + "/wrong-issuer" }
 func (i *Issuer) BrokenJWKS() string  { return i.URL + "/broken-jwks" }
+
+// Hang is an issuer that accepts connections and never answers; suffix keeps
+// tests apart (resolver caches are per URL).
+func (i *Issuer) Hang(suffix string) string { return i.URL + "/hang-" + suffix }
+
+// Flaky is a good issuer that answers 503 while FlakyDown is set.
+func (i *Issuer) Flaky(suffix string) string { return i.URL + "/flaky-" + suffix }
+
+// Hanging is how many requests are being held without an answer right now.
+func (i *Issuer) Hanging() int64 { return i.hanging.Load() }
 
 // Requests is how many requests the issuer has answered.
 func (i *Issuer) Requests() int64 { return i.requests.Load() }
@@ -48,15 +72,27 @@ func startIssuer(p *PKI) (*Issuer, error) {
 		"kty": "RSA", "use": "sig", "alg": "RS256", "kid": "e2e-1",
 		"n": b64(key.N), "e": b64(big.NewInt(int64(key.E))),
 	}}})
-	is := &Issuer{URL: "https://" + ln.Addr().String(), ln: ln}
+	is := &Issuer{URL: "https://" + ln.Addr().String(), ln: ln, closed: make(chan struct{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		is.requests.Add(1)
-		if is.Down.Load() {
+		variant, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+		if is.HangAll.Load() || strings.HasPrefix(variant, "hang") {
+			// Hold the request until the client gives up or the issuer
+			// closes; bounded so a forgotten client cannot pin a goroutine.
+			is.hanging.Add(1)
+			defer is.hanging.Add(-1)
+			select {
+			case <-r.Context().Done():
+			case <-is.closed:
+			case <-time.After(5 * time.Minute):
+			}
+			return
+		}
+		if is.Down.Load() || (strings.HasPrefix(variant, "flaky") && is.FlakyDown.Load()) {
 			http.Error(w, "down", http.StatusServiceUnavailable)
 			return
 		}
-		variant, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 		base := is.URL + "/" + variant
 		w.Header().Set("Content-Type", "application/json")
 		switch {
@@ -79,6 +115,9 @@ func startIssuer(p *PKI) (*Issuer, error) {
 	return is, nil
 }
 
-func (i *Issuer) Close() { i.srv.Close() }
+func (i *Issuer) Close() {
+	i.closeOnce.Do(func() { close(i.closed) })
+	i.srv.Close()
+}
 
 func b64(n *big.Int) string { return base64.RawURLEncoding.EncodeToString(n.Bytes()) }
