@@ -73,9 +73,9 @@ FUZZ_TARGETS := webhook:FuzzAdmissionReview internal/object:FuzzDecode \
 	validators:FuzzValidateAPIRule validators:FuzzValidateGateway \
 	validators:FuzzValidateRequestAuthentication validators:FuzzValidateAuthorizationPolicy \
 	internal/trust:FuzzInspectKeySet internal/pki:FuzzPKI
-FUZZTIME ?= 30s
+FUZZTIME ?= 2m
 
-fuzz: ## Fuzz every decoder and validator for FUZZTIME each (default 30s)
+fuzz: ## Fuzz every decoder and validator for FUZZTIME each (default 2m)
 	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
 		echo "fuzz ./$$pkg $$fn ($(FUZZTIME))"; \
 		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./$$pkg/ ; done

@@ -160,6 +160,7 @@ func hasCAFailure(results []policyReportResult, gateway string) bool {
 }
 
 func TestAuditReportsExpiredClientCA(t *testing.T) {
+	requireLocal(t)
 	s := newMTLSSetup(t)
 	stored := s.gatewayObject(t, s.secret)
 	if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(stored), stored); err != nil {

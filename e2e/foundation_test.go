@@ -128,6 +128,7 @@ func TestNamespaceLabelSoftensAndExempts(t *testing.T) {
 }
 
 func TestBadRequestsGetClearErrors(t *testing.T) {
+	requireLocal(t)
 	hc := env.TLSClient()
 	for name, body := range map[string]string{
 		"not json":      "{{{",
@@ -164,6 +165,7 @@ func TestBadRequestsGetClearErrors(t *testing.T) {
 }
 
 func TestMetricsExposed(t *testing.T) {
+	requireLocal(t)
 	// Make sure at least one decision has been counted.
 	c, _ := newClient(t)
 	ns := namespace(t, nil)

@@ -16,6 +16,7 @@ import (
 // is answered by gatewarden, a re-run restarts gatewarden only, and down
 // leaves no process behind.
 func TestMakeUpDown(t *testing.T) {
+	requireLocal(t)
 	root, _ := filepath.Abs("..")
 	state := t.TempDir()
 	run := func(script string) string {

@@ -40,7 +40,18 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(state)
-	env, err = framework.Start(context.Background(), framework.Options{Root: root, StateDir: state, Log: os.Stderr})
+	// Attach mode (hack/kind-e2e.sh): the chart is installed in a cluster
+	// already; otherwise the suite starts its own control plane.
+	attach, attached, err := framework.AttachOptionsFromEnv(root, state, os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	if attached {
+		env, err = framework.Attach(context.Background(), attach)
+	} else {
+		env, err = framework.Start(context.Background(), framework.Options{Root: root, StateDir: state, Log: os.Stderr})
+	}
 	defer env.Stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: setup failed:", err)
@@ -50,6 +61,16 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 	return m.Run()
+}
+
+// requireLocal skips a test in attach mode: it needs the gatewarden process
+// the suite starts itself (signals, restarts with other flags, direct access
+// to its webhook, probe and metrics ports) or the suite's own control plane.
+func requireLocal(t *testing.T) {
+	t.Helper()
+	if env.Attached() {
+		t.Skip("attach mode: needs the gatewarden process and control plane the suite starts itself")
+	}
 }
 
 // warnings collects the warnings the API server relays from webhooks.

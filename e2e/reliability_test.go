@@ -246,6 +246,7 @@ func TestReliabilityHangingIssuer(t *testing.T) {
 // keys, with a warning that the answer is stale; past --trust-stale-for the
 // failure itself is the answer; once the issuer is back, no warning.
 func TestReliabilityFlappingIssuer(t *testing.T) {
+	requireLocal(t)
 	ctx := context.Background()
 	restoreGatewarden(t, true)
 	const ttl, staleFor = time.Second, 6 * time.Second
@@ -318,6 +319,7 @@ func TestReliabilityFlappingIssuer(t *testing.T) {
 // handshake per request: none fails, and the server then presents the new
 // certificate without a restart.
 func TestReliabilityCertificateRotationUnderLoad(t *testing.T) {
+	requireLocal(t)
 	ctx := context.Background()
 	restoreGatewarden(t, false)
 	ns := namespace(t, nil)
@@ -409,6 +411,7 @@ func TestReliabilityCertificateRotationUnderLoad(t *testing.T) {
 // finish (one of them held ~2-3s by a hanging issuer) and exits. Every
 // request started before the signal gets a well-formed answer.
 func TestReliabilitySIGTERMDrains(t *testing.T) {
+	requireLocal(t)
 	ctx := context.Background()
 	restoreGatewarden(t, false)
 	ns := namespace(t, nil)
@@ -557,6 +560,7 @@ func TestReliabilitySIGTERMDrains(t *testing.T) {
 // objects gatewarden checks, naming the webhook; rendered with Ignore they
 // are admitted unchecked; Fail and a running gatewarden are then restored.
 func TestReliabilitySIGKILLFailurePolicy(t *testing.T) {
+	requireLocal(t)
 	ctx := context.Background()
 	restoreGatewarden(t, false)
 	ns := namespace(t, nil)

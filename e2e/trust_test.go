@@ -66,7 +66,7 @@ func TestJWTIssuersResolveAtAdmission(t *testing.T) {
 		"spec.rules[0].jwt.authentications[0].issuer", "jwt-issuer-discovery")
 
 	// Nothing listens: a network failure, which warns by default.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", net.JoinHostPort(is.Host(), "0"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,10 @@
 #
 # Environment: KIND_CLUSTER (gatewarden-e2e), IMAGE (gatewarden:e2e),
 # KIND_NODE_IMAGE (kind's default), KIND (kind), HELM (bin/helm),
-# KUBECTL (bin/kubectl), E2E_RUN (go test -run pattern, default .).
+# KUBECTL (bin/kubectl), E2E_RUN (go test -run pattern, default .), HOST_IP
+# (this machine's address on the kind network; found with docker network
+# inspect). Tests that need the gatewarden process the suite starts itself
+# (signals, restarts, its ports) are skipped in this mode and say so.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -89,8 +92,18 @@ for kind in validatingwebhookconfiguration mutatingwebhookconfiguration; do
 	[ -n "$bundle" ] || { log "$kind $RELEASE has no caBundle"; exit 1; }
 done
 
-log "running the e2e suite against the cluster"
+# The suite's OIDC issuer runs on this machine; the pods reach it at the
+# gateway address of the Docker network kind attaches its nodes to. The suite
+# upgrades the release to trust exactly that address and its issuer's CA.
+HOST_IP=${HOST_IP:-$(docker network inspect kind -f '{{range .IPAM.Config}}{{.Gateway}} {{end}}' | tr ' ' '\n' | grep -m1 -E '^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$' || true)}
+[ -n "$HOST_IP" ] || { log "cannot find the gateway address of the Docker network kind (set HOST_IP)"; exit 2; }
+
+log "building bin/gatewarden (the suite runs \`gatewarden check\` against the cluster)"
+make --no-print-directory build >/dev/null
+
+log "running the e2e suite against the cluster (issuer on $HOST_IP)"
 GATEWARDEN_E2E_KUBECONFIG=$KUBECONFIG_FILE \
+GATEWARDEN_E2E_HOST_IP=$HOST_IP \
 GATEWARDEN_E2E_NAMESPACE=$NAMESPACE \
 GATEWARDEN_E2E_RELEASE=$RELEASE \
 	go test -count=1 -timeout 30m ./e2e/ -v -run "${E2E_RUN:-.}"

@@ -192,9 +192,10 @@ func serve(f *serveFlags) error {
 		}
 	}
 
-	rv := &review.Reviewer{Config: cfg, Cluster: cluster.FromReader(mgr.GetCache()), Trust: resolver}
+	reader := cluster.GateAbsentKinds(mgr.GetCache(), cluster.Scheme, cluster.AbsentKindTTL)
+	rv := &review.Reviewer{Config: cfg, Cluster: cluster.FromReader(reader), Trust: resolver}
 	if f.auditInterval > 0 {
-		if err := audit.Add(mgr, rv, audit.Options{Interval: f.auditInterval, Workers: f.auditWorkers, Timeout: f.auditTimeout}); err != nil {
+		if err := audit.Add(mgr, rv, audit.Options{Interval: f.auditInterval, Workers: f.auditWorkers, Timeout: f.auditTimeout, Reader: reader}); err != nil {
 			return err
 		}
 	}

@@ -28,13 +28,17 @@ type PKI struct {
 	CertDir  string // holds tls.crt and tls.key
 	certPair tls.Certificate
 
+	// extraIPs are served besides loopback: in kind mode the issuer
+	// listens on the host's address on the kind network.
+	extraIPs []net.IP
+
 	mu     sync.Mutex
 	ca     *x509.Certificate
 	caKey  *ecdsa.PrivateKey
 	serial int64
 }
 
-func newPKI(dir string) (*PKI, error) {
+func newPKI(dir string, extraIPs ...net.IP) (*PKI, error) {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
@@ -50,7 +54,7 @@ func newPKI(dir string) (*PKI, error) {
 		return nil, err
 	}
 	ca, _ := x509.ParseCertificate(caDER)
-	p := &PKI{ca: ca, caKey: caKey, serial: 2}
+	p := &PKI{ca: ca, caKey: caKey, serial: 2, extraIPs: extraIPs}
 	certPEM, keyPEM, err := p.issueServing(big.NewInt(p.serial))
 	if err != nil {
 		return nil, err
@@ -75,7 +79,8 @@ func newPKI(dir string) (*PKI, error) {
 	return p, nil
 }
 
-// issueServing signs a fresh key for 127.0.0.1, ::1 and localhost with the CA.
+// issueServing signs a fresh key for 127.0.0.1, ::1, localhost and the extra
+// addresses with the CA.
 func (p *PKI) issueServing(serial *big.Int) (certPEM, keyPEM []byte, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -86,7 +91,7 @@ func (p *PKI) issueServing(serial *big.Int) (certPEM, keyPEM []byte, err error) 
 		SerialNumber: serial, Subject: pkix.Name{CommonName: "127.0.0.1"},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")}, DNSNames: []string{"localhost"},
+		IPAddresses: append([]net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")}, p.extraIPs...), DNSNames: []string{"localhost"},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &key.PublicKey, p.caKey)
 	if err != nil {

@@ -60,11 +60,12 @@ type Cluster struct {
 	ProbeURL   string
 	MetricsURL string
 
-	opts    Options
-	env     *envtest.Environment
-	proc    *exec.Cmd
-	procErr chan error
-	logFile *os.File
+	opts     Options
+	attached *AttachOptions // nil: the suite runs its own control plane
+	env      *envtest.Environment
+	proc     *exec.Cmd
+	procErr  chan error
+	logFile  *os.File
 }
 
 func (c *Cluster) logf(format string, args ...any) {
@@ -89,7 +90,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if c.PKI, err = newPKI(opts.StateDir); err != nil {
 		return c, err
 	}
-	if c.Issuer, err = startIssuer(c.PKI); err != nil {
+	if c.Issuer, err = startIssuer(c.PKI, "127.0.0.1"); err != nil {
 		return c, err
 	}
 

@@ -53,14 +53,22 @@ func (i *Issuer) Hang(suffix string) string { return i.URL + "/hang-" + suffix }
 // Flaky is a good issuer that answers 503 while FlakyDown is set.
 func (i *Issuer) Flaky(suffix string) string { return i.URL + "/flaky-" + suffix }
 
+// Host is the address the issuer listens on: a dead issuer a test builds
+// on the same host is reachable (and refused) the same way.
+func (i *Issuer) Host() string {
+	host, _, _ := net.SplitHostPort(i.ln.Addr().String())
+	return host
+}
+
 // Hanging is how many requests are being held without an answer right now.
 func (i *Issuer) Hanging() int64 { return i.hanging.Load() }
 
 // Requests is how many requests the issuer has answered.
 func (i *Issuer) Requests() int64 { return i.requests.Load() }
 
-func startIssuer(p *PKI) (*Issuer, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// startIssuer listens on host (an IP address) on a free port.
+func startIssuer(p *PKI, host string) (*Issuer, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return nil, err
 	}

@@ -124,22 +124,9 @@ func KindValues(o KindOptions) ([]byte, error) {
 		// kind load keeps the tag, not the digest: refuse rather than pull.
 		return nil, fmt.Errorf("kind: load a tagged image, not %q", o.Image)
 	}
-	trust := map[string]any{}
-	switch {
-	case o.IssuerIP == "" && len(o.IssuerCAPEM) == 0:
-	case o.IssuerIP == "" || len(o.IssuerCAPEM) == 0:
-		return nil, errors.New("kind: IssuerIP and IssuerCAPEM go together")
-	default:
-		ip := net.ParseIP(o.IssuerIP)
-		if ip == nil {
-			return nil, fmt.Errorf("kind: bad issuer IP %q", o.IssuerIP)
-		}
-		bits := 128
-		if ip.To4() != nil {
-			bits = 32
-		}
-		trust["allowCIDRs"] = []string{fmt.Sprintf("%s/%d", ip, bits)}
-		trust["caBundle"] = string(o.IssuerCAPEM)
+	trust, err := issuerTrust(o.IssuerCAPEM, o.IssuerIP)
+	if err != nil {
+		return nil, err
 	}
 	values := map[string]any{
 		"image":        image,
@@ -152,10 +139,33 @@ func KindValues(o KindOptions) ([]byte, error) {
 		"gatewayNamespaces":    []string{"istio-system", "kyma-system"},
 		"shutdownDelaySeconds": 2,
 	}
-	if len(trust) > 0 {
+	if trust != nil {
 		values["trust"] = trust
 	}
 	return yaml.Marshal(values)
+}
+
+// issuerTrust is the chart's trust block for an issuer at ip signed by
+// caPEM: exactly that address allowed, that CA trusted. Both empty: nil.
+func issuerTrust(caPEM []byte, ip string) (map[string]any, error) {
+	switch {
+	case ip == "" && len(caPEM) == 0:
+		return nil, nil
+	case ip == "" || len(caPEM) == 0:
+		return nil, errors.New("kind: IssuerIP and IssuerCAPEM go together")
+	}
+	addr := net.ParseIP(ip)
+	if addr == nil {
+		return nil, fmt.Errorf("kind: bad issuer IP %q", ip)
+	}
+	bits := 128
+	if addr.To4() != nil {
+		bits = 32
+	}
+	return map[string]any{
+		"allowCIDRs": []string{fmt.Sprintf("%s/%d", addr, bits)},
+		"caBundle":   string(caPEM),
+	}, nil
 }
 
 // WriteKindFiles writes kind.yaml and values.yaml into dir, for

@@ -156,7 +156,7 @@ func TestKindValuesRender(t *testing.T) {
 	root, _ := filepath.Abs(filepath.Join("..", ".."))
 	helm := filepath.Join(root, "bin", "helm")
 	if _, err := os.Stat(helm); err != nil {
-		t.Skip("bin/helm missing (make tools)")
+		t.Fatal("bin/helm missing: run make tools (make e2e does)")
 	}
 	dir := t.TempDir()
 	pem := "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"

@@ -39,6 +39,8 @@ type Options struct {
 	Workers int
 	// Namespace limits the audit to one namespace ("" for all).
 	Namespace string
+	// Reader lists the audited objects; nil: the manager's cache.
+	Reader client.Reader
 }
 
 func (o Options) withDefaults() Options {
@@ -90,9 +92,13 @@ type Auditor struct {
 // leader, and watches the manager's cache for changes that should trigger
 // an early run.
 func Add(mgr manager.Manager, rv *review.Reviewer, opts Options) error {
+	reader := opts.Reader
+	if reader == nil {
+		reader = mgr.GetCache()
+	}
 	a := &Auditor{
 		Reviewer: rv,
-		Reader:   mgr.GetCache(),
+		Reader:   reader,
 		Client:   mgr.GetClient(),
 		Recorder: mgr.GetEventRecorderFor("gatewarden-audit"), //nolint:staticcheck // core/v1 Events are what kubectl describe shows
 		Options:  opts,

@@ -34,7 +34,12 @@ type reader struct{ r client.Reader }
 // absent reports errors that mean "there is nothing": the object does not
 // exist, or its kind is not installed in the cluster.
 func absent(err error) bool {
-	return apierrors.IsNotFound(err) || meta.IsNoMatchError(err) || isNoKind(err)
+	return apierrors.IsNotFound(err) || notServed(err)
+}
+
+// notServed reports errors that mean the kind is not installed.
+func notServed(err error) bool {
+	return meta.IsNoMatchError(err) || isNoKind(err)
 }
 
 func isNoKind(err error) bool {

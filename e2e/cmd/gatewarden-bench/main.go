@@ -66,6 +66,7 @@ type flags struct {
 	rounds       int
 	duration     time.Duration
 	warmup       time.Duration
+	rest         time.Duration
 	maxRequests  int
 	apirules     int
 	apiRounds    int
@@ -80,6 +81,7 @@ func main() {
 	flag.IntVar(&f.rounds, "rounds", 3, "measured rounds per server (alternating floor and gatewarden)")
 	flag.DurationVar(&f.duration, "duration", 6*time.Second, "length of one measured round")
 	flag.DurationVar(&f.warmup, "warmup", 2*time.Second, "unmeasured load on each server before the rounds")
+	flag.DurationVar(&f.rest, "rest", 0, "idle pause before each measured round (lets a VM's host-level CPU throttling recover; see docs/benchmarks.md)")
 	flag.IntVar(&f.maxRequests, "max-requests", 500_000, "upper bound of requests in one round")
 	flag.IntVar(&f.apirules, "apirules", 150, "APIRule dry-run creates per kube-apiserver phase")
 	flag.IntVar(&f.apiRounds, "api-rounds", 2, "kube-apiserver phases per setting (with / without the webhook, alternating)")
@@ -177,8 +179,16 @@ func run(ctx context.Context, f flags) error {
 			order = []*target{servers[1], servers[0]}
 		}
 		for _, s := range order {
+			if f.rest > 0 {
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(f.rest):
+				}
+			}
 			o := base
 			o.URL, o.MaxDuration = s.url, f.duration
+			before := readCPU()
 			r, err := loadgen.Run(ctx, o)
 			if err != nil {
 				return err
@@ -187,7 +197,7 @@ func run(ctx context.Context, f flags) error {
 				return ctx.Err()
 			}
 			s.rounds = append(s.rounds, r)
-			fmt.Printf("  round %d %-28s %s\n", i+1, s.name, r)
+			fmt.Printf("  round %d %-28s %s; %s\n", i+1, s.name, r, readCPU().since(before))
 			if r.Errors > 0 {
 				fmt.Printf("    first error: %s\n", r.FirstError)
 			}
@@ -603,6 +613,39 @@ func cpuModel() string {
 		}
 	}
 	return "unknown CPU"
+}
+
+// cpuTimes are the machine's CPU counters from /proc/stat, in clock ticks.
+type cpuTimes struct{ busy, idle, steal float64 }
+
+func readCPU() cpuTimes {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return cpuTimes{}
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return cpuTimes{}
+	}
+	v := make([]float64, 8)
+	for i := range v {
+		v[i], _ = strconv.ParseFloat(f[i+1], 64)
+	}
+	// user nice system idle iowait irq softirq steal
+	return cpuTimes{busy: v[0] + v[1] + v[2] + v[5] + v[6], idle: v[3] + v[4], steal: v[7]}
+}
+
+// since describes the CPU time between two readings as shares: steal is time
+// the hypervisor kept the VM's CPUs from running, which no code here can
+// cause or avoid, and which turns into latency for whatever was running.
+func (c cpuTimes) since(b cpuTimes) string {
+	busy, idle, steal := c.busy-b.busy, c.idle-b.idle, c.steal-b.steal
+	total := busy + idle + steal
+	if total <= 0 {
+		return "cpu unknown"
+	}
+	return fmt.Sprintf("cpu busy %.0f%%, idle %.0f%%, steal %.0f%%", 100*busy/total, 100*idle/total, 100*steal/total)
 }
 
 func loadAvg() string {
