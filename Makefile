@@ -12,7 +12,7 @@ UNIT_PKGS = $(shell $(GO) list ./... | grep -v /e2e)
 
 IMAGE ?= gatewarden:dev
 
-.PHONY: image kind-e2e
+.PHONY: image kind-e2e e2e-kind
 .PHONY: all build tools crds test unit e2e lint chart-check demo docs up down bench fuzz fuzz-short clean
 
 all: build
@@ -37,6 +37,7 @@ e2e: build tools crds ## End-to-end tests against a real kube-apiserver
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	@for f in hack/*.sh .ci/run; do bash -n "$$f" || exit 1; done
 
 chart-check: tools ## helm lint and template in every mode
 	$(BIN)/helm lint --strict charts/gatewarden
@@ -88,3 +89,5 @@ image: ## Build the container image (needs Docker)
 
 kind-e2e: tools crds ## The e2e suite against the chart in a kind cluster (needs Docker and kind; not part of make test)
 	bash hack/kind-e2e.sh
+
+e2e-kind: kind-e2e ## Same as kind-e2e
