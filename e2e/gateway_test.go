@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,17 +28,7 @@ func gatewayPods(t *testing.T, sel string) {
 }
 
 func mtlsGateway(t *testing.T, ns, name, sel, credential string) *unstructured.Unstructured {
-	return obj(t, fmt.Sprintf(`
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: %s, namespace: %s}
-spec:
-  selector: {gw: %s}
-  servers:
-  - port: {number: 443, name: https, protocol: HTTPS}
-    hosts: ["api.example.com"]
-    tls: {mode: MUTUAL, credentialName: %s, minProtocolVersion: TLSV1_2}
-`, name, ns, sel, credential))
+	return gatewayWithTLS(t, ns, name, sel, "api.example.com", fmt.Sprintf("{mode: MUTUAL, credentialName: %s, minProtocolVersion: TLSV1_2}", credential))
 }
 
 func TestGatewayCredentialsWhereIstioLooks(t *testing.T) {
@@ -152,4 +143,95 @@ func eventuallyDenied(f func() error) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return err
+}
+
+// gatewayWithTLS is a Gateway with one HTTPS server on port 443 for host,
+// selecting the pods labelled gw=sel, with the given tls block (flow YAML).
+func gatewayWithTLS(t *testing.T, ns, name, sel, host, tls string) *unstructured.Unstructured {
+	return obj(t, fmt.Sprintf(`
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: %s, namespace: %s}
+spec:
+  selector: {gw: %s}
+  servers:
+  - port: {number: 443, name: https, protocol: HTTPS}
+    hosts: [%q]
+    tls: %s
+`, name, ns, sel, host, tls))
+}
+
+// What istiod would load from real Secrets, through the real API server: a
+// leaf posing as CA, garbage PEM, a key that does not match, a certificate
+// for other hosts, several credentialNames, ISTIO_MUTUAL with certificate
+// fields, an old TLS version, and a host two Gateways serve on one workload.
+func TestGatewayCertificateContents(t *testing.T) {
+	ctx := context.Background()
+	ns := namespace(t, nil)
+	gatewayPods(t, "contents")
+	c, w := newClient(t)
+
+	ca := pkitest.New(t, pkitest.Options{CN: "contents-ca", CA: true})
+	server := pkitest.New(t, pkitest.Options{CN: "api.example.com", DNSNames: []string{"api.example.com"}, Parent: ca})
+	stranger := pkitest.New(t, pkitest.Options{CN: "stranger", DNSNames: []string{"api.example.com"}, Parent: ca})
+	clientCA := pkitest.New(t, pkitest.Options{CN: "clients", CA: true})
+	secret := func(name string, data map[string][]byte) *corev1.Secret {
+		return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "istio-system"}, Data: data}
+	}
+	serving := map[string][]byte{"tls.crt": server.CertPEM, "tls.key": server.KeyPEM}
+	mustCreate(t,
+		secret("c-good", serving), secret("c-good-cacert", map[string][]byte{"cacert": clientCA.CertPEM}),
+		secret("c-leaf", serving), secret("c-leaf-cacert", map[string][]byte{"cacert": server.CertPEM}),
+		secret("c-junk", serving), secret("c-junk-cacert", map[string][]byte{"cacert": []byte("not a certificate")}),
+		secret("c-mismatch", map[string][]byte{"tls.crt": server.CertPEM, "tls.key": stranger.KeyPEM}),
+		secret("c-mismatch-cacert", map[string][]byte{"cacert": clientCA.CertPEM}),
+	)
+	mutual := func(cred string) string {
+		return fmt.Sprintf("{mode: MUTUAL, credentialName: %s, minProtocolVersion: TLSV1_2}", cred)
+	}
+	// Everything in order first, so the cache has caught up before the
+	// denials below are judged.
+	admitted(t, eventually(func() error {
+		return c.Create(ctx, gatewayWithTLS(t, ns, "good", "contents", "api.example.com", mutual("c-good")), client.DryRunAll)
+	}))
+
+	for _, tc := range []struct {
+		name, host, tls string
+		fragments       []string
+	}{
+		{"leaf-as-ca", "api.example.com", mutual("c-leaf"), []string{"gateway-mtls-ca", "spec.servers[0].tls"}},
+		{"garbage-ca", "api.example.com", mutual("c-junk"), []string{"gateway-mtls-ca", "c-junk-cacert"}},
+		{"key-mismatch", "api.example.com", mutual("c-mismatch"), []string{"gateway-tls-server-certificate", "key"}},
+		{"credential-names", "api.example.com", "{mode: MUTUAL, credentialNames: [c-good, c-absent], minProtocolVersion: TLSV1_2}",
+			[]string{"gateway-tls-secret", "c-absent", "istio-system"}},
+		{"istio-mutual", "api.example.com", "{mode: ISTIO_MUTUAL, credentialName: c-good}", []string{"gateway-istio-mutual-certificates"}},
+		{"old-tls", "api.example.com", "{mode: SIMPLE, credentialName: c-good, minProtocolVersion: TLSV1_1}",
+			[]string{"gateway-tls-min-version", "spec.servers[0].tls.minProtocolVersion"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			denied(t, c.Create(ctx, gatewayWithTLS(t, ns, tc.name, "contents", tc.host, tc.tls), client.DryRunAll), tc.fragments...)
+		})
+	}
+
+	// A server certificate that does not cover the host: a warning only.
+	admitted(t, c.Create(ctx, gatewayWithTLS(t, ns, "other-host", "contents", "www.example.com",
+		"{mode: SIMPLE, credentialName: c-good, minProtocolVersion: TLSV1_2}"), client.DryRunAll))
+	warned(t, w, "gateway-tls-server-certificate", "www.example.com")
+
+	// A stored Gateway already serves api.example.com:443 on this workload;
+	// a second one for the same host and port is warned about.
+	mustCreate(t, gatewayWithTLS(t, ns, "first", "contents", "api.example.com", "{mode: SIMPLE, credentialName: c-good, minProtocolVersion: TLSV1_2}"))
+	var err error
+	for i := 0; i < 50; i++ {
+		c2, w2 := newClient(t)
+		err = c2.Create(ctx, gatewayWithTLS(t, ns, "second", "contents", "api.example.com", "{mode: SIMPLE, credentialName: c-good, minProtocolVersion: TLSV1_2}"), client.DryRunAll)
+		admitted(t, err)
+		for _, msg := range w2.all() {
+			if strings.Contains(msg, "gateway-duplicate-host") && strings.Contains(msg, ns+"/first") {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Errorf("no gateway-duplicate-host warning naming %s/first", ns)
 }

@@ -38,7 +38,7 @@ var (
 		ID:          "gateway-tls-secret",
 		Kinds:       []string{KindGateway},
 		Default:     Deny,
-		Description: "credentialName secrets exist in the gateway pods' namespace (a pending Certificate warns, a failed one denies)",
+		Description: "credentialName secrets exist in the gateway pods' namespace; a Certificate that will write the secret (cert-manager cert-manager.io, Gardener cert.gardener.cloud) warns while pending and denies when failed",
 	})
 	GatewayMutualCA = register(Check{
 		ID:          "gateway-mtls-ca",
@@ -56,13 +56,13 @@ var (
 		ID:          "gateway-mtls-issuer-as-client-ca",
 		Kinds:       []string{KindGateway},
 		Default:     Warn,
-		Description: "the client CA of a MUTUAL server is not just the issuer of a cert-manager server certificate",
+		Description: "the client CA of a MUTUAL server is not just the issuer of a certificate-managed (cert-manager or Gardener) server certificate",
 	})
 	GatewayTLSMinVersion = register(Check{
 		ID:          "gateway-tls-min-version",
 		Kinds:       []string{KindGateway},
 		Default:     Deny,
-		Description: "tls.minProtocolVersion is not below settings.gatewayMinTLSVersion",
+		Description: "tls.minProtocolVersion is not below settings.minTLSVersion",
 	})
 	GatewayDuplicateHost = register(Check{
 		ID:          "gateway-duplicate-host",
@@ -152,7 +152,7 @@ func validateIstioMutualCertificates(tls *networkingapi.ServerTLSSettings, p *fi
 	r.Deny(GatewayIstioMutualCertificates, errs...)
 }
 
-// gatewayMinTLSVersion parses settings.gatewayMinTLSVersion ("TLSV1_2", case-insensitive);
+// gatewayMinTLSVersion parses settings.minTLSVersion ("TLSV1_2", case-insensitive);
 // anything else falls back to TLS 1.2.
 func gatewayMinTLSVersion(s string) networkingapi.ServerTLSSettings_TLSProtocol {
 	if v, ok := networkingapi.ServerTLSSettings_TLSProtocol_value[strings.ToUpper(s)]; ok && v > 0 {
@@ -606,7 +606,7 @@ func (g *gatewayCheck) checkCRL(ref gatewayCredentialRef, crlKey, where string, 
 	}
 }
 
-// issuerAsClientCA warns when a cert-manager secret's CA, which is the
+// issuerAsClientCA warns when a certificate-managed secret's CA, which is the
 // issuer of the server certificate, ends up as the client CA.
 func (g *gatewayCheck) issuerAsClientCA(ns, name string, sec *corev1.Secret, leaf *x509.Certificate, cas []*x509.Certificate, caKey string, ref gatewayCredentialRef) {
 	c := GatewayMutualIssuerAsClientCA
@@ -639,8 +639,7 @@ func (g *gatewayCheck) duplicateHosts(servers *field.Path) {
 		return
 	}
 	for _, other := range all {
-		if other == nil || (other.Namespace == g.gw.Namespace && other.Name == g.gw.Name) ||
-			!maps.Equal(other.Spec.Selector, g.gw.Spec.Selector) {
+		if other == nil || (other.Namespace == g.gw.Namespace && other.Name == g.gw.Name) || !g.sameWorkload(other) {
 			continue
 		}
 		for i, s := range g.gw.Spec.Servers {
@@ -656,6 +655,39 @@ func (g *gatewayCheck) duplicateHosts(servers *field.Path) {
 			}
 		}
 	}
+}
+
+// sameWorkload reports whether both Gateways configure some gateway pod. Equal
+// selectors always do, so a duplicate is found before the pods exist. When
+// one selector is contained in the other, a pod matched by the narrower one
+// is matched by both: they share a workload when such a pod exists.
+// Selectors that differ in a value can never match the same pod.
+func (g *gatewayCheck) sameWorkload(other *networkingv1.Gateway) bool {
+	a, b := g.gw.Spec.Selector, other.Spec.Selector
+	if maps.Equal(a, b) {
+		return true
+	}
+	var narrow map[string]string
+	switch {
+	case labelsWithin(a, b):
+		narrow = b
+	case labelsWithin(b, a):
+		narrow = a
+	default:
+		return false
+	}
+	found, err := g.env.Cluster.PodNamespaces(g.ctx, "", narrow)
+	return err == nil && len(found) > 0
+}
+
+// labelsWithin reports whether every label of sub is in super.
+func labelsWithin(sub, super map[string]string) bool {
+	for k, v := range sub {
+		if w, ok := super[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
 }
 
 func gatewaySharesHost(gw *networkingv1.Gateway, port uint32, host string) bool {

@@ -213,3 +213,69 @@ spec:
 		t.Errorf("no --no-network skip warning on spec.jwtRules[0].issuer: %+v", doc.Results[0].Warnings)
 	}
 }
+
+// The secret and certificate checks see Pods, Secrets and Certificates read
+// from files, as they would see them in a cluster: a Gardener Certificate
+// still pending for the missing secret warns, one in Error denies quoting its
+// message, and the namespace looked in is the gateway pods'.
+func TestCheckGatewayCertificatesFromFiles(t *testing.T) {
+	const objects = `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: api, namespace: kyma-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 443, name: https, protocol: HTTPS}
+    hosts: [api.example.com]
+    tls: {mode: SIMPLE, credentialName: api-cred, minProtocolVersion: TLSV1_2}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: ingressgateway-1, namespace: istio-system, labels: {istio: ingressgateway}}
+spec: {containers: [{name: istio-proxy, image: proxy}]}
+---
+apiVersion: cert.gardener.cloud/v1alpha1
+kind: Certificate
+metadata: {name: api, namespace: istio-system}
+spec: {secretName: api-cred, commonName: api.example.com}
+`
+	for _, tc := range []struct {
+		state, message string
+		code           int
+		list           string
+		want           []string
+	}{
+		{state: "Pending", code: 0, list: "warnings", want: []string{"certificate pending", `gardener Certificate "api"`, "istio-system"}},
+		{state: "Error", message: "domain not allowed", code: 1, list: "violations", want: []string{`gardener Certificate "api" failed`, "domain not allowed"}},
+	} {
+		t.Run(tc.state, func(t *testing.T) {
+			p := writeFile(t, "gw.yaml", objects+"status: {state: "+tc.state+", message: \""+tc.message+"\"}\n")
+			code, out, errOut := runCaptured(t, "check", "-f", p, "-o", "json", "--no-network")
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d; stderr %s; out %s", code, tc.code, errOut, out)
+			}
+			var doc struct {
+				Results []map[string]any `json:"results"`
+			}
+			if err := json.Unmarshal([]byte(out), &doc); err != nil || len(doc.Results) != 1 {
+				t.Fatalf("want one result (Pods and Certificates are state, not checked): %v\n%s", err, out)
+			}
+			var found bool
+			for _, f := range doc.Results[0][tc.list].([]any) {
+				f := f.(map[string]any)
+				if f["check"] != "gateway-tls-secret" || f["field"] != "spec.servers[0].tls.credentialName" {
+					continue
+				}
+				found = true
+				for _, w := range tc.want {
+					if !strings.Contains(f["message"].(string), w) {
+						t.Errorf("%s message %q lacks %q", tc.list, f["message"], w)
+					}
+				}
+			}
+			if !found {
+				t.Errorf("no gateway-tls-secret finding in %s: %s", tc.list, out)
+			}
+		})
+	}
+}
