@@ -256,19 +256,39 @@ func TestAuditReportsExpiredClientCA(t *testing.T) {
 
 type checkOutput struct {
 	Results []struct {
-		APIVersion string `json:"apiVersion"`
-		Kind       string `json:"kind"`
-		Namespace  string `json:"namespace"`
-		Name       string `json:"name"`
-		Allowed    bool   `json:"allowed"`
-		Violations []struct {
-			Check, Field, Message string
-		} `json:"violations"`
+		APIVersion string         `json:"apiVersion"`
+		Kind       string         `json:"kind"`
+		Namespace  string         `json:"namespace"`
+		Name       string         `json:"name"`
+		Allowed    bool           `json:"allowed"`
+		Violations []checkFinding `json:"violations"`
+		Warnings   []checkFinding `json:"warnings"`
+		Patch      []struct {
+			Op    string `json:"op"`
+			Path  string `json:"path"`
+			Value any    `json:"value"`
+		} `json:"patch"`
 	} `json:"results"`
 }
 
-// gatewardenCheck runs `bin/gatewarden check` with args.
+type checkFinding struct {
+	Check, Field, Message string
+}
+
+// gatewardenCheck runs `bin/gatewarden check --no-network` with args.
 func gatewardenCheck(t *testing.T, args ...string) (int, checkOutput, string) {
+	t.Helper()
+	return runCheck(t, append([]string{"--no-network"}, args...)...)
+}
+
+// gatewardenCheckNetwork runs `bin/gatewarden check` trusting the suite's
+// local issuers, as serve does.
+func gatewardenCheckNetwork(t *testing.T, args ...string) (int, checkOutput, string) {
+	t.Helper()
+	return runCheck(t, append([]string{"--allow-cidr", "127.0.0.0/8", "--ca-file", env.PKI.CAFile}, args...)...)
+}
+
+func runCheck(t *testing.T, args ...string) (int, checkOutput, string) {
 	t.Helper()
 	bin, err := filepath.Abs(filepath.Join("..", "bin", "gatewarden"))
 	if err != nil {
@@ -276,7 +296,7 @@ func gatewardenCheck(t *testing.T, args ...string) (int, checkOutput, string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, append([]string{"check", "--kubeconfig", env.Kubeconfig, "--no-network", "-o", "json"}, args...)...)
+	cmd := exec.CommandContext(ctx, bin, append([]string{"check", "--kubeconfig", env.Kubeconfig, "-o", "json"}, args...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err = cmd.Run()

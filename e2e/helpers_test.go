@@ -91,3 +91,13 @@ func warned(t *testing.T, w *warnings, fragments ...string) {
 	}
 	t.Errorf("no warning mentions %q; warnings: %q", fragments, w.all())
 }
+
+// notWarned asserts no warning mentions fragment.
+func notWarned(t *testing.T, w *warnings, fragment string) {
+	t.Helper()
+	for _, msg := range w.all() {
+		if strings.Contains(msg, fragment) {
+			t.Errorf("unexpected warning mentioning %q: %s", fragment, msg)
+		}
+	}
+}

@@ -81,7 +81,7 @@ func Mutate(ctx context.Context, obj *validators.Object, env *Env) ([]jsonpatch.
 	if obj == nil || env == nil || obj.Typed == nil {
 		return nil, nil
 	}
-	if obj.Operation != "" && obj.Operation != "CREATE" && obj.Operation != "UPDATE" && obj.Operation != "CHECK" {
+	if obj.Operation != "" && obj.Operation != "CREATE" && obj.Operation != "UPDATE" && obj.Operation != "CHECK" && obj.Operation != "AUDIT" {
 		return nil, nil
 	}
 	s := env.Settings.WithDefaults()

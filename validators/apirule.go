@@ -31,7 +31,7 @@ var APIRuleHostGateway = register(Check{
 	ID:          "apirule-host-gateway",
 	Kinds:       []string{KindAPIRule},
 	Default:     Deny,
-	Description: "the gateway serves each host: a short host needs servers sharing one *.domain host, an FQDN must match a server host",
+	Description: "the gateway serves each host (v1beta1: spec.host, a short host under the domain of kyma-system/kyma-gateway): a short host needs servers sharing one *.domain host, an FQDN must match a server host",
 })
 
 var APIRuleHostTaken = register(Check{
@@ -94,7 +94,7 @@ var APIRuleJWT = register(Check{
 	ID:          "apirule-jwt",
 	Kinds:       []string{KindAPIRule},
 	Default:     Deny,
-	Description: "jwt and extAuth restrictions have authentications with issuer and jwksUri, and no empty scope or audience",
+	Description: "jwt and extAuth restrictions have authentications with issuer and jwksUri, and no empty scope or audience; a v1beta1 jwt handler config gets the same in the Istio form, no empty entries in the Ory form, and not both forms",
 })
 
 var APIRuleExtAuth = register(Check{
@@ -314,27 +314,47 @@ func hostGatewayErrors(hosts []string, gw *networkingv1.Gateway) field.ErrorList
 		// ExternalGateway cannot be read.
 		return nil
 	}
-	ref := gw.Namespace + "/" + gw.Name
-	serverHosts := gatewayHosts(gw)
-	list := strings.Join(serverHosts, ", ")
-	if list == "" {
-		list = "none"
-	}
 	var errs field.ErrorList
 	for i, h := range hosts {
-		if isShortHost(h) {
-			if _, ok := gatewayDomain(gw); !ok {
-				errs = append(errs, field.Invalid(p.Index(i), h, fmt.Sprintf(
-					"a short host needs gateway %s to serve one *.domain host on all servers, but it serves %s: use an FQDN", ref, list)))
-			}
-			continue
-		}
-		if !hostCovered(h, serverHosts) {
-			errs = append(errs, field.Invalid(p.Index(i), h, fmt.Sprintf(
-				"gateway %s does not serve this host (it serves %s): use a host it serves, or another gateway", ref, list)))
+		if e := hostServedError(p.Index(i), h, gw, gw); e != nil {
+			errs = append(errs, e)
 		}
 	}
 	return errs
+}
+
+// hostServedError says why gw does not serve host, nil when it does. A short
+// host takes the domain of domainGW (v2: the referenced gateway; v1beta1:
+// kyma-system/kyma-gateway), whose servers must share one *.domain host.
+func hostServedError(p *field.Path, host string, gw, domainGW *networkingv1.Gateway) *field.Error {
+	fqdn := host
+	if isShortHost(host) {
+		domain, ok := gatewayDomain(domainGW)
+		if !ok {
+			return field.Invalid(p, host, fmt.Sprintf(
+				"a short host needs gateway %s to serve one *.domain host on all servers, but it serves %s: use an FQDN",
+				domainGW.Namespace+"/"+domainGW.Name, hostList(gatewayHosts(domainGW))))
+		}
+		fqdn = host + "." + domain
+	}
+	serverHosts := gatewayHosts(gw)
+	if hostCovered(fqdn, serverHosts) {
+		return nil
+	}
+	what := "this host"
+	if fqdn != host {
+		what = fqdn
+	}
+	return field.Invalid(p, host, fmt.Sprintf("gateway %s does not serve %s (it serves %s): use a host it serves, or another gateway",
+		gw.Namespace+"/"+gw.Name, what, hostList(serverHosts)))
+}
+
+// hostList names server hosts for a message.
+func hostList(hosts []string) string {
+	if len(hosts) == 0 {
+		return "none"
+	}
+	return strings.Join(hosts, ", ")
 }
 
 // ownerOf names the APIRule that owns an object Kyma created, from its owner
@@ -420,9 +440,25 @@ func hostTakenErrors(ctx context.Context, ar *apirule.APIRule, gw *networkingv1.
 		}
 	}
 
-	vss, err := st.VirtualServices(ctx, "")
+	err = eachForeignVirtualServiceHost(ctx, st, self, func(f, owner, by string) {
+		if _, taken := mine[f]; taken && (owner == "" || !reported[f+" "+owner]) {
+			report(f, owner, by)
+		}
+	})
 	if err != nil {
 		warn = append(warn, couldNotRun(p, "VirtualServices", err))
+	}
+	return deny, warn
+}
+
+// eachForeignVirtualServiceHost calls fn with every host (lower case) of
+// every VirtualService that the APIRule self (namespace/name) does not own.
+// owner is the APIRule that owns the VirtualService, "" when none; by names
+// the VirtualService, and its owner, for a message.
+func eachForeignVirtualServiceHost(ctx context.Context, st cluster.State, self string, fn func(host, owner, by string)) error {
+	vss, err := st.VirtualServices(ctx, "")
+	if err != nil {
+		return err
 	}
 	for _, vs := range vss {
 		var refs []ownerRef
@@ -438,13 +474,10 @@ func hostTakenErrors(ctx context.Context, ar *apirule.APIRule, gw *networkingv1.
 			by = "APIRule " + owner + " (" + by + ")"
 		}
 		for _, h := range vs.Spec.Hosts {
-			f := strings.ToLower(h)
-			if _, taken := mine[f]; taken && (owner == "" || !reported[f+" "+owner]) {
-				report(f, owner, by)
-			}
+			fn(strings.ToLower(h), owner, by)
 		}
 	}
-	return deny, warn
+	return nil
 }
 
 // serviceErrors checks the service of every rule. A spec-level service is
@@ -521,12 +554,21 @@ func serviceErrors(ctx context.Context, ar *apirule.APIRule, st cluster.State) (
 					"service %s has no such port (its ports: %s): use one of its ports", key, list)))
 			}
 		}
-		if len(g.svc.Spec.Selector) == 0 {
-			noSelector = append(noSelector, field.Invalid(p.Child("name"), name, fmt.Sprintf(
-				"service %s has no selector, so no workload gets this APIRule's authorization policies: give it a selector matching its pods", key)))
+		if e := noSelectorError(p.Child("name"), g.svc); e != nil {
+			noSelector = append(noSelector, e)
 		}
 	}
 	return deny, noSelector, warn
+}
+
+// noSelectorError is the warning for a Service without a selector: Kyma's
+// policies select workloads by it. ExternalName Services have no workloads.
+func noSelectorError(p *field.Path, svc *corev1.Service) *field.Error {
+	if len(svc.Spec.Selector) > 0 || svc.Spec.Type == corev1.ServiceTypeExternalName {
+		return nil
+	}
+	return field.Invalid(p, svc.Name, fmt.Sprintf(
+		"service %s/%s has no selector, so no workload gets this APIRule's authorization policies: give it a selector matching its pods", svc.Namespace, svc.Name))
 }
 
 // rulePathProblem says what is wrong with a rule path, "" when nothing.

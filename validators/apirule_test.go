@@ -447,3 +447,48 @@ func TestAPIRuleClusterErrorsWarn(t *testing.T) {
 		t.Fatalf("message: %v", r.Warnings)
 	}
 }
+
+// TestAPIRuleExtAuthRegistries: an authorizer counts as registered when the
+// mesh config or a Kyma Istio CR names it, each on its own.
+func TestAPIRuleExtAuthRegistries(t *testing.T) {
+	const id = "apirule-extauth"
+	var noMesh []runtime.Object
+	for _, o := range arCluster() {
+		if _, isCM := o.(*corev1.ConfigMap); !isCM {
+			noMesh = append(noMesh, o)
+		}
+	}
+	withKyma := func(objs []runtime.Object) []runtime.Object {
+		return append(append([]runtime.Object{}, objs...), authzKymaIstio("kyma-authz"))
+	}
+	deny := []string{id + " spec.rules[0].extAuth.authorizers[0]"}
+	cases := []struct {
+		name       string
+		objs       []runtime.Object
+		authorizer string
+		deny       []string
+		frag       string
+	}{
+		{"mesh ext_authz provider", arCluster(), "oauth2-proxy", nil, ""},
+		{"Kyma Istio CR authorizer, not in the mesh config", withKyma(arCluster()), "kyma-authz", nil, ""},
+		{"Kyma Istio CR authorizer, no mesh config at all", withKyma(noMesh), "kyma-authz", nil, ""},
+		{"Kyma Istio CR authorizer without the CR", arCluster(), "kyma-authz", deny, `"kyma-authz": not a registered authorizer: use one of oauth2-proxy`},
+		{"registered nowhere, both registries listed", withKyma(arCluster()), "nowhere", deny, `"nowhere": not a registered authorizer: use one of kyma-authz, oauth2-proxy`},
+		{"registered nowhere, Kyma Istio CR only", withKyma(noMesh), "nowhere", deny, "use one of kyma-authz, or register it"},
+		{"no registry at all", noMesh, "kyma-authz", deny, "no authorizers are registered"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ar := goodAPIRule()
+			ar.Spec.Rules[0] = apirule.Rule{Path: "/a", Methods: []string{"GET"}, ExtAuth: &apirule.ExtAuth{Authorizers: []string{tc.authorizer}}}
+			r := run(t, ar, nil, tc.objs...)
+			authzAssert(t, r, id+" ", tc.deny, nil)
+			if tc.frag != "" && !hasFinding(r.Violations, id, "spec.rules[0].extAuth.authorizers[0]", tc.frag) {
+				t.Errorf("no message with %q: %v", tc.frag, r.Violations)
+			}
+			if got := arMine(r.Violations); tc.deny == nil && len(got) != 0 {
+				t.Errorf("violations of other checks: %q", got)
+			}
+		})
+	}
+}

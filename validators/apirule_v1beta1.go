@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -59,7 +60,7 @@ var APIRuleV1beta1HostOccupied = register(Check{
 	ID:          "apirule-v1beta1-host-occupied",
 	Kinds:       []string{KindAPIRule},
 	Default:     Deny,
-	Description: "a v1beta1 spec.host is not already exposed by another APIRule",
+	Description: "a v1beta1 spec.host is not already exposed by another APIRule or by a VirtualService this APIRule does not own",
 })
 
 // v1beta1DefaultGateway is what Kyma's v1beta1 short hosts take their domain from.
@@ -69,9 +70,11 @@ func validateAPIRuleV1beta1(ctx context.Context, ar *apirule.V1beta1APIRule, env
 	validateV1beta1Deprecation(ar, r)
 	validateAPIRuleV1beta1JWTTrust(ctx, ar, env, r)
 	ns := authzNamespace(ar.Namespace)
-	validateV1beta1Gateway(ctx, ar, ns, env, r)
+	gw := validateV1beta1Gateway(ctx, ar, ns, env, r)
+	validateV1beta1HostGateway(ctx, ar, gw, env, r)
 	validateV1beta1Services(ctx, ar, ns, env, r)
 	validateV1beta1HostOccupied(ctx, ar, ns, env, r)
+	r.Deny(APIRuleJWT, v1beta1JWTErrors(ar.Spec.Rules)...)
 }
 
 // v1beta1GatewayRef resolves a v1beta1 gateway reference to namespace/name:
@@ -85,9 +88,11 @@ func v1beta1GatewayRef(ref, ns string) (gwNs, gwName string, ok bool) {
 	return apirule.SplitRef(ref)
 }
 
-func validateV1beta1Gateway(ctx context.Context, ar *apirule.V1beta1APIRule, ns string, env *Env, r *Report) {
-	if ar.Spec.Gateway == nil || *ar.Spec.Gateway == "" || !r.Enabled(APIRuleV1beta1GatewayNotFound) {
-		return
+// validateV1beta1Gateway checks spec.gateway and returns the Gateway when it
+// could be read, for the host check.
+func validateV1beta1Gateway(ctx context.Context, ar *apirule.V1beta1APIRule, ns string, env *Env, r *Report) *networkingv1.Gateway {
+	if ar.Spec.Gateway == nil || *ar.Spec.Gateway == "" || (!r.Enabled(APIRuleV1beta1GatewayNotFound) && !r.Enabled(APIRuleHostGateway)) {
+		return nil
 	}
 	p := field.NewPath("spec", "gateway")
 	ref := *ar.Spec.Gateway
@@ -95,7 +100,7 @@ func validateV1beta1Gateway(ctx context.Context, ar *apirule.V1beta1APIRule, ns 
 	if !ok {
 		r.Deny(APIRuleV1beta1GatewayNotFound, field.Invalid(p, ref,
 			"not a gateway reference: use namespace/name (e.g. kyma-system/kyma-gateway) or <name>.<namespace>.svc.cluster.local"))
-		return
+		return nil
 	}
 	gw, err := env.Cluster.Gateway(ctx, gwNs, gwName)
 	switch {
@@ -104,6 +109,42 @@ func validateV1beta1Gateway(ctx context.Context, ar *apirule.V1beta1APIRule, ns 
 	case gw == nil:
 		r.Deny(APIRuleV1beta1GatewayNotFound, authzNotFound(p, ref,
 			"no Gateway "+gwNs+"/"+gwName+" exists: fix the reference (e.g. kyma-system/kyma-gateway) or create the Gateway"))
+	}
+	return gw
+}
+
+// validateV1beta1HostGateway is apirule-host-gateway for spec.host: the
+// Gateway serves the host. Kyma's v1beta1 puts a short host under the domain
+// of kyma-system/kyma-gateway, whatever spec.gateway names.
+func validateV1beta1HostGateway(ctx context.Context, ar *apirule.V1beta1APIRule, gw *networkingv1.Gateway, env *Env, r *Report) {
+	if !r.Enabled(APIRuleHostGateway) {
+		return
+	}
+	p := field.NewPath("spec", "host")
+	if ar.Spec.Host == nil || *ar.Spec.Host == "" {
+		r.Deny(APIRuleHostGateway, field.Required(p, "name the host: a short name under the domain of kyma-system/kyma-gateway, or an FQDN"))
+		return
+	}
+	if gw == nil {
+		return // apirule-v1beta1-gateway-not-found reports why
+	}
+	host, domainGW := *ar.Spec.Host, gw
+	if isShortHost(host) && gw.Namespace+"/"+gw.Name != v1beta1DefaultGateway {
+		ns, name, _ := apirule.SplitRef(v1beta1DefaultGateway)
+		kyma, err := env.Cluster.Gateway(ctx, ns, name)
+		switch {
+		case err != nil:
+			r.Warn(APIRuleHostGateway, authzCouldNotCheck(p, "Gateway "+v1beta1DefaultGateway, err))
+			return
+		case kyma == nil:
+			r.Deny(APIRuleHostGateway, field.Invalid(p, host,
+				"a short host takes its domain from gateway "+v1beta1DefaultGateway+", which does not exist: use an FQDN"))
+			return
+		}
+		domainGW = kyma
+	}
+	if e := hostServedError(p, host, gw, domainGW); e != nil {
+		r.Deny(APIRuleHostGateway, e)
 	}
 }
 
@@ -116,7 +157,7 @@ type v1beta1ServiceRef struct {
 }
 
 func validateV1beta1Services(ctx context.Context, ar *apirule.V1beta1APIRule, ns string, env *Env, r *Report) {
-	if !r.Enabled(APIRuleV1beta1ServiceNotFound) && !r.Enabled(APIRuleV1beta1ServicePort) {
+	if !r.Enabled(APIRuleV1beta1ServiceNotFound) && !r.Enabled(APIRuleV1beta1ServicePort) && !r.Enabled(APIRuleServiceSelector) {
 		return
 	}
 	specNs := ns
@@ -164,8 +205,13 @@ func validateV1beta1Services(ctx context.Context, ar *apirule.V1beta1APIRule, ns
 		case res.svc == nil:
 			r.Deny(APIRuleV1beta1ServiceNotFound, authzNotFound(ref.path.Child("name"), name,
 				"no Service "+name+" in namespace "+ref.ns+": fix the name or namespace (taken from the rule, then spec.service, then the APIRule), or create the Service"))
-		case ref.svc.Port != nil:
-			validateV1beta1ServicePort(res.svc, *ref.svc.Port, ref.path.Child("port"), r)
+		default:
+			if ref.svc.Port != nil {
+				validateV1beta1ServicePort(res.svc, *ref.svc.Port, ref.path.Child("port"), r)
+			}
+			if e := noSelectorError(ref.path.Child("name"), res.svc); e != nil {
+				r.Warn(APIRuleServiceSelector, e)
+			}
 		}
 	}
 }
@@ -227,11 +273,6 @@ func validateV1beta1HostOccupied(ctx context.Context, ar *apirule.V1beta1APIRule
 	}
 	p := field.NewPath("spec", "host")
 	host := *ar.Spec.Host
-	others, err := env.Cluster.APIRules(ctx, "")
-	if err != nil {
-		r.Warn(APIRuleV1beta1HostOccupied, authzCouldNotCheck(p, "APIRules", err))
-		return
-	}
 	domains := map[string]string{}
 	myGateway := ""
 	if ar.Spec.Gateway != nil {
@@ -240,10 +281,19 @@ func validateV1beta1HostOccupied(ctx context.Context, ar *apirule.V1beta1APIRule
 		}
 	}
 	mine := v1beta1HostKey(ctx, host, myGateway, env, domains)
-	var owners []string
+	self := ""
+	if ar.Name != "" {
+		self = ns + "/" + ar.Name
+	}
+	var holders []string
+	seen := map[string]bool{} // owning APIRule, or VirtualService without one
+	others, err := env.Cluster.APIRules(ctx, "")
+	if err != nil {
+		r.Warn(APIRuleV1beta1HostOccupied, authzCouldNotCheck(p, "APIRules", err))
+	}
 	for _, o := range others {
-		ons := authzNamespace(o.Namespace)
-		if o.Name == ar.Name && ons == ns && ar.Name != "" {
+		owner := authzNamespace(o.Namespace) + "/" + o.Name
+		if owner == self {
 			continue
 		}
 		gw := ""
@@ -251,26 +301,86 @@ func validateV1beta1HostOccupied(ctx context.Context, ar *apirule.V1beta1APIRule
 			gw = *o.Spec.Gateway
 		}
 		for _, h := range o.Spec.Hosts {
-			if v1beta1HostKey(ctx, h, gw, env, domains) == mine {
-				owners = append(owners, ons+"/"+o.Name)
-				break
+			if v1beta1HostKey(ctx, h, gw, env, domains) == mine && !seen[owner] {
+				seen[owner] = true
+				holders = append(holders, "APIRule "+owner)
 			}
 		}
 	}
-	if len(owners) == 0 {
+	err = eachForeignVirtualServiceHost(ctx, env.Cluster, self, func(h, owner, by string) {
+		key := owner
+		if key == "" {
+			key = by
+		}
+		if h == mine && !seen[key] {
+			seen[key] = true
+			holders = append(holders, by)
+		}
+	})
+	if err != nil {
+		r.Warn(APIRuleV1beta1HostOccupied, authzCouldNotCheck(p, "VirtualServices", err))
+	}
+	if len(holders) == 0 {
 		return
 	}
-	sort.Strings(owners)
+	sort.Strings(holders)
 	e := field.Duplicate(p, host)
-	e.Detail = "already exposed by APIRule " + strings.Join(owners, ", ") + ", so Kyma rejects this one as occupied: use another host, or change or delete the other APIRule"
+	e.Detail = "already exposed by " + strings.Join(holders, ", ") + ", so Kyma rejects this one as occupied: use another host, or change or delete the other APIRule or VirtualService"
 	r.Deny(APIRuleV1beta1HostOccupied, e)
+}
+
+// v1beta1JWTErrors is apirule-jwt for the config of v1beta1 jwt handlers, in
+// either form: the Istio form (authentications, authorizations) gets the v2
+// checks; the Ory form (trusted_issuers, jwks_urls, required_scope,
+// target_audience) may not have empty entries. Kyma refuses a config that
+// mixes the two, whichever jwt handler it runs.
+func v1beta1JWTErrors(rules []apirule.V1beta1Rule) field.ErrorList {
+	var errs field.ErrorList
+	for i, rule := range rules {
+		for k, h := range rule.AccessStrategies {
+			if h == nil || h.Name != "jwt" {
+				continue
+			}
+			cp := field.NewPath("spec", "rules").Index(i).Child("accessStrategies").Index(k).Child("config")
+			ory, ist, err := h.JWTConfig()
+			if err != nil {
+				errs = append(errs, field.Invalid(cp, string(h.Config.Raw), "not a jwt config: "+err.Error()))
+				continue
+			}
+			oryForm := ory.TrustedIssuers != nil || ory.JwksURLs != nil || ory.RequiredScope != nil || ory.TargetAudience != nil
+			istioForm := ist.Authentications != nil || ist.Authorizations != nil
+			if oryForm && istioForm {
+				errs = append(errs, field.Forbidden(cp,
+					"mixes the Ory form (trusted_issuers, jwks_urls, required_scope, target_audience) with the Istio form (authentications, authorizations): keep one"))
+			}
+			if istioForm {
+				errs = append(errs, jwtConfigErrors(ist, cp)...)
+			}
+			for _, l := range []struct {
+				name, what string
+				values     []string
+			}{
+				{"trusted_issuers", "issuer", ory.TrustedIssuers},
+				{"jwks_urls", "JWKS URL", ory.JwksURLs},
+				{"required_scope", "scope", ory.RequiredScope},
+				{"target_audience", "audience", ory.TargetAudience},
+			} {
+				for n, v := range l.values {
+					if strings.TrimSpace(v) == "" {
+						errs = append(errs, field.Invalid(cp.Child(l.name).Index(n), v, "empty "+l.what+": name it, or remove the entry"))
+					}
+				}
+			}
+		}
+	}
+	return errs
 }
 
 func validateV1beta1Deprecation(ar *apirule.V1beta1APIRule, r *Report) {
 	mapped := map[string]bool{}
-	var missing []string
-	for _, rule := range ar.Spec.Rules {
-		for _, h := range rule.AccessStrategies {
+	missing := map[string]bool{}
+	for i, rule := range ar.Spec.Rules {
+		for k, h := range rule.AccessStrategies {
 			if h == nil {
 				continue
 			}
@@ -278,8 +388,12 @@ func validateV1beta1Deprecation(ar *apirule.V1beta1APIRule, r *Report) {
 			switch {
 			case known && eq != "":
 				mapped[h.Name+" → "+eq] = true
-			default:
-				missing = append(missing, h.Name)
+			case !missing[h.Name]:
+				// Reported once, where the handler first appears.
+				missing[h.Name] = true
+				r.Warn(APIRuleV1beta1Deprecated, field.Invalid(
+					field.NewPath("spec", "rules").Index(i).Child("accessStrategies").Index(k).Child("handler"), h.Name,
+					fmt.Sprintf("access strategy %q has no v2 equivalent; use jwt or extAuth (oauth2-proxy) instead", h.Name)))
 			}
 		}
 	}
@@ -294,10 +408,6 @@ func validateV1beta1Deprecation(ar *apirule.V1beta1APIRule, r *Report) {
 	}
 	msg += ")"
 	r.Warn(APIRuleV1beta1Deprecated, field.Invalid(field.NewPath("apiVersion"), apirule.V1beta1.GroupVersion().String(), msg))
-	for _, name := range dedupe(missing) {
-		r.Warn(APIRuleV1beta1Deprecated, field.Invalid(field.NewPath("spec", "rules"), name,
-			fmt.Sprintf("access strategy %q has no v2 equivalent; use jwt or extAuth (oauth2-proxy) instead", name)))
-	}
 }
 
 func dedupe(in []string) []string {

@@ -58,7 +58,7 @@ type Object struct {
 	GVK       schema.GroupVersionKind
 	Namespace string
 	Name      string
-	// Operation is CREATE or UPDATE (or CHECK offline).
+	// Operation is CREATE or UPDATE, CHECK offline, AUDIT in the audit.
 	Operation string
 	// Typed is what object.Decode returned.
 	Typed any

@@ -211,7 +211,7 @@ func checkLive(ctx context.Context, f *checkFlags, cfg *config.Config, resolver 
 		results = append(results, CheckResult{
 			APIVersion: t.GVK.GroupVersion().String(), Kind: t.GVK.Kind, Namespace: t.Object.GetNamespace(), Name: t.Object.GetName(),
 			Allowed: o.Result.Allowed, Violations: nonNil(o.Result.Violations), Warnings: nonNil(o.Result.Warnings),
-			Patch: nonNilPatch(nil),
+			Patch: nonNilPatch(o.Result.Patch),
 		})
 	}
 	return results, nil

@@ -57,6 +57,7 @@ type serveFlags struct {
 	auditInterval           time.Duration
 	auditWorkers            int
 	auditTimeout            time.Duration
+	auditFetchRate          float64
 	leaderElect             bool
 	leaderElectionNamespace string
 
@@ -92,6 +93,7 @@ func newServeCmd() *cobra.Command {
 	fs.DurationVar(&f.auditInterval, "audit-interval", 10*time.Minute, "re-check stored objects this often, and soon after what they depend on changes (0 disables the audit)")
 	fs.IntVar(&f.auditWorkers, "audit-workers", 4, "objects the audit checks at once")
 	fs.DurationVar(&f.auditTimeout, "audit-timeout", 30*time.Second, "time the audit gives one object's checks")
+	fs.Float64Var(&f.auditFetchRate, "audit-fetch-rate", audit.DefaultFetchRate, "issuer and JWKS fetches per second the audit may make when the trust cache misses (negative: unpaced); admissions are never paced")
 	fs.BoolVar(&f.leaderElect, "leader-elect", false, "elect one replica to run the audit (set with more than one replica)")
 	fs.StringVar(&f.leaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease (default: the pod's namespace; required outside a cluster)")
 	fs.BoolVar(&f.selfManagedCerts, "self-managed-certs", false, "issue and rotate the serving certificate in --cert-secret and put its CA into the webhook configurations (no cert-manager)")
@@ -195,7 +197,7 @@ func serve(f *serveFlags) error {
 	reader := cluster.GateAbsentKinds(mgr.GetCache(), cluster.Scheme, cluster.AbsentKindTTL)
 	rv := &review.Reviewer{Config: cfg, Cluster: cluster.FromReader(reader), Trust: resolver}
 	if f.auditInterval > 0 {
-		if err := audit.Add(mgr, rv, audit.Options{Interval: f.auditInterval, Workers: f.auditWorkers, Timeout: f.auditTimeout, Reader: reader}); err != nil {
+		if err := audit.Add(mgr, rv, audit.Options{Interval: f.auditInterval, Workers: f.auditWorkers, Timeout: f.auditTimeout, FetchRate: f.auditFetchRate, Reader: reader}); err != nil {
 			return err
 		}
 	}

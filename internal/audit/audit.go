@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"golang.org/x/time/rate"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/gatewarden/gatewarden/internal/apirule"
 	"github.com/gatewarden/gatewarden/internal/review"
+	"github.com/gatewarden/gatewarden/internal/trust"
 	"github.com/gatewarden/gatewarden/validators"
 )
 
@@ -37,6 +39,10 @@ type Options struct {
 	Timeout time.Duration
 	// Workers is how many objects are checked at once (default 4).
 	Workers int
+	// FetchRate bounds the issuer and JWKS fetches a run makes, per second
+	// (default 5, burst Workers); answers from the trust cache do not
+	// count. Negative: unpaced.
+	FetchRate float64
 	// Namespace limits the audit to one namespace ("" for all).
 	Namespace string
 	// Reader lists the audited objects; nil: the manager's cache.
@@ -56,8 +62,17 @@ func (o Options) withDefaults() Options {
 	if o.Workers <= 0 {
 		o.Workers = 4
 	}
+	if o.FetchRate == 0 {
+		o.FetchRate = DefaultFetchRate
+	}
 	return o
 }
+
+// DefaultFetchRate is the audit's default pace of uncached fetches: at
+// 5 per second, 1,000 issuers whose cached documents (discovery and JWKS)
+// expired together are refreshed over about 7 minutes of the default 10
+// minute interval.
+const DefaultFetchRate = 5
 
 // EventReason is the reason of the Events the audit records.
 const EventReason = "GatewardenAudit"
@@ -81,6 +96,7 @@ type Auditor struct {
 	Log      logr.Logger
 
 	trigger chan struct{}
+	pacer   trust.Pacer
 	once    sync.Once
 	mu      sync.Mutex
 	// known are the findings reported so far (keys); nil before the first
@@ -125,6 +141,9 @@ func (a *Auditor) init() {
 	a.once.Do(func() {
 		a.trigger = make(chan struct{}, 1)
 		a.Options = a.Options.withDefaults()
+		if a.Options.FetchRate > 0 {
+			a.pacer = rate.NewLimiter(rate.Limit(a.Options.FetchRate), a.Options.Workers)
+		}
 	})
 }
 
@@ -231,7 +250,11 @@ func (a *Auditor) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	outcomes := Check(ctx, a.Reviewer, targets, a.Options.Workers, a.Options.Timeout)
+	checkCtx := ctx
+	if a.pacer != nil {
+		checkCtx = trust.WithPacer(ctx, a.pacer)
+	}
+	outcomes := Check(checkCtx, a.Reviewer, targets, a.Options.Workers, a.Options.Timeout)
 	if ctx.Err() != nil {
 		return ctx.Err() // stopping: a partial run must not clear reports
 	}

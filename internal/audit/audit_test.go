@@ -546,3 +546,90 @@ func seriesCount(c prometheus.Collector) int {
 	close(ch)
 	return len(ch)
 }
+
+// pacerSeen records whether fetches came with the audit's pacer.
+type pacerSeen struct{ paced, unpaced atomic.Int64 }
+
+func (p *pacerSeen) note(ctx context.Context) {
+	if trust.PacerFrom(ctx) != nil {
+		p.paced.Add(1)
+	} else {
+		p.unpaced.Add(1)
+	}
+}
+
+func (p *pacerSeen) Discover(ctx context.Context, issuer string) (*trust.Discovery, error) {
+	p.note(ctx)
+	return &trust.Discovery{Issuer: issuer, JWKSURI: issuer + "/jwks"}, nil
+}
+
+func (p *pacerSeen) JWKS(ctx context.Context, uri string) (*trust.KeySet, error) {
+	p.note(ctx)
+	return nil, &trust.FetchError{URL: uri, Kind: trust.Status, Err: context.Canceled}
+}
+
+func TestAuditFetchesArePaced(t *testing.T) {
+	ra := fromYAML(t, &securityv1.RequestAuthentication{}, `
+metadata: {namespace: team, name: jwt, uid: 22222222-0000-0000-0000-000000000002}
+spec:
+  jwtRules:
+  - issuer: https://idp.example.test
+`)
+	for _, tc := range []struct {
+		name      string
+		rate      float64
+		wantPaced bool
+	}{
+		{"default rate", 0, true},
+		{"explicit rate", 50, true},
+		{"unpaced", -1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rs := &pacerSeen{}
+			f := newFixture(t, true, rs, ra.DeepCopyObject().(client.Object))
+			f.a.Options.FetchRate = tc.rate
+			f.run(t)
+			if tc.wantPaced && (rs.paced.Load() == 0 || rs.unpaced.Load() != 0) {
+				t.Errorf("paced %d, unpaced %d: want every audit fetch paced", rs.paced.Load(), rs.unpaced.Load())
+			}
+			if !tc.wantPaced && rs.paced.Load() != 0 {
+				t.Errorf("paced %d with FetchRate %v", rs.paced.Load(), tc.rate)
+			}
+		})
+	}
+	// The live check calls Check directly: an operator at a terminal is
+	// not paced.
+	rs := &pacerSeen{}
+	f := newFixture(t, true, rs, ra)
+	targets, err := List(context.Background(), f.c, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	Check(context.Background(), f.a.Reviewer, targets, 1, time.Second)
+	if rs.paced.Load() != 0 || rs.unpaced.Load() == 0 {
+		t.Errorf("Check: paced %d, unpaced %d; want unpaced", rs.paced.Load(), rs.unpaced.Load())
+	}
+}
+
+// The audit judges a stored object as its next write would be judged: the
+// webhook's defaults are computed (and returned, never written) first.
+func TestCheckAppliesDefaultsFirst(t *testing.T) {
+	p := newPKI(t)
+	f := newFixture(t, true, nil, mutualGateway(t), p.secret(false))
+	targets, err := List(context.Background(), f.c, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := Check(context.Background(), f.a.Reviewer, targets, 1, time.Second)
+	if len(out) != 1 || !out[0].Result.Allowed {
+		t.Fatalf("outcomes %+v, want the valid gateway allowed", out)
+	}
+	var paths []string
+	for _, op := range out[0].Result.Patch {
+		paths = append(paths, op.Path)
+	}
+	if got := strings.Join(paths, " "); !strings.Contains(got, "/spec/servers/0/tls/minProtocolVersion") {
+		t.Errorf("patch paths %q, want the minProtocolVersion default", got)
+	}
+	f.run(t) // and the audit run writes none of it (noWritesToAudited)
+}

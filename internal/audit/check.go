@@ -22,7 +22,9 @@ type Outcome struct {
 	TimedOut bool
 }
 
-// Check validates every target as stored, with at most workers at a time and
+// Check reviews every target as the webhook would on its next write
+// (defaults computed, never written, then the checks on the defaulted
+// object), with at most workers at a time and
 // each within timeout, so one slow issuer delays only the objects that use
 // it. Outcomes are in the order of targets.
 func Check(ctx context.Context, rv *review.Reviewer, targets []Target, workers int, timeout time.Duration) []Outcome {
@@ -53,16 +55,16 @@ func Check(ctx context.Context, rv *review.Reviewer, targets []Target, workers i
 	return out
 }
 
-// checkOne runs Validate in its own goroutine: a check that does not honour
+// checkOne runs Review in its own goroutine: a check that does not honour
 // its context must not hold a worker past the timeout.
 func checkOne(ctx context.Context, rv *review.Reviewer, t Target, timeout time.Duration) Outcome {
 	if timeout <= 0 {
-		return Outcome{Target: t, Result: rv.Validate(ctx, t.Request(Operation))}
+		return Outcome{Target: t, Result: rv.Review(ctx, t.Request(Operation))}
 	}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	done := make(chan *review.Result, 1)
-	go func() { done <- rv.Validate(cctx, t.Request(Operation)) }()
+	go func() { done <- rv.Review(cctx, t.Request(Operation)) }()
 	select {
 	case res := <-done:
 		return Outcome{Target: t, Result: res}

@@ -118,6 +118,9 @@ func (h *HTTPResolver) get(ctx context.Context, key, rawURL string, parse func([
 	if b, ok := h.failed(key); ok {
 		return h.staleOr(key, b.err)
 	}
+	if ferr := pace(ctx, rawURL); ferr != nil {
+		return h.staleOr(key, ferr)
+	}
 	ch := h.group.DoChan(key, func() (any, error) {
 		// A caller that missed the cache just before another finished
 		// fetching must not fetch again.
