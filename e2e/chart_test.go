@@ -54,6 +54,7 @@ func chartModes() []chartMode {
 			"--set", "priorityClassName=system-cluster-critical",
 			"--set", "webhook.mutating.enabled=false", "--set", "webhook.failurePolicy=Ignore",
 			"--set", "gatewayNamespaces={istio-system,kyma-system}",
+			"--set", "meshConfigNamespace=kyma-system",
 		}, skipped: []string{"ServiceMonitor"}},
 	}
 }
@@ -225,7 +226,8 @@ func TestChartModes(t *testing.T) {
 		a := chartArgs(t, objs)
 		for _, want := range []string{"--self-managed-certs", "--cert-secret=" + chartNamespace + "/chart-self-gatewarden-cert",
 			"--service-name=chart-self-gatewarden", "--validating-webhook-config-name=chart-self-gatewarden",
-			"--mutating-webhook-config-name=chart-self-gatewarden", "--secret-namespaces=istio-system", "--shutdown-delay=5s"} {
+			"--mutating-webhook-config-name=chart-self-gatewarden", "--secret-namespaces=istio-system", "--shutdown-delay=5s",
+			"--mesh-config-namespace=istio-system"} {
 			if !slices.Contains(a, want) {
 				t.Errorf("args %v lack %s", a, want)
 			}
@@ -282,10 +284,14 @@ func TestChartModes(t *testing.T) {
 		objs := renderChart(t, chartModes()[3])
 		a := chartArgs(t, objs)
 		for _, want := range []string{"--allow-cidr=10.0.0.0/8", "--ca-file=/etc/gatewarden/trust/ca.crt",
-			"--mutating-webhook-config-name=", "--secret-namespaces=istio-system,kyma-system"} {
+			"--mutating-webhook-config-name=", "--secret-namespaces=istio-system,kyma-system", "--mesh-config-namespace=kyma-system"} {
 			if !slices.Contains(a, want) {
 				t.Errorf("args %v lack %s", a, want)
 			}
+		}
+		// gatewarden reads the mesh ConfigMap where its Role lets it.
+		if ns := chartFind(t, objs, "Role", "chart-extras-gatewarden-meshconfig").GetNamespace(); ns != "kyma-system" {
+			t.Errorf("mesh config Role in %q, want kyma-system as --mesh-config-namespace says", ns)
 		}
 		trust := chartFind(t, objs, "ConfigMap", "chart-extras-gatewarden-trust")
 		if strings.TrimSpace(chartNested[string](t, trust, "data", "ca.crt")) != chartTestCA {
@@ -315,6 +321,10 @@ func TestChartProductionDefaults(t *testing.T) {
 	}
 	if u := chartNested[int64](t, dep, "spec", "strategy", "rollingUpdate", "maxUnavailable"); u != 0 {
 		t.Errorf("maxUnavailable %d", u)
+	}
+	res := chartContainer(t, objs)["resources"]
+	if got := fmt.Sprint(res); !strings.Contains(got, "requests:map[cpu:50m memory:64Mi]") || !strings.Contains(got, "limits:map[memory:256Mi]") {
+		t.Errorf("resources %s: want cpu and memory requests and a memory limit", got)
 	}
 	if m := chartNested[int64](t, chartFind(t, objs, "PodDisruptionBudget", ""), "spec", "minAvailable"); m != 1 {
 		t.Errorf("PDB minAvailable %d", m)
@@ -439,13 +449,17 @@ func TestChartLeastPrivilege(t *testing.T) {
 
 func TestChartRejectsBadValues(t *testing.T) {
 	for set, want := range map[string]string{
-		"webhook.failurePolicy=Never":     "failurePolicy",
-		"webhook.timeoutSeconds=31":       "timeoutSeconds",
-		"replicaCount=0":                  "replicaCount",
-		"config.checks.some-check=block":  "config/checks",
-		"config.unknownKey=1":             "unknownKey",
-		"webhook.url=https://127.0.0.1":   "caBundle",
-		"terminationGracePeriodSeconds=8": "must exceed shutdownDelaySeconds",
+		"webhook.failurePolicy=Never":       "failurePolicy",
+		"webhook.timeoutSeconds=31":         "timeoutSeconds",
+		"replicaCount=0":                    "replicaCount",
+		"config.checks.some-check=block":    "config/checks",
+		"config.unknownKey=1":               "unknownKey",
+		"replicacount=3":                    "replicacount",
+		"config.settings.bogus=1":           "/config/settings",
+		"config.defaults.bogus=1":           "/config/defaults",
+		"config.settings.minTLSVersion=1.2": "minTLSVersion",
+		"webhook.url=https://127.0.0.1":     "caBundle",
+		"terminationGracePeriodSeconds=8":   "must exceed shutdownDelaySeconds",
 	} {
 		_, err := env.Helm("template", "bad", chartDir, "--namespace", chartNamespace, "--set", set)
 		if err == nil || !strings.Contains(err.Error(), want) {

@@ -3,6 +3,8 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"net/http"
 	"strings"
@@ -143,18 +145,22 @@ func TestBadRequestsGetClearErrors(t *testing.T) {
 		}
 		out, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if !bytes.Contains(out, []byte(`"allowed":false`)) {
-			t.Errorf("%s: want a refusal, got %d %s", name, resp.StatusCode, out)
+		if !bytes.Contains(out, []byte(`"allowed":false`)) || !bytes.Contains(out, []byte(`"message":"`)) {
+			t.Errorf("%s: want a refusal with a message, got %d %s", name, resp.StatusCode, out)
 		}
 	}
-	big := bytes.Repeat([]byte("a"), 8<<20)
+	// One byte over the 7 MiB limit: the server stops reading at the limit
+	// and the byte left over is small enough for it to drain, so the answer
+	// reaches the client instead of a reset connection.
+	big := bytes.Repeat([]byte("a"), 7<<20+1)
 	resp, err := hc.Post(env.WebhookURL+"/validate", "application/json", bytes.NewReader(big))
-	if err == nil {
-		out, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if !bytes.Contains(out, []byte("too large")) {
-			t.Errorf("oversized body: got %d %s", resp.StatusCode, out)
-		}
+	if err != nil {
+		t.Fatalf("oversized body: %v", err)
+	}
+	out, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.Contains(out, []byte("too large")) || !bytes.Contains(out, []byte(`"allowed":false`)) {
+		t.Errorf("oversized body: want a refusal saying it is too large, got %d %s", resp.StatusCode, out)
 	}
 	// Still serving after all that.
 	r, err := http.Get(env.ProbeURL + "/healthz")
@@ -186,5 +192,29 @@ func TestMetricsExposed(t *testing.T) {
 		if !bytes.Contains(out, []byte(want)) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+}
+
+// The webhook's TLS: 1.2 at least, and HTTP/2 off unless --enable-http2
+// (HTTP/2 rapid reset, CVE-2023-44487).
+func TestWebhookTLSVersionAndNoHTTP2(t *testing.T) {
+	requireLocal(t)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(env.PKI.CAPEM)
+	addr := strings.TrimPrefix(env.WebhookURL, "https://")
+
+	old := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11} //nolint:gosec // the point of the test
+	if c, err := tls.Dial("tcp", addr, old); err == nil {
+		c.Close()
+		t.Error("a TLS 1.1 handshake succeeded")
+	}
+
+	c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}})
+	if err != nil {
+		t.Fatalf("TLS 1.2+ handshake: %v", err)
+	}
+	defer c.Close()
+	if p := c.ConnectionState().NegotiatedProtocol; p == "h2" {
+		t.Errorf("negotiated %q: HTTP/2 is on by default", p)
 	}
 }

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,114 +10,291 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
-// TestMakeUpDown runs the scripts behind `make up` and `make down`: a second
-// local cluster comes up, kubectl applies through the printed kubeconfig and
-// is answered by gatewarden, a re-run restarts gatewarden only, and down
-// leaves no process behind.
+// TestMakeUpDown runs the scripts behind `make up` and `make down` against
+// local clusters of their own (beside the suite's): kubectl applies through
+// the printed kubeconfig and is answered by gatewarden, the issuer variants
+// behave as up.sh describes them, a re-run restarts gatewarden only, and
+// down leaves none of the processes behind, also when gatewarden-local was
+// SIGKILLed and left its children running.
 func TestMakeUpDown(t *testing.T) {
 	requireLocal(t)
-	root, _ := filepath.Abs("..")
-	state := t.TempDir()
-	run := func(script string) string {
-		t.Helper()
-		cmd := exec.Command("bash", filepath.Join(root, "hack", script))
-		cmd.Env = append(os.Environ(), "GATEWARDEN_LOCAL_STATE="+state)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("%s: %v\n%s", script, err, out)
-		}
-		return string(out)
-	}
-	out := run("up.sh")
-	m := regexp.MustCompile(`export KUBECONFIG=(\S+)`).FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("up printed no KUBECONFIG:\n%s", out)
-	}
-	pidBytes, err := os.ReadFile(filepath.Join(state, "pid"))
+	root, err := filepath.Abs("..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	pid, _ := strconv.Atoi(string(pidBytes))
-	children := descendants(pid)
-	if len(children) < 3 {
-		t.Fatalf("want etcd, kube-apiserver and gatewarden under pid %d, got %v", pid, children)
-	}
-	t.Cleanup(func() {
-		for _, p := range append(children, pid) {
-			_ = syscall.Kill(p, syscall.SIGKILL)
-		}
-	})
 
-	kubectl := exec.Command(filepath.Join(root, "bin", "kubectl"), "apply", "-f", "-")
-	kubectl.Env = append(os.Environ(), "KUBECONFIG="+m[1])
-	kubectl.Stdin = strings.NewReader(mutualGateway)
-	res, err := kubectl.CombinedOutput()
-	if err == nil || !strings.Contains(string(res), "gateway-mtls-credential") {
-		t.Fatalf("kubectl apply through the printed kubeconfig: want gatewarden's denial, got %v:\n%s", err, res)
-	}
+	t.Run("up, restart, down", func(t *testing.T) {
+		state := localState(t, root)
+		out := runHack(t, root, state, "up.sh")
+		m := regexp.MustCompile(`export KUBECONFIG=(\S+)`).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("up printed no KUBECONFIG:\n%s", out)
+		}
+		kubeconfig := m[1]
+		first := recordedProcs(t, state)
+		t.Cleanup(func() { killProcs(first) })
+		session := sessionProcs(first["gatewarden-local"])
 
-	// A second `up` reuses the cluster and restarts gatewarden only.
-	out = run("up.sh")
-	if !strings.Contains(out, "already running") {
-		t.Fatalf("second up did not reuse the cluster:\n%s", out)
-	}
-	if again, _ := os.ReadFile(filepath.Join(state, "pid")); string(again) != string(pidBytes) {
-		t.Fatalf("second up replaced the cluster: pid %s → %s", pidBytes, again)
-	}
+		res, err := localKubectl(root, kubeconfig, mutualGateway, "apply", "-f", "-")
+		if err == nil || !strings.Contains(res, "gateway-mtls-credential") {
+			t.Fatalf("kubectl apply through the printed kubeconfig: want gatewarden's denial, got %v:\n%s", err, res)
+		}
 
-	all := append(descendants(pid), pid)
-	run("down.sh")
-	for _, p := range all {
-		if syscall.Kill(p, 0) == nil && !zombie(p) {
-			t.Errorf("process %d still running after down", p)
+		// The issuer variants answer as up.sh says: 404 is denied,
+		// connection refused (a network failure) is warned about.
+		env := localEnv(t, state)
+		if res, err := localKubectl(root, kubeconfig, "", "apply", "-f", filepath.Join(root, "examples", "demo", "00-setup.yaml")); err != nil {
+			t.Fatalf("apply examples/demo/00-setup.yaml: %v\n%s", err, res)
 		}
-	}
-	if _, err := os.Stat(filepath.Join(state, "pid")); !os.IsNotExist(err) {
-		t.Errorf("down left %s/pid", state)
-	}
-}
+		res, err = localKubectl(root, kubeconfig, issuerVariantRule(env["GATEWARDEN_ISSUER_UNREACHABLE_JWKS"]), "apply", "--dry-run=server", "-f", "-")
+		if err != nil || !strings.Contains(res, "Warning:") || !strings.Contains(res, "[jwt-jwks-usable]") ||
+			!strings.Contains(res, "connection refused") || !strings.Contains(res, env["GATEWARDEN_UNREACHABLE_JWKS_URI"]) {
+			t.Errorf("unreachable JWKS: want admitted with a jwt-jwks-usable warning naming %s and the refused connection, got %v:\n%s",
+				env["GATEWARDEN_UNREACHABLE_JWKS_URI"], err, res)
+		}
+		res, err = localKubectl(root, kubeconfig, issuerVariantRule(env["GATEWARDEN_ISSUER_BROKEN_JWKS"]), "apply", "--dry-run=server", "-f", "-")
+		if err == nil || !strings.Contains(res, "[jwt-jwks-usable]") || !strings.Contains(res, "404") {
+			t.Errorf("JWKS answering 404: want a jwt-jwks-usable denial naming the 404, got %v:\n%s", err, res)
+		}
 
-// descendants lists every process below pid, from /proc.
-func descendants(pid int) []int {
-	parent := map[int]int{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
+		// A second `up` reuses the cluster and restarts gatewarden only,
+		// from bin/gatewarden.
+		out = runHack(t, root, state, "up.sh")
+		if !strings.Contains(out, "already running") || !strings.Contains(out, "gatewarden restarted") {
+			t.Fatalf("second up did not restart gatewarden in the running cluster:\n%s", out)
 		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// Fields after the command name, which is in parentheses.
-		fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
-		if len(fields) > 1 {
-			pp, _ := strconv.Atoi(fields[1])
-			parent[p] = pp
-		}
-	}
-	var out []int
-	var walk func(int)
-	walk = func(p int) {
-		for c, pp := range parent {
-			if pp == p {
-				out = append(out, c)
-				walk(c)
+		second := recordedProcs(t, state)
+		t.Cleanup(func() { killProcs(second) })
+		for _, role := range []string{"gatewarden-local", "etcd", "kube-apiserver"} {
+			if first[role] != second[role] {
+				t.Errorf("second up replaced %s: %+v → %+v", role, first[role], second[role])
 			}
 		}
+		oldGW, newGW := first["gatewarden"], second["gatewarden"]
+		if newGW.pid == oldGW.pid {
+			t.Errorf("second up did not restart gatewarden: pid %d both times", newGW.pid)
+		}
+		if oldGW.running() {
+			t.Errorf("the first gatewarden (pid %d) still runs after the restart", oldGW.pid)
+		}
+		if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", newGW.pid)); err != nil || exe != filepath.Join(root, "bin", "gatewarden") {
+			t.Errorf("restarted gatewarden runs %q (%v), want %s", exe, err, filepath.Join(root, "bin", "gatewarden"))
+		}
+		res, err = localKubectl(root, kubeconfig, mutualGateway, "apply", "-f", "-")
+		if err == nil || !strings.Contains(res, "gateway-mtls-credential") {
+			t.Fatalf("after the restart: want gatewarden's denial, got %v:\n%s", err, res)
+		}
+
+		session = append(session, sessionProcs(first["gatewarden-local"])...)
+		runHack(t, root, state, "down.sh")
+		assertAllGone(t, state, first["gatewarden-local"], append(append(procList(first), procList(second)...), session...))
+	})
+
+	t.Run("down after gatewarden-local was SIGKILLed", func(t *testing.T) {
+		state := localState(t, root)
+		runHack(t, root, state, "up.sh")
+		procs := recordedProcs(t, state)
+		t.Cleanup(func() { killProcs(procs) })
+		session := sessionProcs(procs["gatewarden-local"])
+
+		leader := procs["gatewarden-local"]
+		if err := syscall.Kill(leader.pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for leader.running() && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if leader.running() {
+			t.Fatalf("gatewarden-local (pid %d) survived SIGKILL", leader.pid)
+		}
+		// Its children are orphaned, not gone: what down has to clean up.
+		for _, role := range []string{"etcd", "kube-apiserver", "gatewarden"} {
+			if !procs[role].running() {
+				t.Fatalf("%s (pid %d) died with gatewarden-local: nothing left for down to stop", role, procs[role].pid)
+			}
+		}
+
+		out := runHack(t, root, state, "down.sh")
+		if !strings.Contains(out, "left running") {
+			t.Errorf("down did not report the orphans it stopped:\n%s", out)
+		}
+		assertAllGone(t, state, leader, append(procList(procs), session...))
+	})
+}
+
+// localState is a state directory for up.sh; if a test stops before its
+// down.sh, cleanup runs down.sh.
+func localState(t *testing.T, root string) string {
+	state := t.TempDir()
+	t.Cleanup(func() {
+		if _, err := os.Stat(filepath.Join(state, "pids")); err == nil {
+			cmd := exec.Command("bash", filepath.Join(root, "hack", "down.sh"))
+			cmd.Env = append(os.Environ(), "GATEWARDEN_LOCAL_STATE="+state)
+			_ = cmd.Run()
+		}
+	})
+	return state
+}
+
+func runHack(t *testing.T, root, state, script string) string {
+	t.Helper()
+	cmd := exec.Command("bash", filepath.Join(root, "hack", script))
+	cmd.Env = append(os.Environ(), "GATEWARDEN_LOCAL_STATE="+state)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", script, err, out)
 	}
-	walk(pid)
+	return string(out)
+}
+
+func localKubectl(root, kubeconfig, stdin string, args ...string) (string, error) {
+	cmd := exec.Command(filepath.Join(root, "bin", "kubectl"), args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// issuerVariantRule needs examples/demo/00-setup.yaml; jwksUri is left for
+// gatewarden to fill in from the issuer's discovery.
+func issuerVariantRule(issuer string) string {
+	return fmt.Sprintf(`
+apiVersion: gateway.kyma-project.io/v2
+kind: APIRule
+metadata: {name: issuer-variant, namespace: default}
+spec:
+  hosts: [variant]
+  gateway: kyma-system/kyma-gateway
+  service: {name: httpbin, port: 8000}
+  rules:
+  - path: /{**}
+    methods: [GET]
+    jwt:
+      authentications:
+      - issuer: %s
+`, issuer)
+}
+
+// localEnv parses the `export NAME=value` lines gatewarden-local writes.
+func localEnv(t *testing.T, state string) map[string]string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(state, "env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if k, v, ok := strings.Cut(strings.TrimPrefix(line, "export "), "="); ok {
+			env[k] = v
+		}
+	}
+	return env
+}
+
+// localProc is a process told apart from a later one with the same pid by its
+// start time.
+type localProc struct {
+	pid   int
+	start string
+}
+
+// running: the process exists, is this one, and is not a zombie (an orphan
+// that was killed may stay one if nobody reaps it).
+func (p localProc) running() bool {
+	f := procFields(p.pid)
+	return len(f) >= 20 && f[0] != "Z" && f[19] == p.start
+}
+
+// procFields are the fields of /proc/PID/stat after the command name:
+// state, ppid, pgrp, session, ..., start time (index 19); nil when gone.
+func procFields(pid int) []string {
+	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return nil
+	}
+	return strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+}
+
+// recordedProcs reads STATE/pids by role and checks it against /proc:
+// gatewarden-local leads its own session and runs etcd, kube-apiserver and
+// gatewarden as its children.
+func recordedProcs(t *testing.T, state string) map[string]localProc {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(state, "pids"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	procs := map[string]localProc{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 4 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		pid, _ := strconv.Atoi(f[1])
+		procs[f[0]] = localProc{pid: pid, start: f[2]}
+	}
+	leader := procs["gatewarden-local"]
+	if f := procFields(leader.pid); !leader.running() || f[3] != strconv.Itoa(leader.pid) {
+		t.Fatalf("gatewarden-local (pid %d) not running as a session leader: %v\n%s", leader.pid, f, raw)
+	}
+	for _, role := range []string{"etcd", "kube-apiserver", "gatewarden"} {
+		p, ok := procs[role]
+		if !ok || !p.running() || procFields(p.pid)[1] != strconv.Itoa(leader.pid) {
+			t.Fatalf("%s not recorded as a running child of gatewarden-local (pid %d):\n%s", role, leader.pid, raw)
+		}
+	}
+	return procs
+}
+
+// sessionProcs lists what runs in the session the leader started: whatever
+// up started, recorded or not.
+func sessionProcs(leader localProc) []localProc {
+	var out []localProc
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if f := procFields(pid); len(f) >= 20 && f[3] == strconv.Itoa(leader.pid) {
+			out = append(out, localProc{pid: pid, start: f[19]})
+		}
+	}
 	return out
 }
 
-func zombie(pid int) bool {
-	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return true
+// assertAllGone: none of procs runs, nothing runs in the leader's session
+// any more, and the state directory is gone.
+func assertAllGone(t *testing.T, state string, leader localProc, procs []localProc) {
+	t.Helper()
+	seen := map[localProc]bool{}
+	for _, p := range append(procs, sessionProcs(leader)...) {
+		if !seen[p] && p.running() {
+			t.Errorf("process %d still running after down", p.pid)
+		}
+		seen[p] = true
 	}
-	fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
-	return len(fields) > 0 && fields[0] == "Z"
+	if _, err := os.Stat(state); !os.IsNotExist(err) {
+		t.Errorf("down left %s behind (%v)", state, err)
+	}
+}
+
+func procList(m map[string]localProc) []localProc {
+	var out []localProc
+	for _, p := range m {
+		out = append(out, p)
+	}
+	return out
+}
+
+func killProcs(procs map[string]localProc) {
+	for _, p := range procs {
+		if p.running() {
+			_ = syscall.Kill(p.pid, syscall.SIGKILL)
+		}
+	}
 }

@@ -183,6 +183,12 @@ func (p offPolicy) Action(c *Check) Action {
 }
 func (offPolicy) NetworkAction() Action { return Warn }
 
+// networkDeny is networkErrorAction: deny, with checks turned off as in
+// offPolicy.
+type networkDeny struct{ offPolicy }
+
+func (networkDeny) NetworkAction() Action { return Deny }
+
 // runTrust validates typed with settings and policy of the test's choosing;
 // it keeps only trust findings, so other checks of the kind do not matter.
 func runTrust(t *testing.T, typed any, tr trust.Resolver, mod func(*Settings), pol Policy) *Report {
@@ -278,6 +284,18 @@ func TestTrustChecks(t *testing.T) {
 			}),
 			warn: []string{"jwt-issuer-discovery " + a0 + ".issuer"},
 			msgs: []string{"jwt-issuer-discovery " + a0 + ".issuer got no answer|timed out"}},
+		{name: "v2 issuer unreachable, networkErrorAction deny", obj: v2Rule(auth(idp, idpKeys)),
+			tr: trustWith(func(f *fakeTrust) {
+				f.errs[idp] = &trust.FetchError{URL: trust.DiscoveryURL(idp), Kind: trust.Network, Err: fmt.Errorf("connection refused")}
+			}),
+			policy: networkDeny{},
+			deny:   []string{"jwt-issuer-discovery " + a0 + ".issuer"},
+			msgs:   []string{"jwt-issuer-discovery " + a0 + ".issuer got no answer|connection refused"}},
+		{name: "v2 jwks unreachable, networkErrorAction deny, check off", obj: v2Rule(auth(idp, idpKeys)),
+			tr: trustWith(func(f *fakeTrust) {
+				f.errs[idpKeys] = &trust.FetchError{URL: idpKeys, Kind: trust.Network, Err: fmt.Errorf("connection refused")}
+			}),
+			policy: networkDeny{offPolicy{"jwt-jwks-usable": true}}},
 		{name: "v2 plain error counts as network", obj: v2Rule(auth(idp, idpKeys)),
 			tr:   trustWith(func(f *fakeTrust) { f.errs[idpKeys] = fmt.Errorf("boom") }),
 			warn: []string{"jwt-jwks-usable " + a0 + ".jwksUri"}},

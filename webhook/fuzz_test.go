@@ -56,7 +56,7 @@ func (fuzzTrust) JWKS(_ context.Context, uri string) (*trust.KeySet, error) {
 		`"x":"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4","y":"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"}]}`)}, nil
 }
 
-func fuzzWebhooks(f *testing.F) (validate, mutate *admission.Webhook) {
+func fuzzWebhooks(f testing.TB) (validate, mutate *admission.Webhook) {
 	st, err := cluster.FromObjects([]runtime.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "default"}},
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "off", Labels: map[string]string{"gatewarden.io/enforcement": "off"}}},
@@ -74,6 +74,15 @@ func fuzzWebhooks(f *testing.F) (validate, mutate *admission.Webhook) {
 	validate = &admission.Webhook{Handler: &Handler{Reviewer: rv, Budget: 5 * time.Second}, RecoverPanic: &noRecover}
 	mutate = &admission.Webhook{Handler: &Handler{Reviewer: rv, Mutate: true, Budget: 5 * time.Second}, RecoverPanic: &noRecover}
 	return validate, mutate
+}
+
+// post sends body to wh as the API server does.
+func post(wh *admission.Webhook, body []byte) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodPost, ValidatePath, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	wh.ServeHTTP(rec, req)
+	return rec
 }
 
 // seedReview is an AdmissionReview body as the API server sends it.
@@ -122,10 +131,7 @@ func FuzzAdmissionReview(f *testing.F) {
 		if mutating {
 			wh = mutate
 		}
-		req := httptest.NewRequest(http.MethodPost, ValidatePath, bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		rec := httptest.NewRecorder()
-		wh.ServeHTTP(rec, req)
+		rec := post(wh, body)
 
 		if rec.Code != http.StatusOK {
 			t.Fatalf("HTTP %d: %s", rec.Code, rec.Body.Bytes())

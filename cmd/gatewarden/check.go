@@ -135,7 +135,7 @@ func runCheck(ctx context.Context, f *checkFlags, stdin io.Reader, out io.Writer
 		if ns == "" {
 			ns = "default"
 		}
-		results, err = checkObjects(ctx, cfg, resolver, objs, ns)
+		results, err = checkObjects(ctx, cfg, resolver, objs, ns, f.meshConfigMap())
 	} else {
 		results, err = checkLive(ctx, f, cfg, resolver, objs)
 	}
@@ -194,7 +194,7 @@ func checkLive(ctx context.Context, f *checkFlags, cfg *config.Config, resolver 
 	if f.namespace != "" {
 		ns = f.namespace
 	}
-	rv := &review.Reviewer{Config: cfg, Cluster: cluster.FromReader(c), Trust: resolver}
+	rv := &review.Reviewer{Config: cfg, Cluster: f.state(cluster.FromReader(c)), Trust: resolver}
 	if len(f.files) > 0 {
 		return reviewFiles(ctx, rv, objs, ns), nil
 	}
@@ -218,7 +218,7 @@ func checkLive(ctx context.Context, f *checkFlags, cfg *config.Config, resolver 
 }
 
 // checkObjects checks files offline: their objects are also the state.
-func checkObjects(ctx context.Context, cfg *config.Config, resolver trust.Resolver, objs []manifest.Object, defaultNS string) ([]CheckResult, error) {
+func checkObjects(ctx context.Context, cfg *config.Config, resolver trust.Resolver, objs []manifest.Object, defaultNS string, mesh client.ObjectKey) ([]CheckResult, error) {
 	var state []runtime.Object
 	for _, o := range objs {
 		if o.GetNamespace() == "" && o.GetKind() != "Namespace" {
@@ -236,7 +236,7 @@ func checkObjects(ctx context.Context, cfg *config.Config, resolver trust.Resolv
 	if err != nil {
 		return nil, err
 	}
-	rv := &review.Reviewer{Config: cfg, Cluster: st, Trust: resolver}
+	rv := &review.Reviewer{Config: cfg, Cluster: cluster.WithMeshConfigMap(st, mesh), Trust: resolver}
 	return reviewFiles(ctx, rv, objs, defaultNS), nil
 }
 

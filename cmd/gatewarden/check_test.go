@@ -160,6 +160,9 @@ func TestCheckBadInputExitsTwo(t *testing.T) {
 			if code != 2 {
 				t.Fatalf("exit %d, want 2; stdout %q stderr %q", code, out, errOut)
 			}
+			if out != "" {
+				t.Errorf("unusable input half-printed results: %q", out)
+			}
 			for _, w := range c.want {
 				if !strings.Contains(errOut, w) {
 					t.Errorf("stderr %q does not mention %q", errOut, w)
@@ -277,5 +280,77 @@ spec: {secretName: api-cred, commonName: api.example.com}
 				t.Errorf("no gateway-tls-secret finding in %s: %s", tc.list, out)
 			}
 		})
+	}
+}
+
+func TestCheckTextDenial(t *testing.T) {
+	p := writeFile(t, "mutual.yaml", mutualGatewayYAML)
+	code, out, _ := runCaptured(t, "check", "-f", p, "--no-network")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	for _, want := range []string{
+		"gateway.networking.istio.io/", "): denied",
+		"  error: spec.servers[0].tls", "[gateway-mtls-credential]",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("text output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// The mesh ConfigMap is read where --mesh-config-namespace says.
+func TestCheckMeshConfigNamespace(t *testing.T) {
+	p := writeFile(t, "extauth.yaml", `apiVersion: gateway.kyma-project.io/v2
+kind: APIRule
+metadata: {name: ext, namespace: team}
+spec:
+  hosts: [ext.example.com]
+  gateway: team/gw
+  service: {name: svc, port: 80}
+  rules:
+  - path: /*
+    methods: [GET]
+    extAuth: {authorizers: [oauth2-proxy]}
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: team}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: ["*.example.com"]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: svc, namespace: team}
+spec:
+  selector: {app: svc}
+  ports: [{name: http, port: 80}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: istio, namespace: mesh-system}
+data:
+  mesh: |
+    extensionProviders:
+    - name: oauth2-proxy
+      envoyExtAuthzHttp: {service: oauth2-proxy.oauth2-proxy.svc.cluster.local, port: 80}
+`)
+	for _, tc := range []struct {
+		args     []string
+		wantCode int
+	}{
+		{nil, 1}, // istio-system has no mesh config: the authorizer is unknown
+		{[]string{"--mesh-config-namespace", "mesh-system"}, 0},
+	} {
+		code, out, errOut := runCaptured(t, append([]string{"check", "-f", p, "--no-network"}, tc.args...)...)
+		if code != tc.wantCode {
+			t.Errorf("%v: exit %d, want %d\n%s%s", tc.args, code, tc.wantCode, out, errOut)
+		}
+		if tc.wantCode == 1 && !strings.Contains(out, "[apirule-extauth]") {
+			t.Errorf("%v: denial is not apirule-extauth:\n%s", tc.args, out)
+		}
 	}
 }

@@ -6,7 +6,9 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/gatewarden/gatewarden/internal/cluster"
 	"github.com/gatewarden/gatewarden/internal/config"
 	"github.com/gatewarden/gatewarden/internal/trust"
 )
@@ -23,6 +25,7 @@ type commonFlags struct {
 	positiveTTL  time.Duration
 	negativeTTL  time.Duration
 	staleFor     time.Duration
+	meshNS       string
 }
 
 func (f *commonFlags) add(fs *pflag.FlagSet) {
@@ -35,6 +38,17 @@ func (f *commonFlags) add(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.positiveTTL, "trust-ttl", 5*time.Minute, "how long a good discovery or JWKS answer is reused")
 	fs.DurationVar(&f.negativeTTL, "trust-negative-ttl", 30*time.Second, "how long a failed fetch is remembered")
 	fs.DurationVar(&f.staleFor, "trust-stale-for", time.Hour, "how long the last good answer is served, with a warning, while refreshes fail")
+	fs.StringVar(&f.meshNS, "mesh-config-namespace", cluster.MeshConfigMap.Namespace, "namespace of istiod's mesh ConfigMap `istio` (also the default mesh root namespace)")
+}
+
+// meshConfigMap is the mesh ConfigMap the checks read.
+func (f *commonFlags) meshConfigMap() client.ObjectKey {
+	return client.ObjectKey{Namespace: f.meshNS, Name: cluster.MeshConfigMap.Name}
+}
+
+// state is s reading the mesh ConfigMap the flags name.
+func (f *commonFlags) state(s cluster.State) cluster.State {
+	return cluster.WithMeshConfigMap(s, f.meshConfigMap())
 }
 
 func (f *commonFlags) loadConfig() (*config.Config, error) {

@@ -174,8 +174,8 @@ func serve(f *serveFlags) error {
 			// Secrets only where gateways read them: least privilege, and
 			// nothing else's credentials in memory.
 			&corev1.Secret{}: {Namespaces: secretNS},
-			&corev1.ConfigMap{}: {Namespaces: map[string]cache.Config{cluster.MeshConfigMap.Namespace: {
-				FieldSelector: fields.OneTermEqualSelector("metadata.name", cluster.MeshConfigMap.Name)}}},
+			&corev1.ConfigMap{}: {Namespaces: map[string]cache.Config{f.meshConfigMap().Namespace: {
+				FieldSelector: fields.OneTermEqualSelector("metadata.name", f.meshConfigMap().Name)}}},
 		}},
 	})
 	if err != nil {
@@ -195,7 +195,7 @@ func serve(f *serveFlags) error {
 	}
 
 	reader := cluster.GateAbsentKinds(mgr.GetCache(), cluster.Scheme, cluster.AbsentKindTTL)
-	rv := &review.Reviewer{Config: cfg, Cluster: cluster.FromReader(reader), Trust: resolver}
+	rv := &review.Reviewer{Config: cfg, Cluster: f.state(cluster.FromReader(reader)), Trust: resolver}
 	if f.auditInterval > 0 {
 		if err := audit.Add(mgr, rv, audit.Options{Interval: f.auditInterval, Workers: f.auditWorkers, Timeout: f.auditTimeout, FetchRate: f.auditFetchRate, Reader: reader}); err != nil {
 			return err

@@ -19,7 +19,13 @@ import (
 // variants a user (or a test) can point APIRules at:
 //   - <URL>/good: discovery and a JWKS with one RSA-2048 signing key;
 //   - <URL>/wrong-issuer: discovery names another issuer;
-//   - <URL>/broken-jwks: discovery is fine, the JWKS URL answers 404;
+//   - <URL>/broken-jwks: discovery is fine, the JWKS URL it names answers
+//     404 (gatewarden denies: jwt-jwks-usable);
+//   - <URL>/unreachable-jwks: discovery is fine, but the jwks_uri it names
+//     (UnreachableJWKSURI) is a loopback port where nothing listens, so a
+//     fetch gets "connection refused" (a network failure: gatewarden warns,
+//     or denies with networkErrorAction: deny); <URL>/unreachable-jwks/jwks
+//     answers 404, it is not where discovery points;
 //   - <URL>/hang...: every request under a path whose first segment starts
 //     with "hang" (e.g. <URL>/hang-3) never answers, until the client gives
 //     up or the issuer closes; Hang(suffix) builds such an issuer URL;
@@ -38,6 +44,7 @@ type Issuer struct {
 	hanging   atomic.Int64
 	srv       *http.Server
 	ln        net.Listener
+	deadJWKS  string
 	closed    chan struct{}
 	closeOnce sync.Once
 }
@@ -45,6 +52,13 @@ type Issuer struct {
 func (i *Issuer) Good() string        { return i.URL + "/good" }
 func (i *Issuer) WrongIssuer() string { return i.URL + "/wrong-issuer" }
 func (i *Issuer) BrokenJWKS() string  { return i.URL + "/broken-jwks" }
+
+// UnreachableJWKS is an issuer whose discovery names UnreachableJWKSURI.
+func (i *Issuer) UnreachableJWKS() string { return i.URL + "/unreachable-jwks" }
+
+// UnreachableJWKSURI is where nothing listens: a port on the issuer's host
+// that was free when the issuer started.
+func (i *Issuer) UnreachableJWKSURI() string { return i.deadJWKS }
 
 // Hang is an issuer that accepts connections and never answers; suffix keeps
 // tests apart (resolver caches are per URL).
@@ -80,7 +94,15 @@ func startIssuer(p *PKI, host string) (*Issuer, error) {
 		"kty": "RSA", "use": "sig", "alg": "RS256", "kid": "e2e-1",
 		"n": b64(key.N), "e": b64(big.NewInt(int64(key.E))),
 	}}})
-	is := &Issuer{URL: "https://" + ln.Addr().String(), ln: ln, closed: make(chan struct{})}
+	// A port nothing listens on: bind one, note it, let it go.
+	dead, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	dead.Close()
+	is := &Issuer{URL: "https://" + ln.Addr().String(), ln: ln, closed: make(chan struct{}),
+		deadJWKS: "https://" + dead.Addr().String() + "/jwks"}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		is.requests.Add(1)
@@ -109,8 +131,12 @@ func startIssuer(p *PKI, host string) (*Issuer, error) {
 			if variant == "wrong-issuer" {
 				iss = is.URL + "/someone-else"
 			}
-			json.NewEncoder(w).Encode(map[string]string{"issuer": iss, "jwks_uri": base + "/jwks"})
-		case rest == "jwks" && variant == "broken-jwks":
+			jwksURI := base + "/jwks"
+			if variant == "unreachable-jwks" {
+				jwksURI = is.deadJWKS
+			}
+			json.NewEncoder(w).Encode(map[string]string{"issuer": iss, "jwks_uri": jwksURI})
+		case rest == "jwks" && (variant == "broken-jwks" || variant == "unreachable-jwks"):
 			http.NotFound(w, r)
 		case rest == "jwks":
 			w.Write(jwks)

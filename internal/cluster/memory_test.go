@@ -1,17 +1,18 @@
 package cluster
 
 import (
-	"strings"
-
 	"context"
-	"k8s.io/apimachinery/pkg/runtime"
+	"strings"
 	"testing"
+
+	"k8s.io/apimachinery/pkg/runtime"
 
 	networkingapi "istio.io/api/networking/v1alpha3"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 func TestFromObjects(t *testing.T) {
@@ -80,5 +81,38 @@ func TestFromObjectsDuplicate(t *testing.T) {
 		if _, err := FromObjects(objs...); err == nil || !strings.Contains(err.Error(), "appears twice") {
 			t.Errorf("want a duplicate error, got %v", err)
 		}
+	}
+}
+
+func TestWithMeshConfigMap(t *testing.T) {
+	ctx := context.Background()
+	custom := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "istio", Namespace: "mesh-system"},
+		Data: map[string]string{"mesh": "extensionProviders:\n- name: oauth2-proxy\n  envoyExtAuthzHttp: {service: x, port: 80}\n"}}
+	s, err := FromObjects(custom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		state     State
+		wantFound bool
+		wantRoot  string
+	}{
+		{"default looks in istio-system", s, false, "istio-system"},
+		{"moved to mesh-system", WithMeshConfigMap(s, client.ObjectKey{Namespace: "mesh-system", Name: "istio"}), true, "mesh-system"},
+		{"moved elsewhere", WithMeshConfigMap(s, client.ObjectKey{Namespace: "other", Name: "istio"}), false, "other"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := tc.state.Mesh(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Found != tc.wantFound || m.RootNamespace != tc.wantRoot {
+				t.Errorf("found %v root %q, want found %v root %q", m.Found, m.RootNamespace, tc.wantFound, tc.wantRoot)
+			}
+			if tc.wantFound && !strings.Contains(strings.Join(m.ExtAuthzProviders, ","), "oauth2-proxy") {
+				t.Errorf("providers %v, want oauth2-proxy", m.ExtAuthzProviders)
+			}
+		})
 	}
 }

@@ -22,14 +22,30 @@ import (
 	"github.com/gatewarden/gatewarden/internal/apirule"
 )
 
-// MeshConfigMap is where istiod reads the mesh configuration.
+// MeshConfigMap is where istiod reads the mesh configuration by default:
+// the ConfigMap `istio` in istiod's namespace.
 var MeshConfigMap = client.ObjectKey{Namespace: "istio-system", Name: "istio"}
 
 // FromReader backs State with any controller-runtime reader: the manager's
 // cache in the webhook, an in-memory client for files and tests.
-func FromReader(r client.Reader) State { return &reader{r: r} }
+func FromReader(r client.Reader) State { return &reader{r: r, mesh: MeshConfigMap} }
 
-type reader struct{ r client.Reader }
+// WithMeshConfigMap makes a State from FromReader or FromObjects read the
+// mesh configuration from key (istiod installed outside istio-system). The
+// mesh root namespace then defaults to key's namespace, as it does in Istio.
+func WithMeshConfigMap(s State, key client.ObjectKey) State {
+	if r, ok := s.(*reader); ok {
+		c := *r
+		c.mesh = key
+		return &c
+	}
+	return s
+}
+
+type reader struct {
+	r    client.Reader
+	mesh client.ObjectKey
+}
 
 // absent reports errors that mean "there is nothing": the object does not
 // exist, or its kind is not installed in the cluster.
@@ -140,8 +156,8 @@ func (c *reader) PodNamespaces(ctx context.Context, ns string, selector map[stri
 }
 
 func (c *reader) Mesh(ctx context.Context) (*Mesh, error) {
-	m := &Mesh{RootNamespace: "istio-system", TrustDomain: "cluster.local"}
-	cm, err := get(ctx, c.r, &corev1.ConfigMap{}, MeshConfigMap.Namespace, MeshConfigMap.Name)
+	m := &Mesh{RootNamespace: c.mesh.Namespace, TrustDomain: "cluster.local"}
+	cm, err := get(ctx, c.r, &corev1.ConfigMap{}, c.mesh.Namespace, c.mesh.Name)
 	if err != nil {
 		return nil, err
 	}

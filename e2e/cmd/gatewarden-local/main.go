@@ -6,17 +6,28 @@
 //
 // It writes STATE/env (shell variables: KUBECONFIG, issuer URLs) and
 // STATE/pid once everything is ready, then runs until SIGTERM or SIGINT.
-// SIGHUP restarts gatewarden only (after a rebuild), keeping the cluster.
+// SIGHUP restarts gatewarden only, from bin/gatewarden as it is then (so
+// after `make build`), keeping the cluster; each restart ends with a line
+// "gatewarden-local: restart N done" or "gatewarden-local: restart N failed".
+//
+// STATE/pids lists every process it runs, one "role pid starttime session"
+// a line (starttime is field 22 of /proc/PID/stat, so a recycled pid is
+// told apart): itself from the start, then etcd, kube-apiserver and
+// gatewarden once they are up, rewritten after each restart. hack/down.sh
+// stops exactly these, also when gatewarden-local itself died and left them
+// running.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/gatewarden/gatewarden/e2e/framework"
@@ -41,17 +52,52 @@ func run(root, state string) error {
 	if err != nil {
 		return err
 	}
-	ctx := context.Background()
+	if err := os.MkdirAll(state, 0o700); err != nil {
+		return err
+	}
+	// SIGTERM or SIGINT cancels ctx, also while the cluster is starting;
+	// SIGHUP asks for a restart (several pending ones make one).
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	hups := make(chan struct{}, 1)
+	go func() {
+		for sig := range sigs {
+			if sig != syscall.SIGHUP {
+				cancel()
+				return
+			}
+			select {
+			case hups <- struct{}{}:
+			default:
+			}
+		}
+	}()
 
+	pids := filepath.Join(state, "pids")
+	if err := writePids(pids, 0); err != nil {
+		return err
+	}
 	c, err := framework.Start(ctx, framework.Options{Root: root, StateDir: state, Log: os.Stderr})
 	defer c.Stop()
 	if err != nil {
 		return err
 	}
-	env := fmt.Sprintf("export KUBECONFIG=%s\nexport GATEWARDEN_ISSUER_GOOD=%s\nexport GATEWARDEN_ISSUER_WRONG=%s\nexport GATEWARDEN_ISSUER_BROKEN_JWKS=%s\nexport GATEWARDEN_ISSUER_CA=%s\nexport GATEWARDEN_WEBHOOK=%s\nexport GATEWARDEN_LOG=%s\n",
-		c.Kubeconfig, c.Issuer.Good(), c.Issuer.WrongIssuer(), c.Issuer.BrokenJWKS(), c.PKI.CAFile, c.WebhookURL,
+	if err := writePids(pids, c.PID()); err != nil {
+		return err
+	}
+	env := fmt.Sprintf(`export KUBECONFIG=%s
+export GATEWARDEN_ISSUER_GOOD=%s
+export GATEWARDEN_ISSUER_WRONG=%s
+export GATEWARDEN_ISSUER_BROKEN_JWKS=%s
+export GATEWARDEN_ISSUER_UNREACHABLE_JWKS=%s
+export GATEWARDEN_UNREACHABLE_JWKS_URI=%s
+export GATEWARDEN_ISSUER_CA=%s
+export GATEWARDEN_WEBHOOK=%s
+export GATEWARDEN_LOG=%s
+`, c.Kubeconfig, c.Issuer.Good(), c.Issuer.WrongIssuer(), c.Issuer.BrokenJWKS(),
+		c.Issuer.UnreachableJWKS(), c.Issuer.UnreachableJWKSURI(), c.PKI.CAFile, c.WebhookURL,
 		filepath.Join(state, "gatewarden.log"))
 	if err := os.WriteFile(filepath.Join(state, "env"), []byte(env), 0o600); err != nil {
 		return err
@@ -59,16 +105,110 @@ func run(root, state string) error {
 	if err := os.WriteFile(filepath.Join(state, "pid"), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
 		return err
 	}
+	defer os.Remove(filepath.Join(state, "pid"))
 	fmt.Fprintln(os.Stderr, "gatewarden-local: ready")
-	for sig := range sigs {
-		if sig != syscall.SIGHUP {
-			break
+	for n := 1; ; n++ {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-hups:
 		}
-		fmt.Fprintln(os.Stderr, "gatewarden-local: restarting gatewarden")
-		if err := c.StartGatewarden(ctx); err != nil {
-			fmt.Fprintln(os.Stderr, "gatewarden-local: restart failed:", err)
+		fmt.Fprintf(os.Stderr, "gatewarden-local: restart %d: starting gatewarden from %s\n", n, describeBinary(filepath.Join(root, "bin", "gatewarden")))
+		err := c.StartGatewarden(ctx)
+		if werr := writePids(pids, c.PID()); err == nil {
+			err = werr
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "gatewarden-local: restart %d failed: %v\n", n, err)
+			continue
+		}
+		fmt.Fprintf(os.Stderr, "gatewarden-local: restart %d done (gatewarden pid %d)\n", n, c.PID())
+	}
+}
+
+// describeBinary names a file with its modification time, so the log shows
+// which build a restart runs.
+func describeBinary(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return path + " (" + err.Error() + ")"
+	}
+	return fmt.Sprintf("%s (built %s)", path, fi.ModTime().Format("2006-01-02 15:04:05"))
+}
+
+// writePids records this process and its children (etcd, kube-apiserver,
+// gatewarden: what the harness runs), replacing the file atomically.
+// gatewarden is the pid of `gatewarden serve`, 0 when it is not running.
+func writePids(path string, gatewarden int) error {
+	self := os.Getpid()
+	var b strings.Builder
+	b.WriteString("# role pid starttime session: what `make down` (hack/down.sh) stops\n")
+	add := func(role string, pid int) error {
+		st, err := readStat(pid)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "%s %d %s %d\n", role, pid, st.start, st.session)
+		return nil
+	}
+	if err := add("gatewarden-local", self); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return err
+	}
+	seen := false
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		st, err := readStat(pid)
+		if err != nil || st.ppid != self || st.state == "Z" {
+			continue
+		}
+		role := "child"
+		if exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe")); err == nil {
+			role = filepath.Base(strings.TrimSuffix(exe, " (deleted)"))
+		}
+		if pid == gatewarden {
+			role, seen = "gatewarden", true
+		}
+		if err := add(role, pid); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
 		}
 	}
-	os.Remove(filepath.Join(state, "pid"))
-	return nil
+	if gatewarden != 0 && !seen {
+		return fmt.Errorf("gatewarden (pid %d) is not a child of gatewarden-local (pid %d)", gatewarden, self)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+type procStat struct {
+	state         string
+	ppid, session int
+	start         string
+}
+
+// readStat reads /proc/PID/stat: the fields after the command name, which
+// is in parentheses and may hold spaces, are state, ppid, pgrp, session,
+// ... and (the 20th) the start time in clock ticks since boot.
+func readStat(pid int) (procStat, error) {
+	raw, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return procStat{}, err
+	}
+	s := string(raw)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 20 {
+		return procStat{}, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	session, _ := strconv.Atoi(f[3])
+	return procStat{state: f[0], ppid: ppid, session: session, start: f[19]}, nil
 }
