@@ -33,7 +33,7 @@ func (warmTrust) JWKS(context.Context, string) (*trust.KeySet, error) {
 	return &trust.KeySet{Raw: benchJWKS}, nil
 }
 
-func benchState(b *testing.B) cluster.State {
+func benchState(b testing.TB) cluster.State {
 	gw := map[string]any{}
 	if err := yaml.Unmarshal([]byte(`
 apiVersion: networking.istio.io/v1

@@ -196,6 +196,25 @@ func heapInUse() uint64 {
 	return ms.HeapInuse
 }
 
+// residentBytes is the process's resident set size (VmRSS), 0 where
+// /proc is not available. It includes the test binary, the test's own TLS
+// issuer and memory the Go runtime has not yet returned to the OS.
+func residentBytes() uint64 {
+	raw, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return 0
+}
+
 // checkBounded asserts the caches hold at most cacheSize entries each, and
 // that the oldest issuers were evicted: asking for the first one again
 // fetches again.
@@ -233,9 +252,9 @@ func TestCacheManyIssuersIsBounded(t *testing.T) {
 	elapsed := time.Since(begin)
 	after := heapInUse()
 	checkBounded(t, ci, r, count, cacheSize)
-	t.Logf("%d issuers resolved in %s; cache holds %d entries (CacheSize %d); heap in use %.1f MiB before, %.1f MiB after (+%.1f MiB, test server included)",
+	t.Logf("%d issuers resolved in %s; cache holds %d entries (CacheSize %d); heap in use %.1f MiB before, %.1f MiB after (+%.1f MiB, test server included); resident %.1f MiB",
 		count, elapsed.Round(time.Millisecond), r.good.Len(), cacheSize,
-		float64(base)/(1<<20), float64(after)/(1<<20), (float64(after)-float64(base))/(1<<20))
+		float64(base)/(1<<20), float64(after)/(1<<20), (float64(after)-float64(base))/(1<<20), float64(residentBytes())/(1<<20))
 	runtime.KeepAlive(r)
 }
 
@@ -256,6 +275,7 @@ func BenchmarkCacheManyIssuers(b *testing.B) {
 		b.ReportMetric(float64(after), "heap-inuse-B")
 		b.ReportMetric(float64(after)-float64(base), "heap-growth-B")
 		b.ReportMetric(float64(r.good.Len()), "cached-entries")
+		b.ReportMetric(float64(residentBytes()), "rss-B")
 		runtime.KeepAlive(r)
 		b.StartTimer()
 	}
