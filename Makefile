@@ -64,6 +64,7 @@ down: ## Stop what `make up` started
 bench: build tools crds ## Benchmarks: review path per kind, trust cold path and cache bound, load vs the no-op floor
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/review/
 	$(GO) test -count=1 -run 'TestColdPath500ConcurrentAdmissions|TestCacheManyIssuersIsBounded' -v ./internal/trust/ | grep -vE '^=== (RUN|PAUSE|CONT)'
+	$(GO) test -count=1 -run 'TestColdPath500ConcurrentReviews' -v ./internal/review/ | grep -vE '^=== (RUN|PAUSE|CONT)'
 	$(GO) test -count=1 -run '^$$' -bench CacheManyIssuers -benchtime 1x -benchmem ./internal/trust/
 	$(GO) run ./e2e/cmd/gatewarden-bench
 
