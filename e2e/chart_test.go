@@ -68,7 +68,13 @@ Z2F0ZXdhcmRlbjBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABA==
 
 func renderChart(t *testing.T, m chartMode) []*unstructured.Unstructured {
 	t.Helper()
-	out, err := env.Helm(append([]string{"template", m.release, chartDir, "--namespace", chartNamespace}, m.args...)...)
+	return renderChartIn(t, m.release, chartNamespace, m.args...)
+}
+
+// renderChartIn renders the chart for release in ns with extra helm args.
+func renderChartIn(t *testing.T, release, ns string, args ...string) []*unstructured.Unstructured {
+	t.Helper()
+	out, err := env.Helm(append([]string{"template", release, chartDir, "--namespace", ns}, args...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -428,8 +434,12 @@ func TestChartLeastPrivilege(t *testing.T) {
 							t.Errorf("Secret update beyond the cert Secret: %v", names)
 						}
 					}
-					if strings.Contains(resources, "configmaps") && (o.GetKind() != "Role" || o.GetNamespace() != "istio-system" || fmt.Sprint(names) != "[istio]") {
-						t.Errorf("%s %s/%s: ConfigMaps beyond istio-system/istio", o.GetKind(), o.GetNamespace(), o.GetName())
+					meshNS := "istio-system"
+					if m.name == "extras" {
+						meshNS = "kyma-system" // meshConfigNamespace in that mode
+					}
+					if strings.Contains(resources, "configmaps") && (o.GetKind() != "Role" || o.GetNamespace() != meshNS || fmt.Sprint(names) != "[istio]") {
+						t.Errorf("%s %s/%s: ConfigMaps beyond %s/istio", o.GetKind(), o.GetNamespace(), o.GetName(), meshNS)
 					}
 				}
 			}

@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -632,4 +633,29 @@ func TestCheckAppliesDefaultsFirst(t *testing.T) {
 		t.Errorf("patch paths %q, want the minProtocolVersion default", got)
 	}
 	f.run(t) // and the audit run writes none of it (noWritesToAudited)
+}
+
+// A namespace being deleted refuses the report: that is not an audit error,
+// and the other namespaces still get theirs.
+func TestTerminatingNamespaceIsNotAnError(t *testing.T) {
+	p := newPKI(t)
+	f := newFixture(t, true, nil, mutualGateway(t), plainGateway(t), p.secret(true))
+	f.a.Client = interceptor.NewClient(f.c, interceptor.Funcs{
+		Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+			if obj.GetNamespace() == "team" && obj.GetObjectKind().GroupVersionKind() == PolicyReportGVK {
+				err := apierrors.NewForbidden(schema.GroupResource{Group: "wgpolicyk8s.io", Resource: "policyreports"}, obj.GetName(),
+					fmt.Errorf("unable to create new content in namespace team because it is being terminated"))
+				err.ErrStatus.Details.Causes = []metav1.StatusCause{{Type: corev1.NamespaceTerminatingCause, Field: "team"}}
+				return err
+			}
+			return c.Create(ctx, obj, opts...)
+		},
+	})
+	f.run(t) // fails the test on an error
+	if f.report(t, "team") != nil {
+		t.Error("report written into the terminating namespace")
+	}
+	if f.report(t, "ok") == nil {
+		t.Error("the other namespace got no report")
+	}
 }

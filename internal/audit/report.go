@@ -8,6 +8,7 @@ import (
 	"sort"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -289,7 +290,9 @@ func writeReports(ctx context.Context, c client.Client, found map[string]*namesp
 			u.SetNamespace(ns)
 			u.SetName(ReportName)
 			u.SetLabels(map[string]string{ManagedByLabel: managedBy})
-			if err := c.Create(ctx, u); err != nil {
+			// A namespace being deleted refuses new objects; its report
+			// would go with it anyway.
+			if err := c.Create(ctx, u); err != nil && !apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
 				errs = append(errs, fmt.Errorf("creating PolicyReport %s/%s: %w", ns, ReportName, err))
 			}
 			continue
