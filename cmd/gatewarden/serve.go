@@ -24,6 +24,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -176,6 +177,9 @@ func serve(f *serveFlags) error {
 			&corev1.Secret{}: {Namespaces: secretNS},
 			&corev1.ConfigMap{}: {Namespaces: map[string]cache.Config{f.meshConfigMap().Namespace: {
 				FieldSelector: fields.OneTermEqualSelector("metadata.name", f.meshConfigMap().Name)}}},
+			// Host checks list every APIRule on each admission: no deep copy
+			// of each (readers only read; the audit copies what it changes).
+			apiRulesObject(): {UnsafeDisableDeepCopy: ptr.To(true)},
 		}},
 	})
 	if err != nil {
@@ -278,3 +282,10 @@ func (r ctrlRunnable) Start(ctx context.Context) error { return r(ctx) }
 // NeedLeaderElection is false: every replica serves admissions and must warm
 // its own cache, leader or not.
 func (r ctrlRunnable) NeedLeaderElection() bool { return false }
+
+// apiRulesObject is the cache key for APIRules, read as unstructured v2.
+func apiRulesObject() client.Object {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(apirule.V2)
+	return u
+}

@@ -81,7 +81,9 @@ func List(ctx context.Context, r client.Reader, namespace string) ([]Target, err
 		if _, legacy, _ := unstructured.NestedString(u.Object, "spec", "host"); legacy {
 			gvk = apirule.V1beta1
 		}
-		if err := add(gvk, u); err != nil {
+		// A copy: serve's cache hands out APIRules without copying them,
+		// and add sets the kind.
+		if err := add(gvk, u.DeepCopy()); err != nil {
 			return nil, err
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 )
 
 func TestFromObjects(t *testing.T) {
@@ -114,5 +115,41 @@ func TestWithMeshConfigMap(t *testing.T) {
 				t.Errorf("providers %v, want oauth2-proxy", m.ExtAuthzProviders)
 			}
 		})
+	}
+}
+
+// APIRules are decoded once per stored version: the host checks read every
+// APIRule on every admission.
+func TestAPIRulesDecodedOncePerVersion(t *testing.T) {
+	ctx := context.Background()
+	rule := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "gateway.kyma-project.io/v2", "kind": "APIRule",
+		"metadata": map[string]any{"name": "r", "namespace": "a", "uid": "u-1"},
+		"spec":     map[string]any{"hosts": []any{"one.example.com"}},
+	}}
+	c := fake.NewClientBuilder().WithScheme(Scheme).WithObjects(rule).Build()
+	s := FromReader(c)
+	first, err := s.APIRules(ctx, "")
+	if err != nil || len(first) != 1 {
+		t.Fatalf("%v %v", first, err)
+	}
+	again, _ := s.APIRules(ctx, "")
+	if len(again) != 1 || again[0] != first[0] {
+		t.Error("the same stored version was decoded again")
+	}
+	stored := &unstructured.Unstructured{}
+	stored.SetGroupVersionKind(rule.GroupVersionKind())
+	if err := c.Get(ctx, client.ObjectKey{Namespace: "a", Name: "r"}, stored); err != nil {
+		t.Fatal(err)
+	}
+	if err := unstructured.SetNestedStringSlice(stored.Object, []string{"two.example.com"}, "spec", "hosts"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Update(ctx, stored); err != nil {
+		t.Fatal(err)
+	}
+	changed, _ := s.APIRules(ctx, "")
+	if len(changed) != 1 || len(changed[0].Spec.Hosts) != 1 || changed[0].Spec.Hosts[0] != "two.example.com" {
+		t.Errorf("after an update: %+v, want the new host", changed[0].Spec)
 	}
 }

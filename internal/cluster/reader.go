@@ -8,6 +8,7 @@ import (
 
 	certmanagerv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
+	lru "github.com/hashicorp/golang-lru/v2"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -28,7 +29,16 @@ var MeshConfigMap = client.ObjectKey{Namespace: "istio-system", Name: "istio"}
 
 // FromReader backs State with any controller-runtime reader: the manager's
 // cache in the webhook, an in-memory client for files and tests.
-func FromReader(r client.Reader) State { return &reader{r: r, mesh: MeshConfigMap} }
+func FromReader(r client.Reader) State {
+	decoded, _ := lru.New[string, *apirule.APIRule](decodedAPIRules)
+	return &reader{r: r, mesh: MeshConfigMap, decoded: decoded}
+}
+
+// decodedAPIRules bounds the memo of decoded APIRules. Checks that look for
+// host conflicts read every APIRule in the cluster on every admission;
+// decoding each from JSON every time made an admission's cost grow with the
+// number of APIRules (docs/benchmarks.md).
+const decodedAPIRules = 8192
 
 // WithMeshConfigMap makes a State from FromReader or FromObjects read the
 // mesh configuration from key (istiod installed outside istio-system). The
@@ -45,6 +55,10 @@ func WithMeshConfigMap(s State, key client.ObjectKey) State {
 type reader struct {
 	r    client.Reader
 	mesh client.ObjectKey
+	// decoded memoizes APIRules by UID and resourceVersion: a stored
+	// object with the same resourceVersion has the same content. The
+	// values are shared between callers, which only read them.
+	decoded *lru.Cache[string, *apirule.APIRule]
 }
 
 // absent reports errors that mean "there is nothing": the object does not
@@ -130,11 +144,31 @@ func (c *reader) APIRules(ctx context.Context, ns string) ([]*apirule.APIRule, e
 	}
 	out := make([]*apirule.APIRule, 0, len(l.Items))
 	for i := range l.Items {
-		if r, err := apirule.FromUnstructured(&l.Items[i]); err == nil {
+		if r := c.decode(&l.Items[i]); r != nil {
 			out = append(out, r)
 		}
 	}
 	return out, nil
+}
+
+// decode converts a stored APIRule, from the memo when this version of the
+// object was decoded before; nil when it does not decode.
+func (c *reader) decode(u *unstructured.Unstructured) *apirule.APIRule {
+	key := ""
+	if uid, rv := u.GetUID(), u.GetResourceVersion(); uid != "" && rv != "" && c.decoded != nil {
+		key = string(uid) + "/" + rv
+		if r, ok := c.decoded.Get(key); ok {
+			return r
+		}
+	}
+	r, err := apirule.FromUnstructured(u)
+	if err != nil {
+		return nil
+	}
+	if key != "" {
+		c.decoded.Add(key, r)
+	}
+	return r
 }
 
 func (c *reader) PodNamespaces(ctx context.Context, ns string, selector map[string]string) ([]string, error) {
