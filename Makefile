@@ -82,8 +82,12 @@ fuzz: ## Fuzz every decoder and validator for FUZZTIME each (default 2m)
 		echo "fuzz ./$$pkg $$fn ($(FUZZTIME))"; \
 		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./$$pkg/ ; done
 
-fuzz-short: ## Fuzz every target for 5s (part of make test)
-	@$(MAKE) --no-print-directory fuzz FUZZTIME=5s
+# fuzz-short counts executions instead of timing them: with a duration,
+# Go 1.26's fuzz coordinator can fail a target with a bare "context deadline
+# exceeded" at the end of the window when the CPU is busy (golang/go#75804,
+# fixed in Go 1.27), which is no finding and must not turn make test red.
+fuzz-short: ## Fuzz every target for 1000 executions (part of make test)
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=1000x
 
 image: ## Build the container image (needs Docker)
 	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
