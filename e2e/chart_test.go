@@ -470,6 +470,8 @@ func TestChartRejectsBadValues(t *testing.T) {
 		"config.settings.minTLSVersion=1.2": "minTLSVersion",
 		"webhook.url=https://127.0.0.1":     "caBundle",
 		"terminationGracePeriodSeconds=8":   "must exceed shutdownDelaySeconds",
+		"admissionBudget=5s":                "must be below webhook.timeoutSeconds",
+		"admissionBudget=2m":                "seconds or milliseconds",
 	} {
 		_, err := env.Helm("template", "bad", chartDir, "--namespace", chartNamespace, "--set", set)
 		if err == nil || !strings.Contains(err.Error(), want) {

@@ -138,3 +138,22 @@ annotations:
 {{- end -}}
 {{- $grace -}}
 {{- end -}}
+
+{{/* The API server's own timeout must not fire before gatewarden answers:
+the admission budget (fetches included) stays below webhook.timeoutSeconds. */}}
+{{- define "gatewarden.admissionBudget" -}}
+{{- $b := .Values.admissionBudget -}}
+{{- $ms := 0 -}}
+{{- if regexMatch "^[0-9]+ms$" $b -}}
+{{- $ms = int (trimSuffix "ms" $b) -}}
+{{- else if regexMatch "^[0-9]+(\\.[0-9]+)?s$" $b -}}
+{{- $ms = mulf (float64 (trimSuffix "s" $b)) 1000 | int -}}
+{{- else -}}
+{{- fail (printf "admissionBudget %q: give it in seconds or milliseconds, e.g. 3s or 2500ms" $b) -}}
+{{- end -}}
+{{- $limit := mul (int .Values.webhook.timeoutSeconds) 1000 -}}
+{{- if ge $ms $limit -}}
+{{- fail (printf "admissionBudget (%s) must be below webhook.timeoutSeconds (%ds): otherwise the API server gives up before gatewarden answers and failurePolicy decides instead" $b (int .Values.webhook.timeoutSeconds)) -}}
+{{- end -}}
+{{- $b -}}
+{{- end -}}
