@@ -2,6 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -352,5 +356,60 @@ data:
 		if tc.wantCode == 1 && !strings.Contains(out, "[apirule-extauth]") {
 			t.Errorf("%v: denial is not apirule-extauth:\n%s", tc.args, out)
 		}
+	}
+}
+
+// check fetches issuers as serve does: through --ca-file and --allow-cidr,
+// here a TLS issuer on loopback, the only address tests may reach.
+func TestCheckFetchesIssuers(t *testing.T) {
+	var srv *httptest.Server
+	srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/good/.well-known/openid-configuration":
+			fmt.Fprintf(w, `{"issuer":%q,"jwks_uri":%q}`, srv.URL+"/good", srv.URL+"/good/jwks")
+		case "/wrong/.well-known/openid-configuration":
+			fmt.Fprintf(w, `{"issuer":%q,"jwks_uri":%q}`, srv.URL+"/someone-else", srv.URL+"/good/jwks")
+		case "/good/jwks":
+			fmt.Fprint(w, `{"keys":[{"kty":"EC","crv":"P-256","alg":"ES256","use":"sig","kid":"k","x":"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4","y":"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"}]}`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	ca := writeFile(t, "ca.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})))
+	rule := func(issuer string) string {
+		return writeFile(t, "rule.yaml", fmt.Sprintf(`apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: jwt, namespace: team}
+spec:
+  jwtRules:
+  - issuer: %s
+`, issuer))
+	}
+	trusted := []string{"--ca-file", ca, "--allow-cidr", "127.0.0.1/32", "-o", "json"}
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		wantCode int
+		want     []string // in the JSON output
+	}{
+		{"good issuer", append([]string{"-f", rule(srv.URL + "/good")}, trusted...), 0, []string{`"allowed": true`}},
+		{"discovery names another issuer", append([]string{"-f", rule(srv.URL + "/wrong")}, trusted...), 1,
+			[]string{`"check": "jwt-issuer-discovery"`, `"field": "spec.jwtRules[0].issuer"`, srv.URL + "/someone-else"}},
+		{"loopback not allowlisted", []string{"-f", rule(srv.URL + "/good"), "--ca-file", ca, "-o", "json"}, 1,
+			[]string{`"check": "jwt-issuer-discovery"`, "--allow-cidr 127.0.0.1/32"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runCaptured(t, append([]string{"check"}, tc.args...)...)
+			if code != tc.wantCode {
+				t.Fatalf("exit %d, want %d\n%s%s", code, tc.wantCode, out, errOut)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
 	}
 }

@@ -327,6 +327,10 @@ func TestSSRF(t *testing.T) {
 				o.AllowCIDRs = nil
 				o.LookupIP = fixedDNS("mapped.test", "::ffff:10.0.0.1")
 			}, kind: Blocked, frags: []string{"10.0.0.1"}},
+		{name: "name resolving to a multicast address", url: "https://multicast.test/",
+			opts: func(o *Options) { o.LookupIP = fixedDNS("multicast.test", "239.1.2.3") }, kind: Blocked, frags: []string{"239.1.2.3"}},
+		{name: "name resolving to an IPv6 multicast address", url: "https://multicast6.test/",
+			opts: func(o *Options) { o.LookupIP = fixedDNS("multicast6.test", "ff02::1") }, kind: Blocked, frags: []string{"ff02::1"}},
 		{name: "unspecified address", url: fmt.Sprintf("https://0.0.0.0:%d/keys", port), kind: Blocked, frags: []string{"0.0.0.0/8"}},
 		{name: "dns failure", url: "https://nowhere.test/keys", kind: Network, frags: []string{"dns lookup of nowhere.test failed"}},
 		{name: "http refused for a host not allowlisted", url: fmt.Sprintf("http://127.0.0.1:%d/keys", port), kind: Invalid, frags: []string{"plain http"}},
