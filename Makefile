@@ -78,9 +78,7 @@ FUZZ_TARGETS := webhook:FuzzAdmissionReview internal/object:FuzzDecode \
 FUZZTIME ?= 2m
 
 fuzz: ## Fuzz every decoder and validator for FUZZTIME each (default 2m)
-	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
-		echo "fuzz ./$$pkg $$fn ($(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./$$pkg/ ; done
+	@GO=$(GO) bash hack/fuzz.sh $(FUZZTIME) $(FUZZ_TARGETS)
 
 # fuzz-short counts executions instead of timing them: with a duration,
 # Go 1.26's fuzz coordinator can fail a target with a bare "context deadline
