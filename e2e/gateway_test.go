@@ -72,6 +72,23 @@ func TestGatewayCredentialsWhereIstioLooks(t *testing.T) {
 		return c.Create(ctx, mtlsGateway(t, ns, "stale", "partner", "stale-tls"), client.DryRunAll)
 	}),
 		"gateway-mtls-ca", "spec.servers[0].tls")
+
+	// A gateway workload in kyma-system reads its secrets there: the one in
+	// istio-system (the fallback when no pods are visible) does not count,
+	// and the Secret's type does not matter.
+	mustCreate(t, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "gw-kyma-partner", Namespace: "kyma-system", Labels: map[string]string{"gw": "kyma-partner"}},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "proxy", Image: "istio/proxyv2"}}},
+	})
+	denied(t, eventuallyDenied(func() error {
+		return c.Create(ctx, mtlsGateway(t, ns, "kyma-ns", "kyma-partner", "partner-tls"), client.DryRunAll)
+	}), "spec.servers[0].tls.credentialName", "kyma-system", "partner-tls")
+	mustCreate(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "partner-tls", Namespace: "kyma-system"},
+		Type: "example.com/any-type",
+		Data: map[string][]byte{"cert": server.CertPEM, "key": server.KeyPEM, "cacert": clientCA.CertPEM}})
+	admitted(t, eventually(func() error {
+		return c.Create(ctx, mtlsGateway(t, ns, "kyma-ns", "kyma-partner", "partner-tls"), client.DryRunAll)
+	}))
 	_ = w
 }
 

@@ -68,7 +68,7 @@ var (
 		ID:          "gateway-duplicate-host",
 		Kinds:       []string{KindGateway},
 		Default:     Warn,
-		Description: "no other Gateway with the same selector serves the same host on the same port",
+		Description: "no other Gateway for the same gateway workload (equal selectors, or one within the other with a pod matching both) serves the same host on the same port",
 	})
 )
 

@@ -703,3 +703,59 @@ func gwEqualLines(got, want []string) bool {
 	}
 	return reflect.DeepEqual(got, want)
 }
+
+// The gateway settings with other than their default values, and a Gateway
+// without a selector.
+func TestGatewaySettings(t *testing.T) {
+	c := testGatewayCerts(t)
+	cred := "spec.servers[0].tls.credentialName"
+	good := func(ns string) []runtime.Object {
+		return []runtime.Object{gwTLSSecret(ns, "api-cred", c.server, nil), gwSecret(ns, "api-cred-cacert", "cacert", c.clientCA.CertPEM)}
+	}
+	noSelector := gwWith(gwMutual("api-cred"))
+	noSelector.Spec.Selector = nil
+	expiringCA := []runtime.Object{gwPod("istio-system", gwIngressLabels), gwTLSSecret("istio-system", "api-cred", c.server, nil),
+		gwSecret("istio-system", "api-cred-cacert", "cacert", c.expiringCA.CertPEM)}
+	tests := []struct {
+		name     string
+		settings Settings
+		gw       *networkingv1.Gateway
+		objs     []runtime.Object
+		deny     []string // "check field fragment"
+		warn     []string
+	}{
+		{"CA expiring in 10 days, default 30-day window: warned", Settings{}, gwWith(gwMutual("api-cred")), expiringCA,
+			nil, []string{"gateway-mtls-ca " + cred + " in less than 30 days"}},
+		{"CA expiring in 10 days, 7-day window: quiet", Settings{CertExpiryWarning: metav1.Duration{Duration: 7 * 24 * time.Hour}},
+			gwWith(gwMutual("api-cred")), expiringCA, nil, nil},
+		{"no pods: the configured gateway namespace", Settings{GatewaySecretNamespace: "edge"}, gwWith(gwMutual("api-cred")), good("edge"), nil, nil},
+		{"no pods: not in istio-system when another namespace is configured", Settings{GatewaySecretNamespace: "edge"},
+			gwWith(gwMutual("api-cred")), good("istio-system"), []string{"gateway-tls-secret " + cred + " edge"}, nil},
+		{"no selector: the configured gateway namespace", Settings{GatewaySecretNamespace: "edge"}, noSelector,
+			append(good("edge"), gwPod("istio-system", gwIngressLabels)), nil, nil},
+		{"no selector: pods elsewhere do not count", Settings{}, noSelector,
+			append(good("kyma-system"), gwPod("kyma-system", gwIngressLabels)), []string{"gateway-tls-secret " + cred + " no selector"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := gwRunSettings(t, tc.settings, tc.gw, tc.objs...)
+			for _, f := range [][2]any{{"violations", tc.deny}, {"warnings", tc.warn}} {
+				got := r.Violations
+				if f[0] == "warnings" {
+					got = r.Warnings
+				}
+				want := f[1].([]string)
+				if len(got) != len(want) {
+					t.Errorf("%s: got %v, want %d matching %q", f[0], got, len(want), want)
+					continue
+				}
+				for i, w := range want {
+					parts := strings.SplitN(w, " ", 3)
+					if got[i].Check != parts[0] || got[i].Field != parts[1] || !strings.Contains(got[i].String(), parts[2]) {
+						t.Errorf("%s[%d] = %s, want %q", f[0], i, got[i], w)
+					}
+				}
+			}
+		})
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"gomodules.xyz/jsonpatch/v2"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -285,6 +286,9 @@ func toStateObject(o manifest.Object) (runtime.Object, error) {
 	if err := json.Unmarshal(raw, typed); err != nil {
 		return nil, err
 	}
+	if s, ok := typed.(*corev1.Secret); ok {
+		mergeStringData(s)
+	}
 	typed.GetObjectKind().SetGroupVersionKind(gvk)
 	return typed, nil
 }
@@ -332,4 +336,20 @@ func groupOf(apiVersion string) string {
 		return g
 	}
 	return ""
+}
+
+// mergeStringData does what the API server does on write: stringData is
+// written into data, winning over a data key of the same name. Manifests
+// often carry PEM in stringData; the checks read data.
+func mergeStringData(s *corev1.Secret) {
+	if len(s.StringData) == 0 {
+		return
+	}
+	if s.Data == nil {
+		s.Data = map[string][]byte{}
+	}
+	for k, v := range s.StringData {
+		s.Data[k] = []byte(v)
+	}
+	s.StringData = nil
 }

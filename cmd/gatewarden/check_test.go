@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -12,6 +13,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/gatewarden/gatewarden/internal/pki/pkitest"
 )
 
 // runCaptured runs the command line as main does and returns the exit code
@@ -409,6 +413,61 @@ spec:
 				if !strings.Contains(out, w) {
 					t.Errorf("output lacks %q:\n%s", w, out)
 				}
+			}
+		})
+	}
+}
+
+// A Secret in a file may carry its PEM in stringData, as the API server
+// accepts it: check reads it as the stored data it becomes.
+func TestCheckSecretStringData(t *testing.T) {
+	now := time.Now()
+	ca := pkitest.New(t, pkitest.Options{CN: "client-ca", CA: true})
+	leaf := pkitest.New(t, pkitest.Options{CN: "api.example.com", DNSNames: []string{"api.example.com"}, Parent: ca})
+	expired := pkitest.New(t, pkitest.Options{CN: "old-ca", CA: true, NotBefore: now.Add(-48 * time.Hour), NotAfter: now.Add(-24 * time.Hour)})
+	indent := func(pem []byte) string {
+		return "    " + strings.ReplaceAll(strings.TrimSpace(string(pem)), "\n", "\n    ")
+	}
+	objects := func(field string, caPEM []byte) string {
+		block := func(k string, v []byte) string {
+			if field == "data" {
+				return fmt.Sprintf("  %s: %s\n", k, base64.StdEncoding.EncodeToString(v))
+			}
+			return fmt.Sprintf("  %s: |\n%s\n", k, indent(v))
+		}
+		return `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: api, namespace: kyma-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 443, name: https, protocol: HTTPS}
+    hosts: [api.example.com]
+    tls: {mode: MUTUAL, credentialName: api-cred, minProtocolVersion: TLSV1_2}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: api-cred, namespace: istio-system}
+` + field + ":\n" + block("cert", leaf.CertPEM) + block("key", leaf.KeyPEM) + block("cacert", caPEM)
+	}
+	for _, tc := range []struct {
+		name     string
+		field    string
+		ca       []byte
+		wantCode int
+	}{
+		{"data", "data", ca.CertPEM, 0},
+		{"stringData", "stringData", ca.CertPEM, 0},
+		{"stringData with an expired CA", "stringData", expired.CertPEM, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := writeFile(t, "gw.yaml", objects(tc.field, tc.ca))
+			code, out, errOut := runCaptured(t, "check", "-f", p, "--no-network")
+			if code != tc.wantCode {
+				t.Errorf("exit %d, want %d\n%s%s", code, tc.wantCode, out, errOut)
+			}
+			if tc.wantCode == 1 && !strings.Contains(out, "[gateway-mtls-ca]") {
+				t.Errorf("the expired CA is not what was found:\n%s", out)
 			}
 		})
 	}

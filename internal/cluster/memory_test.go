@@ -153,3 +153,40 @@ func TestAPIRulesDecodedOncePerVersion(t *testing.T) {
 		t.Errorf("after an update: %+v, want the new host", changed[0].Spec)
 	}
 }
+
+func TestGardenerCertificates(t *testing.T) {
+	gardener := func(name string, spec map[string]any, state, msg string) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{Object: map[string]any{
+			"metadata": map[string]any{"name": name, "namespace": "istio-system"},
+			"spec":     spec,
+			"status":   map[string]any{"state": state, "message": msg},
+		}}
+		u.SetGroupVersionKind(GardenerCertificate)
+		return u
+	}
+	s, err := FromObjects(
+		gardener("by-name", map[string]any{"secretName": "api-cred"}, "Pending", ""),
+		gardener("by-ref", map[string]any{"secretRef": map[string]any{"name": "ref-cred", "namespace": "istio-system"}}, "Ready", ""),
+		gardener("broken", map[string]any{"secretName": "bad-cred"}, "Error", "domain not allowed"),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs, err := s.Certificates(context.Background(), "istio-system")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Certificate{}
+	for _, c := range certs {
+		got[c.Name] = c
+	}
+	for _, want := range []Certificate{
+		{Source: "gardener", Namespace: "istio-system", Name: "by-name", SecretName: "api-cred"},
+		{Source: "gardener", Namespace: "istio-system", Name: "by-ref", SecretName: "ref-cred", Ready: true},
+		{Source: "gardener", Namespace: "istio-system", Name: "broken", SecretName: "bad-cred", Failed: true, Message: "domain not allowed"},
+	} {
+		if got[want.Name] != want {
+			t.Errorf("%s: got %+v, want %+v", want.Name, got[want.Name], want)
+		}
+	}
+}
