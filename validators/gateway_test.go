@@ -759,3 +759,57 @@ func TestGatewaySettings(t *testing.T) {
 		})
 	}
 }
+
+// gateway-mtls-issuer-as-client-ca for Gardener-managed secrets: the secret
+// carries no cert-manager annotation, a Gardener Certificate in the secret's
+// namespace names it.
+func TestGatewayIssuerAsClientCAGardener(t *testing.T) {
+	c := testGatewayCerts(t)
+	const (
+		ns   = "istio-system"
+		cred = "spec.servers[0].tls.credentialName"
+	)
+	pod := gwPod(ns, gwIngressLabels)
+	secretRef := gwGardenerCertificate(ns, "api", "", "Ready", "")
+	secretRef.Object["spec"] = map[string]any{"secretRef": map[string]any{"name": "api-cred", "namespace": ns}, "commonName": "api.example.com"}
+	cases := []struct {
+		name string
+		objs []runtime.Object
+		warn []string
+	}{
+		{"Ready Gardener Certificate: issuer used as client CA",
+			[]runtime.Object{pod, gwTLSSecret(ns, "api-cred", c.server, c.serverCA.CertPEM), gwGardenerCertificate(ns, "api", "api-cred", "Ready", "")},
+			[]string{"gateway-mtls-issuer-as-client-ca " + cred}},
+		{"Gardener Certificate with spec.secretRef.name: issuer used as client CA",
+			[]runtime.Object{pod, gwTLSSecret(ns, "api-cred", c.server, c.serverCA.CertPEM), secretRef},
+			[]string{"gateway-mtls-issuer-as-client-ca " + cred}},
+		{"Gardener Certificate in another namespace does not count",
+			[]runtime.Object{pod, gwTLSSecret(ns, "api-cred", c.server, c.serverCA.CertPEM), gwGardenerCertificate("kyma-system", "api", "api-cred", "Ready", "")},
+			nil},
+		{"Gardener Certificate for another secret does not count",
+			[]runtime.Object{pod, gwTLSSecret(ns, "api-cred", c.server, c.serverCA.CertPEM), gwGardenerCertificate(ns, "api", "other-cred", "Ready", "")},
+			nil},
+		{"Gardener secret with a separate -cacert",
+			[]runtime.Object{pod, gwTLSSecret(ns, "api-cred", c.server, c.serverCA.CertPEM), gwSecret(ns, "api-cred-cacert", "cacert", c.clientCA.CertPEM),
+				gwGardenerCertificate(ns, "api", "api-cred", "Ready", "")},
+			nil},
+		{"Gardener secret whose ca.crt is not the issuer",
+			[]runtime.Object{pod, gwTLSSecret(ns, "api-cred", c.server, c.clientCA.CertPEM), gwGardenerCertificate(ns, "api", "api-cred", "Ready", "")},
+			nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := run(t, gwWith(gwMutual("api-cred")), nil, tc.objs...)
+			if len(r.Violations) != 0 {
+				t.Errorf("violations: %v", r.Violations)
+			}
+			if got := summary(r.Warnings); !gwEqualLines(got, tc.warn) {
+				t.Errorf("warnings %q, want %q\n%v", got, tc.warn, r.Warnings)
+			}
+			if tc.warn != nil && !hasFinding(r.Warnings, GatewayMutualIssuerAsClientCA.ID, cred,
+				`"ca.crt"`, `certificate-managed secret "api-cred" in namespace "istio-system"`, "issuer of the server certificate", `secret "api-cred-cacert"`) {
+				t.Errorf("message: %v", r.Warnings)
+			}
+		})
+	}
+}
