@@ -21,12 +21,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -193,7 +195,7 @@ spec:
 	}
 	for _, k := range []string{"ca.crt", "ca.key", "tls.crt", "tls.key"} {
 		if len(secret.Data[k]) == 0 {
-			t.Fatalf("Secret %s/%s has no %s (keys %v)", relNS, certSecret, k, mapKeys(secret.Data))
+			t.Fatalf("Secret %s/%s has no %s (keys %v)", relNS, certSecret, k, slices.Sorted(maps.Keys(secret.Data)))
 		}
 	}
 	ca := parseCACert(t, secret.Data["ca.crt"], "ca.crt of the Secret")
@@ -403,20 +405,11 @@ func randomHex(t *testing.T, n int) string {
 
 func freeLoopbackPort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := framework.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func mapKeys[V any](m map[string]V) []string {
-	var ks []string
-	for k := range m {
-		ks = append(ks, k)
-	}
-	return ks
+	return p
 }
 
 // applyLiveChart creates the rendered objects except the workload (no nodes

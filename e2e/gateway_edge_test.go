@@ -142,7 +142,7 @@ func TestGatewayCertificateEdgeCases(t *testing.T) {
 				edgeOnlyCause(t, err, tc.deny[0], tc.deny[1])
 			case tc.warn != nil:
 				w, err := edgeUntil(t, create, func(err error, w *warnings) bool {
-					return err == nil && edgeWarned(w, tc.warn[1]+": ", "["+tc.warn[0]+"]")
+					return err == nil && w.has(tc.warn[1]+": ", "["+tc.warn[0]+"]")
 				})
 				admitted(t, err)
 				warned(t, w, append([]string{tc.warn[1] + ": ", "[" + tc.warn[0] + "]"}, tc.fragments...)...)
@@ -201,18 +201,4 @@ func edgeOnlyCause(t *testing.T, err error, check, field string) {
 	if len(cs) != 1 || !edgeCause(err, check, field) {
 		t.Errorf("want exactly one cause %s on %s, got %+v", check, field, cs)
 	}
-}
-
-// edgeWarned is warned as a predicate, for retrying.
-func edgeWarned(w *warnings, fragments ...string) bool {
-	for _, msg := range w.all() {
-		ok := true
-		for _, f := range fragments {
-			ok = ok && strings.Contains(msg, f)
-		}
-		if ok {
-			return true
-		}
-	}
-	return false
 }

@@ -77,19 +77,23 @@ func admitted(t *testing.T, err error) {
 // warned asserts some warning mentions every fragment.
 func warned(t *testing.T, w *warnings, fragments ...string) {
 	t.Helper()
+	if !w.has(fragments...) {
+		t.Errorf("no warning mentions %q; warnings: %q", fragments, w.all())
+	}
+}
+
+// has reports whether some warning mentions every fragment.
+func (w *warnings) has(fragments ...string) bool {
 	for _, msg := range w.all() {
 		ok := true
 		for _, f := range fragments {
-			if !strings.Contains(msg, f) {
-				ok = false
-				break
-			}
+			ok = ok && strings.Contains(msg, f)
 		}
 		if ok {
-			return
+			return true
 		}
 	}
-	t.Errorf("no warning mentions %q; warnings: %q", fragments, w.all())
+	return false
 }
 
 // notWarned asserts no warning mentions fragment.

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gatewarden/gatewarden/e2e/framework"
 )
 
 // TestMakeUpDown runs the scripts behind `make up` and `make down` against
@@ -205,18 +207,8 @@ type localProc struct {
 // running: the process exists, is this one, and is not a zombie (an orphan
 // that was killed may stay one if nobody reaps it).
 func (p localProc) running() bool {
-	f := procFields(p.pid)
-	return len(f) >= 20 && f[0] != "Z" && f[19] == p.start
-}
-
-// procFields are the fields of /proc/PID/stat after the command name:
-// state, ppid, pgrp, session, ..., start time (index 19); nil when gone.
-func procFields(pid int) []string {
-	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return nil
-	}
-	return strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+	st, err := framework.ReadProcStat(p.pid)
+	return err == nil && st.State != "Z" && st.Start == p.start
 }
 
 // recordedProcs reads STATE/pids by role and checks it against /proc:
@@ -238,12 +230,12 @@ func recordedProcs(t *testing.T, state string) map[string]localProc {
 		procs[f[0]] = localProc{pid: pid, start: f[2]}
 	}
 	leader := procs["gatewarden-local"]
-	if f := procFields(leader.pid); !leader.running() || f[3] != strconv.Itoa(leader.pid) {
-		t.Fatalf("gatewarden-local (pid %d) not running as a session leader: %v\n%s", leader.pid, f, raw)
+	if st, _ := framework.ReadProcStat(leader.pid); !leader.running() || st.Session != leader.pid {
+		t.Fatalf("gatewarden-local (pid %d) not running as a session leader: %+v\n%s", leader.pid, st, raw)
 	}
 	for _, role := range []string{"etcd", "kube-apiserver", "gatewarden"} {
 		p, ok := procs[role]
-		if !ok || !p.running() || procFields(p.pid)[1] != strconv.Itoa(leader.pid) {
+		if st, _ := framework.ReadProcStat(p.pid); !ok || !p.running() || st.PPID != leader.pid {
 			t.Fatalf("%s not recorded as a running child of gatewarden-local (pid %d):\n%s", role, leader.pid, raw)
 		}
 	}
@@ -254,16 +246,11 @@ func recordedProcs(t *testing.T, state string) map[string]localProc {
 // up started, recorded or not.
 func sessionProcs(leader localProc) []localProc {
 	var out []localProc
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
+	_ = framework.EachProc(func(pid int, st framework.ProcStat) {
+		if st.Session == leader.pid {
+			out = append(out, localProc{pid: pid, start: st.Start})
 		}
-		if f := procFields(pid); len(f) >= 20 && f[3] == strconv.Itoa(leader.pid) {
-			out = append(out, localProc{pid: pid, start: f[19]})
-		}
-	}
+	})
 	return out
 }
 

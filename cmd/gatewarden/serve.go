@@ -117,15 +117,13 @@ func restConfig(path string) (*rest.Config, error) {
 func watched() []client.Object {
 	pods := &metav1.PartialObjectMetadata{}
 	pods.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Pod"))
-	rules := &unstructured.Unstructured{}
-	rules.SetGroupVersionKind(apirule.V2)
 	gardener := &unstructured.Unstructured{}
 	gardener.SetGroupVersionKind(cluster.GardenerCertificate)
 	kymaIstio := &unstructured.Unstructured{}
 	kymaIstio.SetGroupVersionKind(cluster.KymaIstio)
 	return []client.Object{
 		&networkingv1.Gateway{}, &networkingv1.VirtualService{}, &securityv1.RequestAuthentication{}, &securityv1.AuthorizationPolicy{},
-		&corev1.Service{}, &corev1.Namespace{}, &corev1.Secret{}, &corev1.ConfigMap{}, pods, rules,
+		&corev1.Service{}, &corev1.Namespace{}, &corev1.Secret{}, &corev1.ConfigMap{}, pods, apiRulesObject(),
 		&certmanagerv1.Certificate{}, gardener, kymaIstio,
 	}
 }

@@ -137,7 +137,8 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	return c, nil
 }
 
-func freePort() (int, error) {
+// FreePort is a loopback TCP port nothing listens on right now.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
@@ -156,15 +157,15 @@ func (c *Cluster) StartGatewarden(ctx context.Context) error {
 		port, _ = strconv.Atoi(c.WebhookURL[strings.LastIndex(c.WebhookURL, ":")+1:])
 	} else {
 		var err error
-		if port, err = freePort(); err != nil {
+		if port, err = FreePort(); err != nil {
 			return err
 		}
 	}
-	probe, err := freePort()
+	probe, err := FreePort()
 	if err != nil {
 		return err
 	}
-	metrics, err := freePort()
+	metrics, err := FreePort()
 	if err != nil {
 		return err
 	}

@@ -155,7 +155,7 @@ func (c *reader) APIRules(ctx context.Context, ns string) ([]*apirule.APIRule, e
 // object was decoded before; nil when it does not decode.
 func (c *reader) decode(u *unstructured.Unstructured) *apirule.APIRule {
 	key := ""
-	if uid, rv := u.GetUID(), u.GetResourceVersion(); uid != "" && rv != "" && c.decoded != nil {
+	if uid, rv := u.GetUID(), u.GetResourceVersion(); uid != "" && rv != "" {
 		key = string(uid) + "/" + rv
 		if r, ok := c.decoded.Get(key); ok {
 			return r

@@ -29,7 +29,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -269,22 +268,13 @@ type floorProc struct {
 	url  string
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // startFloor starts `gatewarden serve` with the flags the framework gives the
 // main process, on other loopback ports, with every check off.
 func startFloor(ctx context.Context, root, state string, c *framework.Cluster, config string) (*floorProc, error) {
 	fp := &floorProc{}
 	var ports [3]int
 	for i := range ports {
-		p, err := freePort()
+		p, err := framework.FreePort()
 		if err != nil {
 			return fp, err
 		}

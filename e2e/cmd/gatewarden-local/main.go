@@ -144,32 +144,28 @@ func writePids(path string, gatewarden int) error {
 	var b strings.Builder
 	b.WriteString("# role pid starttime session: what `make down` (hack/down.sh) stops\n")
 	add := func(role string, pid int) error {
-		st, err := readStat(pid)
+		st, err := framework.ReadProcStat(pid)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(&b, "%s %d %s %d\n", role, pid, st.start, st.session)
+		fmt.Fprintf(&b, "%s %d %s %d\n", role, pid, st.Start, st.Session)
 		return nil
 	}
 	if err := add("gatewarden-local", self); err != nil {
 		return err
 	}
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
+	var children []int
+	if err := framework.EachProc(func(pid int, st framework.ProcStat) {
+		if st.PPID == self && st.State != "Z" {
+			children = append(children, pid)
+		}
+	}); err != nil {
 		return err
 	}
 	seen := false
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		st, err := readStat(pid)
-		if err != nil || st.ppid != self || st.state == "Z" {
-			continue
-		}
+	for _, pid := range children {
 		role := "child"
-		if exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe")); err == nil {
+		if exe, err := os.Readlink(filepath.Join("/proc", strconv.Itoa(pid), "exe")); err == nil {
 			role = filepath.Base(strings.TrimSuffix(exe, " (deleted)"))
 		}
 		if pid == gatewarden {
@@ -187,28 +183,4 @@ func writePids(path string, gatewarden int) error {
 		return err
 	}
 	return os.Rename(tmp, path)
-}
-
-type procStat struct {
-	state         string
-	ppid, session int
-	start         string
-}
-
-// readStat reads /proc/PID/stat: the fields after the command name, which
-// is in parentheses and may hold spaces, are state, ppid, pgrp, session,
-// ... and (the 20th) the start time in clock ticks since boot.
-func readStat(pid int) (procStat, error) {
-	raw, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return procStat{}, err
-	}
-	s := string(raw)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 20 {
-		return procStat{}, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
-	}
-	ppid, _ := strconv.Atoi(f[1])
-	session, _ := strconv.Atoi(f[3])
-	return procStat{state: f[0], ppid: ppid, session: session, start: f[19]}, nil
 }
