@@ -45,6 +45,18 @@ kube() {
   stamp kubectl "$KUBE_VERSION"
 }
 
+# kube-controller-manager runs the namespace and garbage collector controllers
+# in the e2e control plane, so namespace deletion really completes there.
+kcm() {
+  stamp_ok kube-controller-manager "$KUBE_VERSION" && return
+  kube
+  local d="$work/kubernetes-$KUBE_VERSION"
+  echo ">> building kube-controller-manager $KUBE_VERSION"
+  (cd "$d" && go build -trimpath -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${KUBE_VERSION#v1.}" \
+      -o "$bin/kube-controller-manager" k8s.io/kubernetes/cmd/kube-controller-manager)
+  stamp kube-controller-manager "$KUBE_VERSION"
+}
+
 etcd() {
   stamp_ok etcd "$ETCD_VERSION" && return
   local d="$work/etcd-$ETCD_VERSION"
@@ -62,5 +74,5 @@ helm() {
   stamp helm "$HELM_VERSION"
 }
 
-if [ $# -eq 0 ]; then set -- etcd helm kube; fi
+if [ $# -eq 0 ]; then set -- etcd helm kube kcm; fi
 for t in "$@"; do "$t"; done

@@ -117,10 +117,6 @@ var httpMethods = []string{"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "O
 // maxTimeout is the CRD's upper bound for timeouts, in seconds.
 const maxTimeout = 3900
 
-// ownerLabel is the label Kyma puts on the objects it creates for an APIRule,
-// with the value <name>.<namespace> (still the v1beta1 key in v2).
-const ownerLabel = "apirule.gateway.kyma-project.io/v1beta1"
-
 func validateAPIRule(ctx context.Context, ar *apirule.APIRule, env *Env, r *Report) {
 	gw, deny, warn := apiruleGatewayErrors(ctx, ar.Spec, env.Cluster)
 	r.Deny(APIRuleGateway, deny...)
@@ -357,25 +353,6 @@ func hostList(hosts []string) string {
 	return strings.Join(hosts, ", ")
 }
 
-// ownerOf names the APIRule that owns an object Kyma created, from its owner
-// reference or owner label; "" when there is none.
-func ownerOf(namespace string, labels map[string]string, refs []ownerRef) string {
-	for _, o := range refs {
-		if o.Kind == "APIRule" {
-			return namespace + "/" + o.Name
-		}
-	}
-	if v, ok := labels[ownerLabel]; ok {
-		// <name>.<namespace>: a namespace has no dots.
-		if i := strings.LastIndex(v, "."); i > 0 {
-			return v[i+1:] + "/" + v[:i]
-		}
-	}
-	return ""
-}
-
-type ownerRef struct{ Kind, Name string }
-
 func hostTakenErrors(ctx context.Context, ar *apirule.APIRule, gw *networkingv1.Gateway, st cluster.State) (deny, warn field.ErrorList) {
 	p := field.NewPath("spec", "hosts")
 	self := apiruleNamespace(ar) + "/" + ar.Name
@@ -461,11 +438,7 @@ func eachForeignVirtualServiceHost(ctx context.Context, st cluster.State, self s
 		return err
 	}
 	for _, vs := range vss {
-		var refs []ownerRef
-		for _, o := range vs.OwnerReferences {
-			refs = append(refs, ownerRef{o.Kind, o.Name})
-		}
-		owner := ownerOf(vs.Namespace, vs.Labels, refs)
+		owner := APIRuleOwner(vs)
 		if owner == self {
 			continue
 		}

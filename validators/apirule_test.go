@@ -70,9 +70,12 @@ func arCluster() []runtime.Object {
 		// The object itself, as stored before an update: not a conflict.
 		arStored("default", "x", "httpbin"),
 		arStored("team-b", "taken", "taken"),
-		arVirtualService("team-b", "taken-vs", map[string]string{ownerLabel: "taken.team-b"}, "taken.example.com"),
+		arVirtualService("team-b", "taken-vs", map[string]string{LegacyOwnerLabel: "taken.team-b"}, "taken.example.com"),
 		arVirtualService("team-c", "legacy", nil, "legacy.example.com"),
-		arVirtualService("default", "x-vs", map[string]string{ownerLabel: "x.default"}, "owned.example.com"),
+		arVirtualService("default", "x-vs", map[string]string{LegacyOwnerLabel: "x.default"}, "owned.example.com"),
+		// Kyma 3.5 and later: the name/namespace pair, no ownerReference.
+		arVirtualService("default", "x-vs-2", map[string]string{OwnerLabelName: "x", OwnerLabelNamespace: "default"}, "owned2.example.com"),
+		arVirtualService("team-b", "taken-vs-2", map[string]string{OwnerLabelName: "taken", OwnerLabelNamespace: "team-b"}, "taken2.example.com"),
 		arMesh("extensionProviders:\n- name: oauth2-proxy\n  envoyExtAuthzHttp: {service: oauth2-proxy.x.svc.cluster.local, port: 80}\n- name: otel\n  opentelemetry: {port: 4317}\n"),
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "locked", Labels: map[string]string{"gatewarden.io/require-auth": "true"}}},
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "default"}},
@@ -173,6 +176,9 @@ func TestAPIRule(t *testing.T) {
 		{name: "host of a foreign VirtualService", mutate: func(ar *apirule.APIRule) { ar.Spec.Hosts = []string{"legacy"} },
 			deny: []string{"apirule-host-taken spec.hosts[0]"}, fragments: []string{"already exposed by VirtualService team-c/legacy"}},
 		{name: "host of our own VirtualService", mutate: func(ar *apirule.APIRule) { ar.Spec.Hosts = []string{"owned"} }},
+		{name: "host of our own VirtualService, Kyma 3.5 labels", mutate: func(ar *apirule.APIRule) { ar.Spec.Hosts = []string{"owned2"} }},
+		{name: "host of another APIRule's VirtualService, Kyma 3.5 labels", mutate: func(ar *apirule.APIRule) { ar.Spec.Hosts = []string{"taken2"} },
+			deny: []string{"apirule-host-taken spec.hosts[0]"}, fragments: []string{"APIRule team-b/taken (VirtualService team-b/taken-vs-2)"}},
 		{name: "same name in another namespace is another APIRule", mutate: func(ar *apirule.APIRule) {
 			ar.Namespace, ar.Spec.Hosts = "team-b", []string{"httpbin"}
 			ar.Spec.Service.Namespace = arPtr("default")

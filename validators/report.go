@@ -1,6 +1,8 @@
 package validators
 
 import (
+	"slices"
+
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -17,6 +19,9 @@ type Finding struct {
 	Check   string `json:"check"`
 	Field   string `json:"field"`
 	Message string `json:"message"`
+	// Note says why a finding that would deny only warns on this write
+	// (the object is being deleted, the problem predates the update).
+	Note string `json:"note,omitempty"`
 }
 
 // String reads like a kubectl error line: the field, what is wrong, the check.
@@ -24,6 +29,9 @@ func (f Finding) String() string {
 	s := f.Message + " [" + f.Check + "]"
 	if f.Field != "" {
 		s = f.Field + ": " + s
+	}
+	if f.Note != "" {
+		s += " (" + f.Note + ")"
 	}
 	return s
 }
@@ -108,6 +116,27 @@ func (r *Report) mark(c *Check, res Result) {
 	rank := map[Result]int{"": 0, Pass: 0, Skipped: 1, Warned: 2, Denied: 3}
 	if rank[res] > rank[r.results[c.ID]] {
 		r.results[c.ID] = res
+	}
+}
+
+// Soften turns the violations for which note returns a reason into
+// warnings carrying that reason; a check left with no violation counts as
+// warned.
+func (r *Report) Soften(note func(Finding) string) {
+	kept := r.Violations[:0]
+	for _, v := range r.Violations {
+		if n := note(v); n != "" {
+			v.Note = n
+			r.Warnings = append(r.Warnings, v)
+			continue
+		}
+		kept = append(kept, v)
+	}
+	r.Violations = kept
+	for id, res := range r.results {
+		if res == Denied && !slices.ContainsFunc(kept, func(f Finding) bool { return f.Check == id }) {
+			r.results[id] = Warned
+		}
 	}
 }
 

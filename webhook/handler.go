@@ -81,7 +81,8 @@ func (h *Handler) handle(ctx context.Context, req admission.Request, gvk schema.
 		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), h.Budget)
 		defer cancel()
 	}
-	rr := &review.Request{GVK: gvk, Namespace: req.Namespace, Name: req.Name, Operation: string(req.Operation), Object: req.Object.Raw}
+	rr := &review.Request{GVK: gvk, Namespace: req.Namespace, Name: req.Name, Operation: string(req.Operation),
+		SubResource: req.SubResource, Object: req.Object.Raw, OldObject: req.OldObject.Raw}
 	if rr.Name == "" {
 		rr.Name = nameOf(req)
 	}

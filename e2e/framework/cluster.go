@@ -66,6 +66,8 @@ type Cluster struct {
 	proc     *exec.Cmd
 	procErr  chan error
 	logFile  *os.File
+	kcm      *exec.Cmd
+	kcmLog   *os.File
 }
 
 func (c *Cluster) logf(format string, args ...any) {
@@ -81,7 +83,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		return c, err
 	}
 	bin := filepath.Join(opts.Root, "bin")
-	for _, b := range []string{"kube-apiserver", "etcd", "helm", "gatewarden", "crds"} {
+	for _, b := range []string{"kube-apiserver", "kube-controller-manager", "etcd", "helm", "gatewarden", "crds"} {
 		if _, err := os.Stat(filepath.Join(bin, b)); err != nil {
 			return c, fmt.Errorf("%s missing in %s: run `make build tools crds` first", b, bin)
 		}
@@ -121,6 +123,9 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	}
 	c.Kubeconfig = filepath.Join(opts.StateDir, "kubeconfig")
 	if err := os.WriteFile(c.Kubeconfig, kc, 0o600); err != nil {
+		return c, err
+	}
+	if err := c.startControllerManager(); err != nil {
 		return c, err
 	}
 	for _, ns := range []string{"istio-system", "kyma-system"} {
@@ -288,6 +293,35 @@ func (c *Cluster) RenderWebhooks(extra ...string) ([]byte, error) {
 	return c.Helm(args...)
 }
 
+// UninstallWebhooks deletes the webhook configurations the chart renders:
+// the API server stops calling gatewarden, as before an install.
+func (c *Cluster) UninstallWebhooks(ctx context.Context) error {
+	rendered, err := c.RenderWebhooks()
+	if err != nil {
+		return err
+	}
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(rendered), 4096)
+	for {
+		u := &unstructured.Unstructured{}
+		if err := dec.Decode(&u.Object); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		if len(u.Object) == 0 {
+			continue
+		}
+		if err := c.Client.Delete(ctx, u); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("%s %s: %w", u.GetKind(), u.GetName(), err)
+		}
+	}
+}
+
+// InstallWebhooks applies the chart's webhook configurations and waits until
+// the API server calls gatewarden.
+func (c *Cluster) InstallWebhooks(ctx context.Context) error { return c.installWebhooks(ctx) }
+
 func (c *Cluster) installWebhooks(ctx context.Context) error {
 	rendered, err := c.RenderWebhooks()
 	if err != nil {
@@ -354,6 +388,7 @@ func (c *Cluster) waitWebhookActive(ctx context.Context) error {
 // Stop stops gatewarden, the issuer and the control plane.
 func (c *Cluster) Stop() {
 	c.StopGatewarden()
+	c.stopControllerManager()
 	if c.Issuer != nil {
 		c.Issuer.Close()
 	}
