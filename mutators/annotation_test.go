@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/gatewarden/gatewarden/internal/apirule"
+	"github.com/gatewarden/gatewarden/internal/core"
 )
 
 func TestPath(t *testing.T) {
@@ -81,7 +82,7 @@ func TestDefaultedAnnotation(t *testing.T) {
 			if tc.metadata == `{}` {
 				raw = `{"apiVersion":"gateway.kyma-project.io/v2","kind":"APIRule",` + spec + `}`
 			}
-			ops, _ := mutate(t, apirule.V2, raw, &Env{})
+			ops, _ := mutate(t, apirule.V2, raw, &core.Env{})
 			lines := opLines(t, ops)
 			if len(lines) == 0 || lines[0] != `add /spec/gateway "kyma-system/kyma-gateway"` {
 				t.Fatalf("ops %q: want the gateway default first", lines)
@@ -96,7 +97,7 @@ func TestDefaultedAnnotation(t *testing.T) {
 
 func TestDefaultedAnnotationLists(t *testing.T) {
 	raw := v2(`{"hosts":["a"],"service":{"name":"one"},"rules":[{"path":"/*","methods":["GET"],"jwt":{"authentications":[{"issuer":"https://idp.example.com"}]}}]}`)
-	ops, _ := mutate(t, apirule.V2, raw, &Env{Cluster: stdCluster(t), Trust: stdTrust()})
+	ops, _ := mutate(t, apirule.V2, raw, &core.Env{Cluster: stdCluster(t), Trust: stdTrust()})
 	lines := opLines(t, ops)
 	want := `add /metadata/annotations {"gatewarden.io/defaulted":"spec.gateway,spec.service.port,spec.rules[0].jwt.authentications[0].jwksUri"}`
 	if len(lines) != 4 || lines[3] != want {
@@ -106,7 +107,7 @@ func TestDefaultedAnnotationLists(t *testing.T) {
 
 func TestDefaultedAnnotationDisabled(t *testing.T) {
 	ops, _ := mutate(t, apirule.V2, v2(`{"hosts":["a"],"rules":[{"path":"/*","methods":["GET"],"noAuth":true}]}`),
-		&Env{Settings: Settings{Disabled: []string{DefaultedAnnotation}}})
+		&core.Env{Defaults: core.DefaultSettings{Disabled: []string{DefaultedAnnotation}}})
 	want := []string{`add /spec/gateway "kyma-system/kyma-gateway"`}
 	if got := opLines(t, ops); !slices.Equal(got, want) {
 		t.Fatalf("got %q, want %q", got, want)

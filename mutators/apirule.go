@@ -8,11 +8,12 @@ import (
 
 	"github.com/gatewarden/gatewarden/internal/apirule"
 	"github.com/gatewarden/gatewarden/internal/cluster"
+	"github.com/gatewarden/gatewarden/internal/core"
 	"github.com/gatewarden/gatewarden/internal/trust"
 )
 
 // mutateAPIRule applies the enabled defaults to a v2 or v2alpha1 APIRule.
-func mutateAPIRule(ctx context.Context, r *apirule.APIRule, ns string, env *Env, s Settings, pt *patch) {
+func mutateAPIRule(ctx context.Context, r *apirule.APIRule, ns string, env *core.Env, s core.DefaultSettings, pt *patch) {
 	if s.Enabled(DefaultGateway) {
 		defaultGateway(&r.Spec, s.DefaultGateway, pt)
 	}
@@ -39,7 +40,7 @@ func mutateAPIRule(ctx context.Context, r *apirule.APIRule, ns string, env *Env,
 
 // mutateV1beta1APIRule applies the enabled defaults to a v1beta1 APIRule.
 // Its gateway is required by the CRD and is not defaulted.
-func mutateV1beta1APIRule(ctx context.Context, r *apirule.V1beta1APIRule, ns string, env *Env, s Settings, pt *patch) {
+func mutateV1beta1APIRule(ctx context.Context, r *apirule.V1beta1APIRule, ns string, env *core.Env, s core.DefaultSettings, pt *patch) {
 	if s.Enabled(DefaultServicePort) {
 		rules := make([]*apirule.Service, len(r.Spec.Rules))
 		for i := range r.Spec.Rules {

@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/gatewarden/gatewarden/internal/apirule"
+	"github.com/gatewarden/gatewarden/internal/core"
 	"github.com/gatewarden/gatewarden/internal/trust"
-	"github.com/gatewarden/gatewarden/validators"
 )
 
 func TestDefaultGateway(t *testing.T) {
@@ -17,16 +17,16 @@ func TestDefaultGateway(t *testing.T) {
 		name     string
 		gvk      bool // v2alpha1 instead of v2
 		spec     string
-		settings Settings
+		settings core.DefaultSettings
 		want     []string
 	}{
-		{"neither set", false, `{"hosts":["a"],` + rule + `}`, Settings{}, []string{`add /spec/gateway "kyma-system/kyma-gateway"`}},
-		{"neither set v2alpha1", true, `{"hosts":["a"],` + rule + `}`, Settings{}, []string{`add /spec/gateway "kyma-system/kyma-gateway"`}},
-		{"configured gateway", false, `{"hosts":["a"],` + rule + `}`, Settings{DefaultGateway: "ns/gw"}, []string{`add /spec/gateway "ns/gw"`}},
-		{"empty string counts as unset", false, `{"gateway":"","hosts":["a"],` + rule + `}`, Settings{}, []string{`add /spec/gateway "kyma-system/kyma-gateway"`}},
-		{"gateway set", false, `{"gateway":"x/y","hosts":["a"],` + rule + `}`, Settings{}, nil},
-		{"externalGateway set", false, `{"externalGateway":"x/ext","hosts":["a"],` + rule + `}`, Settings{}, nil},
-		{"disabled", false, `{"hosts":["a"],` + rule + `}`, Settings{Disabled: []string{DefaultGateway}}, nil},
+		{"neither set", false, `{"hosts":["a"],` + rule + `}`, core.DefaultSettings{}, []string{`add /spec/gateway "kyma-system/kyma-gateway"`}},
+		{"neither set v2alpha1", true, `{"hosts":["a"],` + rule + `}`, core.DefaultSettings{}, []string{`add /spec/gateway "kyma-system/kyma-gateway"`}},
+		{"configured gateway", false, `{"hosts":["a"],` + rule + `}`, core.DefaultSettings{DefaultGateway: "ns/gw"}, []string{`add /spec/gateway "ns/gw"`}},
+		{"empty string counts as unset", false, `{"gateway":"","hosts":["a"],` + rule + `}`, core.DefaultSettings{}, []string{`add /spec/gateway "kyma-system/kyma-gateway"`}},
+		{"gateway set", false, `{"gateway":"x/y","hosts":["a"],` + rule + `}`, core.DefaultSettings{}, nil},
+		{"externalGateway set", false, `{"externalGateway":"x/ext","hosts":["a"],` + rule + `}`, core.DefaultSettings{}, nil},
+		{"disabled", false, `{"hosts":["a"],` + rule + `}`, core.DefaultSettings{Disabled: []string{DefaultGateway}}, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -34,7 +34,7 @@ func TestDefaultGateway(t *testing.T) {
 			if tc.gvk {
 				gvk = apirule.V2alpha1
 			}
-			ops, _ := mutate(t, gvk, v2(tc.spec), &Env{Settings: tc.settings})
+			ops, _ := mutate(t, gvk, v2(tc.spec), &core.Env{Defaults: tc.settings})
 			if got := specOps(t, ops); !slices.Equal(got, tc.want) {
 				t.Fatalf("got %q, want %q", got, tc.want)
 			}
@@ -43,7 +43,7 @@ func TestDefaultGateway(t *testing.T) {
 }
 
 func TestDefaultGatewayNotOnV1beta1(t *testing.T) {
-	ops, _ := mutate(t, apirule.V1beta1, v1beta1(`{"host":"a","rules":[{"path":"/.*","methods":["GET"],"accessStrategies":[{"handler":"allow"}]}]}`), &Env{})
+	ops, _ := mutate(t, apirule.V1beta1, v1beta1(`{"host":"a","rules":[{"path":"/.*","methods":["GET"],"accessStrategies":[{"handler":"allow"}]}]}`), &core.Env{})
 	if len(ops) != 0 {
 		t.Fatalf("v1beta1 got %q, want no operations", opLines(t, ops))
 	}
@@ -86,7 +86,7 @@ func TestDefaultServicePort(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			ops, warns := mutate(t, apirule.V2, v2(tc.spec), &Env{Cluster: stdCluster(t)})
+			ops, warns := mutate(t, apirule.V2, v2(tc.spec), &core.Env{Cluster: stdCluster(t)})
 			if got := specOps(t, ops); !slices.Equal(got, tc.want) {
 				t.Errorf("ops %q, want %q", got, tc.want)
 			}
@@ -100,7 +100,7 @@ func TestDefaultServicePort(t *testing.T) {
 func TestDefaultServicePortV1beta1(t *testing.T) {
 	raw := v1beta1(`{"host":"a","gateway":"kyma-gateway.kyma-system.svc.cluster.local","service":{"name":"one"},` +
 		`"rules":[{"path":"/.*","methods":["GET"],"service":{"name":"one","namespace":"other"},"accessStrategies":[{"handler":"allow"}]}]}`)
-	ops, _ := mutate(t, apirule.V1beta1, raw, &Env{Cluster: stdCluster(t)})
+	ops, _ := mutate(t, apirule.V1beta1, raw, &core.Env{Cluster: stdCluster(t)})
 	want := []string{`add /spec/service/port 8080`, `add /spec/rules/0/service/port 9090`}
 	if got := specOps(t, ops); !slices.Equal(got, want) {
 		t.Fatalf("got %q, want %q", got, want)
@@ -121,8 +121,8 @@ func TestServicePortObjectNamespace(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			raw := `{"metadata":{"name":"r","namespace":"` + tc.metaNS + `"},"spec":{"gateway":"x/y","hosts":["a"],` +
 				`"service":{"name":"one"},"rules":[{"path":"/*","methods":["GET"],"noAuth":true}]}}`
-			obj := &validators.Object{GVK: apirule.V2, Namespace: tc.reqNS, Operation: "CREATE", Typed: decode(t, apirule.V2, raw)}
-			ops, _ := Mutate(context.Background(), obj, &Env{Cluster: stdCluster(t)})
+			obj := &core.Object{GVK: apirule.V2, Namespace: tc.reqNS, Operation: "CREATE", Typed: decode(t, apirule.V2, raw)}
+			ops, _ := Mutate(context.Background(), obj, &core.Env{Cluster: stdCluster(t)})
 			if got := specOps(t, ops); !slices.Equal(got, tc.want) {
 				t.Fatalf("got %q, want %q", got, tc.want)
 			}
@@ -164,7 +164,7 @@ func TestDefaultJWKSURI(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			ops, warns := mutate(t, apirule.V2, v2(tc.spec), &Env{Trust: stdTrust()})
+			ops, warns := mutate(t, apirule.V2, v2(tc.spec), &core.Env{Trust: stdTrust()})
 			if got := specOps(t, ops); !slices.Equal(got, tc.want) {
 				t.Errorf("ops %q, want %q", got, tc.want)
 			}
@@ -191,7 +191,7 @@ func TestDefaultJWKSURIWarningSaysWhy(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			spec := `{"gateway":"x/y","hosts":["a"],"rules":[{"path":"/*","methods":["GET"],"jwt":{"authentications":[{"issuer":"` + tc.issuer + `"}]}}]}`
-			ops, warns := mutate(t, apirule.V2, v2(spec), &Env{Trust: tc.tr})
+			ops, warns := mutate(t, apirule.V2, v2(spec), &core.Env{Trust: tc.tr})
 			if len(ops) != 0 {
 				t.Errorf("ops %q, want none", opLines(t, ops))
 			}
@@ -213,7 +213,7 @@ func TestDefaultJWKSURIOneWarningPerAuthentication(t *testing.T) {
 	}
 	for name, tr := range map[string]trust.Resolver{"nil": nil, "offline": trust.Offline{}} {
 		t.Run(name, func(t *testing.T) {
-			ops, warns := mutate(t, apirule.V2, v2(spec), &Env{Trust: tr})
+			ops, warns := mutate(t, apirule.V2, v2(spec), &core.Env{Trust: tr})
 			if len(ops) != 0 {
 				t.Errorf("ops %q, want none", opLines(t, ops))
 			}
@@ -229,7 +229,7 @@ func TestDefaultJWKSURIDiscoversOncePerIssuer(t *testing.T) {
 		`{"path":"/a","methods":["GET"],"jwt":{"authentications":[{"issuer":"https://idp.example.com"}]}},` +
 		`{"path":"/b","methods":["GET"],"jwt":{"authentications":[{"issuer":"https://idp.example.com"}]}}]}`
 	tr := stdTrust()
-	ops, _ := mutate(t, apirule.V2, v2(spec), &Env{Trust: tr})
+	ops, _ := mutate(t, apirule.V2, v2(spec), &core.Env{Trust: tr})
 	if len(specOps(t, ops)) != 2 || tr.calls["https://idp.example.com"] != 1 {
 		t.Fatalf("ops %q, discoveries %v: want 2 operations from 1 discovery", opLines(t, ops), tr.calls)
 	}
@@ -261,7 +261,7 @@ func TestDefaultJWKSURLsV1beta1(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			ops, warns := mutate(t, apirule.V1beta1, tc.raw, &Env{Trust: stdTrust()})
+			ops, warns := mutate(t, apirule.V1beta1, tc.raw, &core.Env{Trust: stdTrust()})
 			if got := specOps(t, ops); !slices.Equal(got, tc.want) {
 				t.Errorf("ops %q, want %q", got, tc.want)
 			}

@@ -1,6 +1,6 @@
 package mutators
 
-import "slices"
+import "github.com/gatewarden/gatewarden/internal/core"
 
 // IDs of the defaults. They are stable: configuration (`defaults.disabled`)
 // and warnings refer to them.
@@ -16,42 +16,15 @@ const (
 // has defaulted on the object.
 const AnnotationDefaulted = "gatewarden.io/defaulted"
 
-// Default describes one default for the catalogue.
-type Default struct {
-	ID          string   `json:"id"`
-	Kinds       []string `json:"kinds"`
-	Description string   `json:"description"`
-}
-
-var catalog = []Default{
-	{ID: DefaultGateway, Kinds: []string{"APIRule"},
+var _ = core.RegisterDefaults(
+	core.Default{ID: DefaultGateway, Kinds: []string{core.KindAPIRule},
 		Description: "APIRule v2/v2alpha1 without gateway and externalGateway: gateway is set to defaults.defaultGateway (kyma-system/kyma-gateway)"},
-	{ID: DefaultServicePort, Kinds: []string{"APIRule"},
+	core.Default{ID: DefaultServicePort, Kinds: []string{core.KindAPIRule},
 		Description: "APIRule service (spec or rule level) without port: the port of the Service when it has exactly one"},
-	{ID: DefaultJWKSURI, Kinds: []string{"APIRule"},
+	core.Default{ID: DefaultJWKSURI, Kinds: []string{core.KindAPIRule},
 		Description: "APIRule JWT authentication with an issuer and no jwksUri (v1beta1 jwt handler: trusted_issuers without jwks_urls): the jwks_uri of the issuer's OIDC discovery document"},
-	{ID: DefaultMinTLSVersion, Kinds: []string{"Gateway"},
-		Description: "Gateway server terminating TLS (SIMPLE, MUTUAL, OPTIONAL_MUTUAL) without minProtocolVersion: defaults.minTLSVersion (TLSV1_2)"},
-	{ID: DefaultedAnnotation, Kinds: []string{"APIRule", "Gateway"},
+	core.Default{ID: DefaultMinTLSVersion, Kinds: []string{core.KindGateway},
+		Description: "Gateway server terminating TLS with its own settings (SIMPLE, MUTUAL, OPTIONAL_MUTUAL) without minProtocolVersion: defaults.minTLSVersion (TLSV1_2)"},
+	core.Default{ID: DefaultedAnnotation, Kinds: []string{core.KindAPIRule, core.KindGateway},
 		Description: "the annotation " + AnnotationDefaulted + " lists the fields that were defaulted"},
-}
-
-// Catalog lists every default, in the order they are applied.
-func Catalog() []Default {
-	out := make([]Default, len(catalog))
-	for i, d := range catalog {
-		d.Kinds = slices.Clone(d.Kinds)
-		out[i] = d
-	}
-	return out
-}
-
-// Lookup finds a default by ID.
-func Lookup(id string) (Default, bool) {
-	for _, d := range catalog {
-		if d.ID == id {
-			return d, true
-		}
-	}
-	return Default{}, false
-}
+)

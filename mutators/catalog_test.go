@@ -3,17 +3,19 @@ package mutators
 import (
 	"strings"
 	"testing"
+
+	"github.com/gatewarden/gatewarden/internal/core"
 )
 
 func TestCatalog(t *testing.T) {
 	seen := map[string]bool{}
-	for _, d := range Catalog() {
+	for _, d := range core.Defaults() {
 		if seen[d.ID] || d.Description == "" || len(d.Kinds) == 0 {
 			t.Errorf("catalogue entry %+v: duplicate or incomplete", d)
 		}
 		seen[d.ID] = true
-		if got, ok := Lookup(d.ID); !ok || got.ID != d.ID {
-			t.Errorf("Lookup(%q) = %+v, %v", d.ID, got, ok)
+		if got, ok := core.LookupDefault(d.ID); !ok || got.ID != d.ID {
+			t.Errorf("core.LookupDefault(%q) = %+v, %v", d.ID, got, ok)
 		}
 	}
 	for _, id := range []string{DefaultGateway, DefaultServicePort, DefaultJWKSURI, DefaultMinTLSVersion, DefaultedAnnotation} {
@@ -21,11 +23,11 @@ func TestCatalog(t *testing.T) {
 			t.Errorf("%s is not in the catalogue", id)
 		}
 	}
-	if _, ok := Lookup("default-methods"); ok {
+	if _, ok := core.LookupDefault("default-methods"); ok {
 		t.Error("Lookup found an unknown ID")
 	}
-	Catalog()[0].Kinds[0] = "changed"
-	if Catalog()[0].Kinds[0] == "changed" {
+	core.Defaults()[0].Kinds[0] = "changed"
+	if core.Defaults()[0].Kinds[0] == "changed" {
 		t.Error("Catalog hands out its own slices")
 	}
 }
@@ -33,17 +35,17 @@ func TestCatalog(t *testing.T) {
 func TestSettingsValidate(t *testing.T) {
 	cases := []struct {
 		name string
-		s    Settings
+		s    core.DefaultSettings
 		err  string
 	}{
-		{"empty", Settings{}, ""},
-		{"filled", Settings{}.WithDefaults(), ""},
-		{"disabled known", Settings{Disabled: []string{DefaultJWKSURI, DefaultedAnnotation}}, ""},
-		{"disabled unknown", Settings{Disabled: []string{"default-jwks"}}, `unknown default "default-jwks"`},
-		{"gateway not a ref", Settings{DefaultGateway: "kyma-gateway.kyma-system.svc.cluster.local"}, "want namespace/name"},
-		{"tls version", Settings{MinTLSVersion: "TLSV1_3"}, ""},
-		{"tls auto", Settings{MinTLSVersion: "TLS_AUTO"}, "minTLSVersion"},
-		{"tls typo", Settings{MinTLSVersion: "TLS1.2"}, "minTLSVersion"},
+		{"empty", core.DefaultSettings{}, ""},
+		{"filled", core.DefaultSettings{}.WithDefaults(), ""},
+		{"disabled known", core.DefaultSettings{Disabled: []string{DefaultJWKSURI, DefaultedAnnotation}}, ""},
+		{"disabled unknown", core.DefaultSettings{Disabled: []string{"default-jwks"}}, `unknown default "default-jwks"`},
+		{"gateway not a ref", core.DefaultSettings{DefaultGateway: "kyma-gateway.kyma-system.svc.cluster.local"}, "want namespace/name"},
+		{"tls version", core.DefaultSettings{MinTLSVersion: "TLSV1_3"}, ""},
+		{"tls auto", core.DefaultSettings{MinTLSVersion: "TLS_AUTO"}, "minTLSVersion"},
+		{"tls typo", core.DefaultSettings{MinTLSVersion: "TLS1.2"}, "minTLSVersion"},
 	}
 	for _, tc := range cases {
 		err := tc.s.Validate()
@@ -57,11 +59,11 @@ func TestSettingsValidate(t *testing.T) {
 }
 
 func TestWithDefaults(t *testing.T) {
-	s := Settings{}.WithDefaults()
+	s := core.DefaultSettings{}.WithDefaults()
 	if s.DefaultGateway != "kyma-system/kyma-gateway" || s.MinTLSVersion != "TLSV1_2" {
 		t.Fatalf("got %+v", s)
 	}
-	if kept := (Settings{DefaultGateway: "a/b", MinTLSVersion: "TLSV1_3"}).WithDefaults(); kept.DefaultGateway != "a/b" || kept.MinTLSVersion != "TLSV1_3" {
+	if kept := (core.DefaultSettings{DefaultGateway: "a/b", MinTLSVersion: "TLSV1_3"}).WithDefaults(); kept.DefaultGateway != "a/b" || kept.MinTLSVersion != "TLSV1_3" {
 		t.Fatalf("overrode configured values: %+v", kept)
 	}
 }

@@ -3,6 +3,8 @@ package mutators
 import (
 	"slices"
 	"testing"
+
+	"github.com/gatewarden/gatewarden/internal/core"
 )
 
 func TestDefaultMinTLSVersion(t *testing.T) {
@@ -12,41 +14,41 @@ func TestDefaultMinTLSVersion(t *testing.T) {
 	cases := []struct {
 		name     string
 		servers  string
-		settings Settings
+		settings core.DefaultSettings
 		want     []string
 		warnings []string
 	}{
-		{"simple", `[` + server(`{"mode":"SIMPLE","credentialName":"c"}`) + `]`, Settings{},
+		{"simple", `[` + server(`{"mode":"SIMPLE","credentialName":"c"}`) + `]`, core.DefaultSettings{},
 			[]string{`add /spec/servers/0/tls/minProtocolVersion "TLSV1_2"`}, nil},
-		{"mutual", `[` + server(`{"mode":"MUTUAL","credentialName":"c"}`) + `]`, Settings{},
+		{"mutual", `[` + server(`{"mode":"MUTUAL","credentialName":"c"}`) + `]`, core.DefaultSettings{},
 			[]string{`add /spec/servers/0/tls/minProtocolVersion "TLSV1_2"`}, nil},
-		{"optional mutual", `[` + server(`{"mode":"OPTIONAL_MUTUAL","credentialName":"c"}`) + `]`, Settings{},
+		{"optional mutual", `[` + server(`{"mode":"OPTIONAL_MUTUAL","credentialName":"c"}`) + `]`, core.DefaultSettings{},
 			[]string{`add /spec/servers/0/tls/minProtocolVersion "TLSV1_2"`}, nil},
-		{"configured version", `[` + server(`{"mode":"SIMPLE","credentialName":"c"}`) + `]`, Settings{MinTLSVersion: "TLSV1_3"},
+		{"configured version", `[` + server(`{"mode":"SIMPLE","credentialName":"c"}`) + `]`, core.DefaultSettings{MinTLSVersion: "TLSV1_3"},
 			[]string{`add /spec/servers/0/tls/minProtocolVersion "TLSV1_3"`}, nil},
-		{"explicit TLS_AUTO is unset", `[` + server(`{"mode":"SIMPLE","credentialName":"c","minProtocolVersion":"TLS_AUTO"}`) + `]`, Settings{},
+		{"explicit TLS_AUTO is unset", `[` + server(`{"mode":"SIMPLE","credentialName":"c","minProtocolVersion":"TLS_AUTO"}`) + `]`, core.DefaultSettings{},
 			[]string{`add /spec/servers/0/tls/minProtocolVersion "TLSV1_2"`}, nil},
-		{"already set", `[` + server(`{"mode":"SIMPLE","credentialName":"c","minProtocolVersion":"TLSV1_3"}`) + `]`, Settings{}, nil, nil},
-		{"set lower is kept", `[` + server(`{"mode":"SIMPLE","credentialName":"c","minProtocolVersion":"TLSV1_0"}`) + `]`, Settings{}, nil, nil},
-		{"passthrough", `[` + server(`{"mode":"PASSTHROUGH"}`) + `]`, Settings{}, nil, nil},
-		{"mode unset is passthrough", `[` + server(`{"credentialName":"c"}`) + `]`, Settings{}, nil, nil},
-		{"auto passthrough", `[` + server(`{"mode":"AUTO_PASSTHROUGH"}`) + `]`, Settings{}, nil, nil},
-		{"istio mutual", `[` + server(`{"mode":"ISTIO_MUTUAL"}`) + `]`, Settings{}, nil, nil},
-		{"http redirect only", `[{"port":{"number":80,"name":"http","protocol":"HTTP"},"hosts":["*"],"tls":{"httpsRedirect":true}}]`, Settings{}, nil, nil},
-		{"no tls", `[{"port":{"number":80,"name":"http","protocol":"HTTP"},"hosts":["*"]}]`, Settings{}, nil, nil},
-		{"max below default", `[` + server(`{"mode":"SIMPLE","credentialName":"c","maxProtocolVersion":"TLSV1_1"}`) + `]`, Settings{},
+		{"already set", `[` + server(`{"mode":"SIMPLE","credentialName":"c","minProtocolVersion":"TLSV1_3"}`) + `]`, core.DefaultSettings{}, nil, nil},
+		{"set lower is kept", `[` + server(`{"mode":"SIMPLE","credentialName":"c","minProtocolVersion":"TLSV1_0"}`) + `]`, core.DefaultSettings{}, nil, nil},
+		{"passthrough", `[` + server(`{"mode":"PASSTHROUGH"}`) + `]`, core.DefaultSettings{}, nil, nil},
+		{"mode unset is passthrough", `[` + server(`{"credentialName":"c"}`) + `]`, core.DefaultSettings{}, nil, nil},
+		{"auto passthrough", `[` + server(`{"mode":"AUTO_PASSTHROUGH"}`) + `]`, core.DefaultSettings{}, nil, nil},
+		{"istio mutual", `[` + server(`{"mode":"ISTIO_MUTUAL"}`) + `]`, core.DefaultSettings{}, nil, nil},
+		{"http redirect only", `[{"port":{"number":80,"name":"http","protocol":"HTTP"},"hosts":["*"],"tls":{"httpsRedirect":true}}]`, core.DefaultSettings{}, nil, nil},
+		{"no tls", `[{"port":{"number":80,"name":"http","protocol":"HTTP"},"hosts":["*"]}]`, core.DefaultSettings{}, nil, nil},
+		{"max below default", `[` + server(`{"mode":"SIMPLE","credentialName":"c","maxProtocolVersion":"TLSV1_1"}`) + `]`, core.DefaultSettings{},
 			nil, []string{"default-min-tls-version spec.servers[0].tls.minProtocolVersion"}},
-		{"max at default", `[` + server(`{"mode":"SIMPLE","credentialName":"c","maxProtocolVersion":"TLSV1_2"}`) + `]`, Settings{},
+		{"max at default", `[` + server(`{"mode":"SIMPLE","credentialName":"c","maxProtocolVersion":"TLSV1_2"}`) + `]`, core.DefaultSettings{},
 			[]string{`add /spec/servers/0/tls/minProtocolVersion "TLSV1_2"`}, nil},
-		{"second server", `[{"port":{"number":80,"name":"http","protocol":"HTTP"},"hosts":["*"]},` + server(`{"mode":"SIMPLE","credentialName":"c"}`) + `]`, Settings{},
+		{"second server", `[{"port":{"number":80,"name":"http","protocol":"HTTP"},"hosts":["*"]},` + server(`{"mode":"SIMPLE","credentialName":"c"}`) + `]`, core.DefaultSettings{},
 			[]string{`add /spec/servers/1/tls/minProtocolVersion "TLSV1_2"`}, nil},
-		{"bad setting", `[` + server(`{"mode":"SIMPLE","credentialName":"c"}`) + `]`, Settings{MinTLSVersion: "TLS_AUTO"},
+		{"bad setting", `[` + server(`{"mode":"SIMPLE","credentialName":"c"}`) + `]`, core.DefaultSettings{MinTLSVersion: "TLS_AUTO"},
 			nil, []string{"default-min-tls-version spec.servers"}},
-		{"disabled", `[` + server(`{"mode":"SIMPLE","credentialName":"c"}`) + `]`, Settings{Disabled: []string{DefaultMinTLSVersion}}, nil, nil},
+		{"disabled", `[` + server(`{"mode":"SIMPLE","credentialName":"c"}`) + `]`, core.DefaultSettings{Disabled: []string{DefaultMinTLSVersion}}, nil, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			ops, warns := mutate(t, gatewayV1, gatewayDoc(tc.servers), &Env{Settings: tc.settings})
+			ops, warns := mutate(t, gatewayV1, gatewayDoc(tc.servers), &core.Env{Defaults: tc.settings})
 			if got := specOps(t, ops); !slices.Equal(got, tc.want) {
 				t.Errorf("ops %q, want %q", got, tc.want)
 			}

@@ -16,9 +16,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gatewarden/gatewarden/internal/cluster"
+	"github.com/gatewarden/gatewarden/internal/core"
 	"github.com/gatewarden/gatewarden/internal/object"
 	"github.com/gatewarden/gatewarden/internal/trust"
-	"github.com/gatewarden/gatewarden/validators"
 )
 
 var gatewayV1 = schema.GroupVersionKind{Group: "networking.istio.io", Version: "v1", Kind: "Gateway"}
@@ -98,9 +98,9 @@ func decode(t *testing.T, gvk schema.GroupVersionKind, raw string) any {
 }
 
 // mutate runs Mutate on raw with the request namespace "default".
-func mutate(t *testing.T, gvk schema.GroupVersionKind, raw string, env *Env) ([]jsonpatch.JsonPatchOperation, []validators.Finding) {
+func mutate(t *testing.T, gvk schema.GroupVersionKind, raw string, env *core.Env) ([]jsonpatch.JsonPatchOperation, []core.Finding) {
 	t.Helper()
-	obj := &validators.Object{GVK: gvk, Namespace: "default", Name: "r", Operation: "CREATE", Typed: decode(t, gvk, raw)}
+	obj := &core.Object{GVK: gvk, Namespace: "default", Name: "r", Operation: "CREATE", Typed: decode(t, gvk, raw)}
 	return Mutate(context.Background(), obj, env)
 }
 
@@ -131,7 +131,7 @@ func specOps(t *testing.T, ops []jsonpatch.JsonPatchOperation) []string {
 }
 
 // warningLines renders findings as "check field" lines, sorted.
-func warningLines(fs []validators.Finding) []string {
+func warningLines(fs []core.Finding) []string {
 	out := make([]string, 0, len(fs))
 	for _, f := range fs {
 		out = append(out, f.Check+" "+f.Field)

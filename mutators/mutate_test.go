@@ -12,7 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gatewarden/gatewarden/internal/apirule"
-	"github.com/gatewarden/gatewarden/validators"
+	"github.com/gatewarden/gatewarden/internal/core"
 )
 
 // Documents on which every default applies, with fields the Go types do not
@@ -44,7 +44,7 @@ var fullDocs = []struct {
 	{"gateway", gatewayV1, fullGateway, 1},
 }
 
-func fullEnv(t *testing.T) *Env { return &Env{Cluster: stdCluster(t), Trust: stdTrust()} }
+func fullEnv(t *testing.T) *core.Env { return &core.Env{Cluster: stdCluster(t), Trust: stdTrust()} }
 
 // leaves flattens a JSON document into pointer → value lines.
 func leaves(t *testing.T, raw string) map[string]string {
@@ -104,7 +104,7 @@ func TestIdempotent(t *testing.T) {
 			if err := json.Unmarshal([]byte(once), typed); err != nil {
 				t.Fatal(err)
 			}
-			obj := &validators.Object{GVK: d.gvk, Namespace: "default", Operation: "UPDATE", Typed: typed}
+			obj := &core.Object{GVK: d.gvk, Namespace: "default", Operation: "UPDATE", Typed: typed}
 			again, warns := Mutate(context.Background(), obj, fullEnv(t))
 			if len(again) != 0 || len(warns) != 0 {
 				t.Fatalf("second run: ops %q, warnings %v; want none", opLines(t, again), warns)
@@ -151,7 +151,7 @@ func TestDisabledDefaults(t *testing.T) {
 	for _, tc := range cases {
 		d := fullDocs[tc.doc]
 		env := fullEnv(t)
-		env.Settings.Disabled = tc.disabled
+		env.Defaults.Disabled = tc.disabled
 		ops, warns := mutate(t, d.gvk, d.raw, env)
 		if got := len(specOps(t, ops)); got != tc.want || len(warns) != 0 {
 			t.Errorf("%s disabled %v: %q, warnings %v; want %d defaults", d.name, tc.disabled, opLines(t, ops), warns, tc.want)
@@ -165,11 +165,11 @@ func TestDisabledDefaults(t *testing.T) {
 func TestNothingToDo(t *testing.T) {
 	cases := []struct {
 		name string
-		obj  *validators.Object
+		obj  *core.Object
 	}{
-		{"delete", &validators.Object{Operation: "DELETE", Typed: decode(t, apirule.V2, v2(`{"hosts":["a"]}`))}},
-		{"nil typed", &validators.Object{Operation: "CREATE"}},
-		{"other kind", &validators.Object{Operation: "CREATE", Typed: &networkingv1.VirtualService{}}},
+		{"delete", &core.Object{Operation: "DELETE", Typed: decode(t, apirule.V2, v2(`{"hosts":["a"]}`))}},
+		{"nil typed", &core.Object{Operation: "CREATE"}},
+		{"other kind", &core.Object{Operation: "CREATE", Typed: &networkingv1.VirtualService{}}},
 	}
 	for _, tc := range cases {
 		if ops, warns := Mutate(context.Background(), tc.obj, fullEnv(t)); len(ops)+len(warns) != 0 {

@@ -14,100 +14,101 @@ import (
 
 	"github.com/gatewarden/gatewarden/internal/apirule"
 	"github.com/gatewarden/gatewarden/internal/cluster"
+	"github.com/gatewarden/gatewarden/internal/core"
 )
 
 // Checks of APIRule v2 and v2alpha1 (issue 12). Every check runs and reports
 // on its own, so one answer lists every problem of the object. A check whose
 // cluster read fails warns that it could not run instead of guessing.
 
-var APIRuleGateway = register(Check{
+var APIRuleGateway = core.Register(core.Check{
 	ID:          "apirule-gateway",
-	Kinds:       []string{KindAPIRule},
-	Default:     Deny,
+	Kinds:       []string{core.KindAPIRule},
+	Default:     core.Deny,
 	Description: "exactly one of gateway or externalGateway is set, as namespace/name, and the gateway exists",
 })
 
-var APIRuleHostGateway = register(Check{
+var APIRuleHostGateway = core.Register(core.Check{
 	ID:          "apirule-host-gateway",
-	Kinds:       []string{KindAPIRule},
-	Default:     Deny,
+	Kinds:       []string{core.KindAPIRule},
+	Default:     core.Deny,
 	Description: "the gateway serves each host (v1beta1: spec.host, a short host under the domain of kyma-system/kyma-gateway): a short host needs servers sharing one *.domain host, an FQDN must match a server host",
 })
 
-var APIRuleHostTaken = register(Check{
+var APIRuleHostTaken = core.Register(core.Check{
 	ID:          "apirule-host-taken",
-	Kinds:       []string{KindAPIRule},
-	Default:     Deny,
+	Kinds:       []string{core.KindAPIRule},
+	Default:     core.Deny,
 	Description: "no host is already exposed by another APIRule or by a VirtualService this APIRule does not own",
 })
 
-var APIRuleService = register(Check{
+var APIRuleService = core.Register(core.Check{
 	ID:          "apirule-service",
-	Kinds:       []string{KindAPIRule},
-	Default:     Deny,
+	Kinds:       []string{core.KindAPIRule},
+	Default:     core.Deny,
 	Description: "every rule has a service (rule or spec level) that exists and has the port",
 })
 
-var APIRuleServiceSelector = register(Check{
+var APIRuleServiceSelector = core.Register(core.Check{
 	ID:          "apirule-service-selector",
-	Kinds:       []string{KindAPIRule},
-	Default:     Warn,
+	Kinds:       []string{core.KindAPIRule},
+	Default:     core.Warn,
 	Description: "the service has a selector, so some workload receives the APIRule's policies",
 })
 
-var APIRulePath = register(Check{
+var APIRulePath = core.Register(core.Check{
 	ID:          "apirule-path",
-	Kinds:       []string{KindAPIRule},
-	Default:     Deny,
+	Kinds:       []string{core.KindAPIRule},
+	Default:     core.Deny,
 	Description: "rule paths are exact, /* alone, or use the {*} and {**} operators as Kyma defines them",
 })
 
-var APIRuleMethods = register(Check{
+var APIRuleMethods = core.Register(core.Check{
 	ID:          "apirule-methods",
-	Kinds:       []string{KindAPIRule},
-	Default:     Deny,
+	Kinds:       []string{core.KindAPIRule},
+	Default:     core.Deny,
 	Description: "rule methods are HTTP methods, each listed once",
 })
 
-var APIRuleRuleDuplicate = register(Check{
+var APIRuleRuleDuplicate = core.Register(core.Check{
 	ID:          "apirule-rule-duplicate",
-	Kinds:       []string{KindAPIRule},
-	Default:     Deny,
+	Kinds:       []string{core.KindAPIRule},
+	Default:     core.Deny,
 	Description: "no two rules have the same path (/* being /{**}) and a shared method",
 })
 
-var APIRuleAccess = register(Check{
+var APIRuleAccess = core.Register(core.Check{
 	ID:          "apirule-access",
-	Kinds:       []string{KindAPIRule},
-	Default:     Deny,
+	Kinds:       []string{core.KindAPIRule},
+	Default:     core.Deny,
 	Description: "each rule sets exactly one of noAuth: true, jwt and extAuth",
 })
 
-var APIRuleTimeout = register(Check{
+var APIRuleTimeout = core.Register(core.Check{
 	ID:          "apirule-timeout",
-	Kinds:       []string{KindAPIRule},
-	Default:     Deny,
+	Kinds:       []string{core.KindAPIRule},
+	Default:     core.Deny,
 	Description: "spec and rule timeouts are 1 to 3900 seconds",
 })
 
-var APIRuleJWT = register(Check{
+var APIRuleJWT = core.Register(core.Check{
 	ID:          "apirule-jwt",
-	Kinds:       []string{KindAPIRule},
-	Default:     Deny,
+	Kinds:       []string{core.KindAPIRule},
+	Default:     core.Deny,
 	Description: "jwt and extAuth restrictions have authentications with issuer and jwksUri, and no empty scope or audience; a v1beta1 jwt handler config gets the same in the Istio form, no empty entries in the Ory form, and not both forms",
 })
 
-var APIRuleExtAuth = register(Check{
+var APIRuleExtAuth = core.Register(core.Check{
 	ID:          "apirule-extauth",
-	Kinds:       []string{KindAPIRule},
-	Default:     Deny,
+	Kinds:       []string{core.KindAPIRule},
+	Default:     core.Deny,
 	Description: "extAuth names authorizers registered in the mesh config (ext_authz providers or Kyma Istio authorizers)",
 })
 
-var APIRuleRequireAuth = register(Check{
+var APIRuleRequireAuth = core.Register(core.Check{
 	ID:          "apirule-require-auth",
-	Kinds:       []string{KindAPIRule},
-	Default:     Off,
+	Kinds:       []string{core.KindAPIRule},
+	Default:     core.Off,
 	Description: "policy: no noAuth rules in namespaces labelled <settings.requireAuthLabel>=true",
 })
 
@@ -117,7 +118,7 @@ var httpMethods = []string{"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "O
 // maxTimeout is the CRD's upper bound for timeouts, in seconds.
 const maxTimeout = 3900
 
-func validateAPIRule(ctx context.Context, ar *apirule.APIRule, env *Env, r *Report) {
+func validateAPIRule(ctx context.Context, ar *apirule.APIRule, env *core.Env, r *core.Report) {
 	gw, deny, warn := apiruleGatewayErrors(ctx, ar.Spec, env.Cluster)
 	r.Deny(APIRuleGateway, deny...)
 	r.Warn(APIRuleGateway, warn...)
@@ -805,7 +806,7 @@ func extAuthErrors(ctx context.Context, rules []apirule.Rule, p *field.Path, st 
 
 func requireAuthErrors(ctx context.Context, ar *apirule.APIRule, label string, st cluster.State) (deny, warn field.ErrorList) {
 	if label == "" {
-		label = Settings{}.WithDefaults().RequireAuthLabel
+		label = core.Settings{}.WithDefaults().RequireAuthLabel
 	}
 	p := field.NewPath("spec", "rules")
 	var open []int

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gatewarden/gatewarden/internal/apirule"
 	"github.com/gatewarden/gatewarden/internal/cluster"
+	"github.com/gatewarden/gatewarden/internal/core"
 	"github.com/gatewarden/gatewarden/internal/trust"
 )
 
@@ -104,13 +105,13 @@ func arOKJWT() *apirule.JWT {
 }
 
 // arChecks are the checks of apirule.go and ruleorder.go.
-var arChecks = []*Check{APIRuleGateway, APIRuleHostGateway, APIRuleHostTaken, APIRuleService, APIRuleServiceSelector,
+var arChecks = []*core.Check{APIRuleGateway, APIRuleHostGateway, APIRuleHostTaken, APIRuleService, APIRuleServiceSelector,
 	APIRulePath, APIRuleMethods, APIRuleRuleDuplicate, APIRuleAccess, APIRuleTimeout, APIRuleJWT, APIRuleExtAuth,
 	APIRuleRequireAuth, APIRuleRuleOrder, APIRuleRuleOverlap}
 
 // arMine keeps the findings of these checks: trust.go adds its own to jwt
 // rules.
-func arMine(fs []Finding) []string {
+func arMine(fs []core.Finding) []string {
 	ids := map[string]bool{}
 	for _, c := range arChecks {
 		ids[c.ID] = true
@@ -326,7 +327,7 @@ func TestAPIRule(t *testing.T) {
 			if got := arMine(r.Warnings); !reflect.DeepEqual(got, tc.warn) {
 				t.Errorf("warnings = %q, want %q\n%v", got, tc.warn, r.Warnings)
 			}
-			all := append(append([]Finding{}, r.Violations...), r.Warnings...)
+			all := append(append([]core.Finding{}, r.Violations...), r.Warnings...)
 			for _, frag := range tc.fragments {
 				found := false
 				for _, f := range all {
@@ -341,21 +342,21 @@ func TestAPIRule(t *testing.T) {
 }
 
 // arPolicy turns checks that are off by default on.
-type arPolicy map[string]Action
+type arPolicy map[string]core.Action
 
-func (p arPolicy) Action(c *Check) Action {
+func (p arPolicy) Action(c *core.Check) core.Action {
 	if a, ok := p[c.ID]; ok {
 		return a
 	}
 	return c.Default
 }
-func (arPolicy) NetworkAction() Action { return Warn }
+func (arPolicy) NetworkAction() core.Action { return core.Warn }
 
-func runAPIRuleWith(t *testing.T, ar *apirule.APIRule, p Policy, st cluster.State) *Report {
+func runAPIRuleWith(t *testing.T, ar *apirule.APIRule, p core.Policy, st cluster.State) *core.Report {
 	t.Helper()
-	r := NewReport(p)
-	Validate(context.Background(), &Object{Namespace: apiruleNamespace(ar), Name: ar.Name, Operation: "CREATE", Typed: ar},
-		&Env{Cluster: st, Trust: trust.Offline{}, Settings: Settings{}.WithDefaults(), Now: func() time.Time { return testNow }}, r)
+	r := core.NewReport(p)
+	Validate(context.Background(), &core.Object{Namespace: apiruleNamespace(ar), Name: ar.Name, Operation: "CREATE", Typed: ar},
+		&core.Env{Cluster: st, Trust: trust.Offline{}, Settings: core.Settings{}.WithDefaults(), Now: func() time.Time { return testNow }}, r)
 	return r
 }
 
@@ -364,18 +365,18 @@ func TestAPIRuleRequireAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	on := arPolicy{APIRuleRequireAuth.ID: Deny}
+	on := arPolicy{APIRuleRequireAuth.ID: core.Deny}
 	cases := []struct {
 		name      string
 		namespace string
 		jwt       bool
-		policy    Policy
+		policy    core.Policy
 		deny      []string
 	}{
 		{"noAuth in a labelled namespace", "locked", false, on, []string{"apirule-require-auth spec.rules[0].noAuth"}},
 		{"jwt in a labelled namespace", "locked", true, on, nil},
 		{"noAuth in an unlabelled namespace", "default", false, on, nil},
-		{"off by default", "locked", false, DefaultPolicy, nil},
+		{"off by default", "locked", false, core.DefaultPolicy, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -434,7 +435,7 @@ func TestAPIRuleClusterErrorsWarn(t *testing.T) {
 	ar := goodAPIRule()
 	ar.Spec.Hosts = []string{"httpbin.example.com"}
 	ar.Spec.Rules = append(ar.Spec.Rules, apirule.Rule{Path: "/b", Methods: []string{"GET"}, ExtAuth: &apirule.ExtAuth{Authorizers: []string{"x"}}})
-	r := runAPIRuleWith(t, ar, arPolicy{APIRuleRequireAuth.ID: Deny}, arFailing{st})
+	r := runAPIRuleWith(t, ar, arPolicy{APIRuleRequireAuth.ID: core.Deny}, arFailing{st})
 	if got := arMine(r.Violations); len(got) != 0 {
 		t.Fatalf("unknown answers must not deny: %v", r.Violations)
 	}

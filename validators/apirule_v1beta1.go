@@ -12,12 +12,13 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/gatewarden/gatewarden/internal/apirule"
+	"github.com/gatewarden/gatewarden/internal/core"
 )
 
-var APIRuleV1beta1Deprecated = register(Check{
+var APIRuleV1beta1Deprecated = core.Register(core.Check{
 	ID:          "apirule-v1beta1-deprecated",
-	Kinds:       []string{KindAPIRule},
-	Default:     Warn,
+	Kinds:       []string{core.KindAPIRule},
+	Default:     core.Warn,
 	Description: "APIRule v1beta1 is deprecated; the warning names the v2 equivalent of each access strategy",
 })
 
@@ -35,38 +36,38 @@ var v2Equivalent = map[string]string{
 	"unauthorized":              "",
 }
 
-var APIRuleV1beta1GatewayNotFound = register(Check{
+var APIRuleV1beta1GatewayNotFound = core.Register(core.Check{
 	ID:          "apirule-v1beta1-gateway-not-found",
-	Kinds:       []string{KindAPIRule},
-	Default:     Deny,
+	Kinds:       []string{core.KindAPIRule},
+	Default:     core.Deny,
 	Description: "a v1beta1 spec.gateway (namespace/name or <name>.<namespace>.svc.cluster.local) names an existing Gateway",
 })
 
-var APIRuleV1beta1ServiceNotFound = register(Check{
+var APIRuleV1beta1ServiceNotFound = core.Register(core.Check{
 	ID:          "apirule-v1beta1-service-not-found",
-	Kinds:       []string{KindAPIRule},
-	Default:     Deny,
+	Kinds:       []string{core.KindAPIRule},
+	Default:     core.Deny,
 	Description: "every v1beta1 rule has a service (its own or spec.service) and the Service exists (namespace: rule, then spec, then the APIRule's)",
 })
 
-var APIRuleV1beta1ServicePort = register(Check{
+var APIRuleV1beta1ServicePort = core.Register(core.Check{
 	ID:          "apirule-v1beta1-service-port",
-	Kinds:       []string{KindAPIRule},
-	Default:     Deny,
+	Kinds:       []string{core.KindAPIRule},
+	Default:     core.Deny,
 	Description: "the port of a v1beta1 spec.service or rules[].service is one of the Service's ports",
 })
 
-var APIRuleV1beta1HostOccupied = register(Check{
+var APIRuleV1beta1HostOccupied = core.Register(core.Check{
 	ID:          "apirule-v1beta1-host-occupied",
-	Kinds:       []string{KindAPIRule},
-	Default:     Deny,
+	Kinds:       []string{core.KindAPIRule},
+	Default:     core.Deny,
 	Description: "a v1beta1 spec.host is not already exposed by another APIRule or by a VirtualService this APIRule does not own",
 })
 
 // v1beta1DefaultGateway is what Kyma's v1beta1 short hosts take their domain from.
 const v1beta1DefaultGateway = "kyma-system/kyma-gateway"
 
-func validateAPIRuleV1beta1(ctx context.Context, ar *apirule.V1beta1APIRule, env *Env, r *Report) {
+func validateAPIRuleV1beta1(ctx context.Context, ar *apirule.V1beta1APIRule, env *core.Env, r *core.Report) {
 	validateV1beta1Deprecation(ar, r)
 	validateAPIRuleV1beta1JWTTrust(ctx, ar, env, r)
 	ns := authzNamespace(ar.Namespace)
@@ -90,7 +91,7 @@ func v1beta1GatewayRef(ref, ns string) (gwNs, gwName string, ok bool) {
 
 // validateV1beta1Gateway checks spec.gateway and returns the Gateway when it
 // could be read, for the host check.
-func validateV1beta1Gateway(ctx context.Context, ar *apirule.V1beta1APIRule, ns string, env *Env, r *Report) *networkingv1.Gateway {
+func validateV1beta1Gateway(ctx context.Context, ar *apirule.V1beta1APIRule, ns string, env *core.Env, r *core.Report) *networkingv1.Gateway {
 	if ar.Spec.Gateway == nil || *ar.Spec.Gateway == "" || (!r.Enabled(APIRuleV1beta1GatewayNotFound) && !r.Enabled(APIRuleHostGateway)) {
 		return nil
 	}
@@ -116,7 +117,7 @@ func validateV1beta1Gateway(ctx context.Context, ar *apirule.V1beta1APIRule, ns 
 // validateV1beta1HostGateway is apirule-host-gateway for spec.host: the
 // Gateway serves the host. Kyma's v1beta1 puts a short host under the domain
 // of kyma-system/kyma-gateway, whatever spec.gateway names.
-func validateV1beta1HostGateway(ctx context.Context, ar *apirule.V1beta1APIRule, gw *networkingv1.Gateway, env *Env, r *Report) {
+func validateV1beta1HostGateway(ctx context.Context, ar *apirule.V1beta1APIRule, gw *networkingv1.Gateway, env *core.Env, r *core.Report) {
 	if !r.Enabled(APIRuleHostGateway) {
 		return
 	}
@@ -156,7 +157,7 @@ type v1beta1ServiceRef struct {
 	path *field.Path
 }
 
-func validateV1beta1Services(ctx context.Context, ar *apirule.V1beta1APIRule, ns string, env *Env, r *Report) {
+func validateV1beta1Services(ctx context.Context, ar *apirule.V1beta1APIRule, ns string, env *core.Env, r *core.Report) {
 	if !r.Enabled(APIRuleV1beta1ServiceNotFound) && !r.Enabled(APIRuleV1beta1ServicePort) && !r.Enabled(APIRuleServiceSelector) {
 		return
 	}
@@ -216,7 +217,7 @@ func validateV1beta1Services(ctx context.Context, ar *apirule.V1beta1APIRule, ns
 	}
 }
 
-func validateV1beta1ServicePort(svc *corev1.Service, port int64, p *field.Path, r *Report) {
+func validateV1beta1ServicePort(svc *corev1.Service, port int64, p *field.Path, r *core.Report) {
 	var ports []string
 	for _, sp := range svc.Spec.Ports {
 		if int64(sp.Port) == port {
@@ -239,7 +240,7 @@ func validateV1beta1ServicePort(svc *corev1.Service, port int64, p *field.Path, 
 // v1beta1HostKey is what two APIRules collide on: the FQDN, with a short
 // host expanded by the domain of its gateway (the first server's first
 // host without `*.`), or short host and gateway when that is unknown.
-func v1beta1HostKey(ctx context.Context, host, gatewayRef string, env *Env, domains map[string]string) string {
+func v1beta1HostKey(ctx context.Context, host, gatewayRef string, env *core.Env, domains map[string]string) string {
 	host = strings.ToLower(strings.TrimSuffix(host, "."))
 	if strings.Contains(host, ".") {
 		return host
@@ -267,7 +268,7 @@ func v1beta1HostKey(ctx context.Context, host, gatewayRef string, env *Env, doma
 	return host + "." + domain
 }
 
-func validateV1beta1HostOccupied(ctx context.Context, ar *apirule.V1beta1APIRule, ns string, env *Env, r *Report) {
+func validateV1beta1HostOccupied(ctx context.Context, ar *apirule.V1beta1APIRule, ns string, env *core.Env, r *core.Report) {
 	if ar.Spec.Host == nil || *ar.Spec.Host == "" || !r.Enabled(APIRuleV1beta1HostOccupied) {
 		return
 	}
@@ -376,7 +377,7 @@ func v1beta1JWTErrors(rules []apirule.V1beta1Rule) field.ErrorList {
 	return errs
 }
 
-func validateV1beta1Deprecation(ar *apirule.V1beta1APIRule, r *Report) {
+func validateV1beta1Deprecation(ar *apirule.V1beta1APIRule, r *core.Report) {
 	mapped := map[string]bool{}
 	missing := map[string]bool{}
 	for i, rule := range ar.Spec.Rules {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gatewarden/gatewarden/internal/apirule"
 	"github.com/gatewarden/gatewarden/internal/cluster"
+	"github.com/gatewarden/gatewarden/internal/core"
 )
 
 func v1bGateway(ns, name string, hosts ...string) *networkingv1.Gateway {
@@ -99,15 +100,15 @@ const v1bPrefix = "apirule-v1beta1-"
 
 // v1bAssert compares findings of the v1beta1 checks other than the
 // deprecation warning, which every v1beta1 object gets.
-func v1bAssert(t *testing.T, r *Report, deny, warn []string) {
+func v1bAssert(t *testing.T, r *core.Report, deny, warn []string) {
 	t.Helper()
-	var warnings []Finding
+	var warnings []core.Finding
 	for _, w := range r.Warnings {
 		if w.Check != APIRuleV1beta1Deprecated.ID {
 			warnings = append(warnings, w)
 		}
 	}
-	authzAssert(t, &Report{Violations: r.Violations, Warnings: warnings}, v1bPrefix, deny, warn)
+	authzAssert(t, &core.Report{Violations: r.Violations, Warnings: warnings}, v1bPrefix, deny, warn)
 }
 
 func TestAPIRuleV1beta1Gateway(t *testing.T) {
@@ -261,7 +262,7 @@ func TestAPIRuleV1beta1ClusterErrorsWarn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := authzRunState(t, v1bRule(nil), v1bFailingState{authzFailingState{st}}, DefaultPolicy)
+	r := authzRunState(t, v1bRule(nil), v1bFailingState{authzFailingState{st}}, core.DefaultPolicy)
 	v1bAssert(t, r, nil, authzLines(
 		"apirule-v1beta1-gateway-not-found spec.gateway",
 		"apirule-v1beta1-host-occupied spec.host",
@@ -308,14 +309,14 @@ func TestAPIRuleV1beta1ChecksOffSkipReads(t *testing.T) {
 	}
 	// The v1beta1 checks, and the v2 checks v1beta1 objects get too.
 	off := authzOff{APIRuleHostGateway.ID: true, APIRuleServiceSelector.ID: true}
-	for _, c := range ForKind(KindAPIRule) {
+	for _, c := range core.ForKind(core.KindAPIRule) {
 		if strings.HasPrefix(c.ID, v1bPrefix) && c.ID != APIRuleV1beta1Deprecated.ID {
 			off[c.ID] = true
 		}
 	}
 	ar := v1bRule(func(ar *apirule.V1beta1APIRule) { ar.Spec.Host = v1bStr("httpbin") })
 	r := authzRunState(t, ar, v1bNoReads{st, t}, off)
-	if got := summary(append(append([]Finding{}, r.Violations...), r.Warnings...)); !reflect.DeepEqual(got, []string{"apirule-v1beta1-deprecated apiVersion"}) {
+	if got := summary(append(append([]core.Finding{}, r.Violations...), r.Warnings...)); !reflect.DeepEqual(got, []string{"apirule-v1beta1-deprecated apiVersion"}) {
 		t.Errorf("findings = %q, want only the deprecation", got)
 	}
 }

@@ -16,9 +16,9 @@ import (
 	"github.com/gatewarden/gatewarden/internal/apirule"
 	"github.com/gatewarden/gatewarden/internal/cluster"
 	"github.com/gatewarden/gatewarden/internal/config"
+	"github.com/gatewarden/gatewarden/internal/core"
 	"github.com/gatewarden/gatewarden/internal/review"
 	"github.com/gatewarden/gatewarden/internal/trust"
-	"github.com/gatewarden/gatewarden/validators"
 )
 
 // TestAPIRuleV2alpha1GetsTheV2Checks sends each APIRule as v2alpha1 and as v2
@@ -58,7 +58,7 @@ func TestAPIRuleV2alpha1GetsTheV2Checks(t *testing.T) {
 			t.Run(tc.name+"/"+gvk.Version, func(t *testing.T) {
 				doc := `{"apiVersion":"` + gvk.GroupVersion().String() + `","kind":"APIRule","metadata":{"name":"x","namespace":"default"},"spec":` + tc.spec + `}`
 				res := rv.Validate(context.Background(), &review.Request{GVK: gvk, Namespace: "default", Name: "x", Operation: "CREATE", Object: []byte(doc)})
-				if res.Kind != validators.KindAPIRule {
+				if res.Kind != core.KindAPIRule {
 					t.Fatalf("kind = %q: the object was not checked as an APIRule: %+v", res.Kind, res)
 				}
 				if res.Allowed != (len(tc.deny) == 0) {
@@ -76,7 +76,7 @@ func TestAPIRuleV2alpha1GetsTheV2Checks(t *testing.T) {
 }
 
 // v2aLines renders findings as sorted "check field" lines; nil when none.
-func v2aLines(fs []validators.Finding) []string {
+func v2aLines(fs []core.Finding) []string {
 	var out []string
 	for _, f := range fs {
 		out = append(out, strings.TrimSpace(f.Check+" "+f.Field))

@@ -13,79 +13,80 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/gatewarden/gatewarden/internal/cluster"
+	"github.com/gatewarden/gatewarden/internal/core"
 )
 
 // The AuthorizationPolicy checks: what istiod's own validation accepts but
 // what never works in a cluster (unknown providers, principals nothing can
 // produce, selectors that select nothing) and the two classic ALLOW pitfalls.
 
-var AuthorizationPolicyCustomProvider = register(Check{
+var AuthorizationPolicyCustomProvider = core.Register(core.Check{
 	ID:          "authorizationpolicy-custom-provider",
-	Kinds:       []string{KindAuthorizationPolicy},
-	Default:     Deny,
+	Kinds:       []string{core.KindAuthorizationPolicy},
+	Default:     core.Deny,
 	Description: "a CUSTOM policy names an ext-authz provider registered in the mesh config (extensionProviders) or a Kyma Istio authorizer",
 })
 
-var AuthorizationPolicyRequestPrincipalIssuer = register(Check{
+var AuthorizationPolicyRequestPrincipalIssuer = core.Register(core.Check{
 	ID:          "authorizationpolicy-request-principal-issuer",
-	Kinds:       []string{KindAuthorizationPolicy},
-	Default:     Warn,
+	Kinds:       []string{core.KindAuthorizationPolicy},
+	Default:     core.Warn,
 	Description: "requestPrincipals name an issuer trusted by a RequestAuthentication that applies to the same workloads",
 })
 
-var AuthorizationPolicyPrincipalFormat = register(Check{
+var AuthorizationPolicyPrincipalFormat = core.Register(core.Check{
 	ID:          "authorizationpolicy-principal-format",
-	Kinds:       []string{KindAuthorizationPolicy},
-	Default:     Warn,
+	Kinds:       []string{core.KindAuthorizationPolicy},
+	Default:     core.Warn,
 	Description: "principals have the SPIFFE form <trust-domain>/ns/<namespace>/sa/<service-account> (or * at the start or end)",
 })
 
-var AuthorizationPolicySelectorNoWorkload = register(Check{
+var AuthorizationPolicySelectorNoWorkload = core.Register(core.Check{
 	ID:          "authorizationpolicy-selector-no-workload",
-	Kinds:       []string{KindAuthorizationPolicy},
-	Default:     Warn,
+	Kinds:       []string{core.KindAuthorizationPolicy},
+	Default:     core.Warn,
 	Description: "selector.matchLabels match at least one pod",
 })
 
-var AuthorizationPolicyTargetNotFound = register(Check{
+var AuthorizationPolicyTargetNotFound = core.Register(core.Check{
 	ID:          "authorizationpolicy-target-not-found",
-	Kinds:       []string{KindAuthorizationPolicy},
-	Default:     Warn,
+	Kinds:       []string{core.KindAuthorizationPolicy},
+	Default:     core.Warn,
 	Description: "targetRef/targetRefs of kind Service name an existing Service",
 })
 
-var AuthorizationPolicySourceNamespaceNotFound = register(Check{
+var AuthorizationPolicySourceNamespaceNotFound = core.Register(core.Check{
 	ID:          "authorizationpolicy-source-namespace-not-found",
-	Kinds:       []string{KindAuthorizationPolicy},
-	Default:     Warn,
+	Kinds:       []string{core.KindAuthorizationPolicy},
+	Default:     core.Warn,
 	Description: "source.namespaces and source.notNamespaces name existing namespaces",
 })
 
-var AuthorizationPolicyAllowNothing = register(Check{
+var AuthorizationPolicyAllowNothing = core.Register(core.Check{
 	ID:          "authorizationpolicy-allow-nothing",
-	Kinds:       []string{KindAuthorizationPolicy},
-	Default:     Warn,
+	Kinds:       []string{core.KindAuthorizationPolicy},
+	Default:     core.Warn,
 	Description: "an ALLOW policy without rules denies every request to the workloads it selects",
 })
 
-var AuthorizationPolicyAllowAll = register(Check{
+var AuthorizationPolicyAllowAll = core.Register(core.Check{
 	ID:          "authorizationpolicy-allow-all",
-	Kinds:       []string{KindAuthorizationPolicy},
-	Default:     Warn,
+	Kinds:       []string{core.KindAuthorizationPolicy},
+	Default:     core.Warn,
 	Description: "an ALLOW policy with an empty rule {} allows every request to the workloads it selects",
 })
 
-var AuthorizationPolicyAllowAllRoot = register(Check{
+var AuthorizationPolicyAllowAllRoot = core.Register(core.Check{
 	ID:          "authorizationpolicy-allow-all-root",
-	Kinds:       []string{KindAuthorizationPolicy},
-	Default:     Deny,
+	Kinds:       []string{core.KindAuthorizationPolicy},
+	Default:     core.Deny,
 	Description: "an ALLOW policy with an empty rule {} in the mesh root namespace allows every request mesh-wide",
 })
 
 // authzDefaultRoot is istiod's root namespace when the mesh config cannot be read.
 const authzDefaultRoot = "istio-system"
 
-func validateAuthorizationPolicy(ctx context.Context, ap *securityv1.AuthorizationPolicy, env *Env, r *Report) {
+func validateAuthorizationPolicy(ctx context.Context, ap *securityv1.AuthorizationPolicy, env *core.Env, r *core.Report) {
 	ns := authzNamespace(ap.Namespace)
 	mesh, meshErr := env.Cluster.Mesh(ctx)
 	root := authzRootNamespace(mesh)
@@ -137,7 +138,7 @@ func authzLabels(sel *typeapi.WorkloadSelector) map[string]string {
 // authzSelectorMatchesNothing reports a workload selector (of an
 // AuthorizationPolicy or RequestAuthentication) that no pod matches. A
 // policy in the root namespace selects workloads in every namespace.
-func authzSelectorMatchesNothing(ctx context.Context, c *Check, sel map[string]string, ns, root string, st cluster.State, r *Report) {
+func authzSelectorMatchesNothing(ctx context.Context, c *core.Check, sel map[string]string, ns, root string, st cluster.State, r *core.Report) {
 	if len(sel) == 0 || !r.Enabled(c) {
 		return
 	}
@@ -157,7 +158,7 @@ func authzSelectorMatchesNothing(ctx context.Context, c *Check, sel map[string]s
 	}
 }
 
-func validateAuthzCustomProvider(spec *securityapi.AuthorizationPolicy, mesh *cluster.Mesh, meshErr error, r *Report) {
+func validateAuthzCustomProvider(spec *securityapi.AuthorizationPolicy, mesh *cluster.Mesh, meshErr error, r *core.Report) {
 	if spec.Action != securityapi.AuthorizationPolicy_CUSTOM {
 		return
 	}
@@ -242,7 +243,7 @@ type authzValue struct {
 	not   bool
 }
 
-func validateAuthzRequestPrincipals(ctx context.Context, spec *securityapi.AuthorizationPolicy, ns, root string, st cluster.State, r *Report) {
+func validateAuthzRequestPrincipals(ctx context.Context, spec *securityapi.AuthorizationPolicy, ns, root string, st cluster.State, r *core.Report) {
 	if !r.Enabled(AuthorizationPolicyRequestPrincipalIssuer) {
 		return
 	}
@@ -405,7 +406,7 @@ func authzPrincipalTrusted(p string, issuers []string, anyIssuer bool) bool {
 	return false
 }
 
-func validateAuthzPrincipals(spec *securityapi.AuthorizationPolicy, r *Report) {
+func validateAuthzPrincipals(spec *securityapi.AuthorizationPolicy, r *core.Report) {
 	authzEachSource(spec, func(src *securityapi.Source, p *field.Path) {
 		for _, list := range []authzList{{"principals", src.Principals}, {"notPrincipals", src.NotPrincipals}} {
 			name := list.name
@@ -471,11 +472,11 @@ func spiffePrincipalProblem(p string) string {
 	return ""
 }
 
-func validateAuthzSelector(ctx context.Context, spec *securityapi.AuthorizationPolicy, ns, root string, st cluster.State, r *Report) {
+func validateAuthzSelector(ctx context.Context, spec *securityapi.AuthorizationPolicy, ns, root string, st cluster.State, r *core.Report) {
 	authzSelectorMatchesNothing(ctx, AuthorizationPolicySelectorNoWorkload, authzLabels(spec.Selector), ns, root, st, r)
 }
 
-func validateAuthzTargets(ctx context.Context, spec *securityapi.AuthorizationPolicy, ns string, st cluster.State, r *Report) {
+func validateAuthzTargets(ctx context.Context, spec *securityapi.AuthorizationPolicy, ns string, st cluster.State, r *core.Report) {
 	if !r.Enabled(AuthorizationPolicyTargetNotFound) {
 		return
 	}
@@ -502,7 +503,7 @@ func validateAuthzTargets(ctx context.Context, spec *securityapi.AuthorizationPo
 	}
 }
 
-func validateAuthzSourceNamespaces(ctx context.Context, spec *securityapi.AuthorizationPolicy, st cluster.State, r *Report) {
+func validateAuthzSourceNamespaces(ctx context.Context, spec *securityapi.AuthorizationPolicy, st cluster.State, r *core.Report) {
 	if !r.Enabled(AuthorizationPolicySourceNamespaceNotFound) {
 		return
 	}
@@ -540,7 +541,7 @@ func authzEmptyRule(rule *securityapi.Rule) bool {
 	return rule == nil || (len(rule.From) == 0 && len(rule.To) == 0 && len(rule.When) == 0)
 }
 
-func validateAuthzAllowPitfalls(spec *securityapi.AuthorizationPolicy, ns, root string, meshErr error, r *Report) {
+func validateAuthzAllowPitfalls(spec *securityapi.AuthorizationPolicy, ns, root string, meshErr error, r *core.Report) {
 	if spec.Action != securityapi.AuthorizationPolicy_ALLOW {
 		return
 	}

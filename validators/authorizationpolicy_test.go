@@ -19,6 +19,7 @@ import (
 
 	"github.com/gatewarden/gatewarden/internal/apirule"
 	"github.com/gatewarden/gatewarden/internal/cluster"
+	"github.com/gatewarden/gatewarden/internal/core"
 	"github.com/gatewarden/gatewarden/internal/trust"
 )
 
@@ -127,7 +128,7 @@ func authzToPaths(paths ...string) *securityapi.Rule {
 }
 
 // authzFindings is "check field" of every finding of checks with the prefix.
-func authzFindings(fs []Finding, prefix string) []string {
+func authzFindings(fs []core.Finding, prefix string) []string {
 	var out []string
 	for _, s := range summary(fs) {
 		if strings.HasPrefix(s, prefix) {
@@ -137,7 +138,7 @@ func authzFindings(fs []Finding, prefix string) []string {
 	return out
 }
 
-func authzAssert(t *testing.T, r *Report, prefix string, deny, warn []string) {
+func authzAssert(t *testing.T, r *core.Report, prefix string, deny, warn []string) {
 	t.Helper()
 	if got := authzFindings(r.Violations, prefix); !reflect.DeepEqual(got, deny) {
 		t.Errorf("violations = %q, want %q\nall: %v", got, deny, r.Violations)
@@ -452,19 +453,19 @@ func (authzFailingState) APIRules(context.Context, string) ([]*apirule.APIRule, 
 // authzOff is a policy with some checks off, the rest at their defaults.
 type authzOff map[string]bool
 
-func (p authzOff) Action(c *Check) Action {
+func (p authzOff) Action(c *core.Check) core.Action {
 	if p[c.ID] {
-		return Off
+		return core.Off
 	}
 	return c.Default
 }
-func (authzOff) NetworkAction() Action { return Warn }
+func (authzOff) NetworkAction() core.Action { return core.Warn }
 
-func authzRunState(t *testing.T, typed any, st cluster.State, p Policy) *Report {
+func authzRunState(t *testing.T, typed any, st cluster.State, p core.Policy) *core.Report {
 	t.Helper()
-	r := NewReport(p)
-	Validate(context.Background(), &Object{Namespace: "default", Name: "x", Operation: "CREATE", Typed: typed},
-		&Env{Cluster: st, Trust: trust.Offline{}, Settings: Settings{}.WithDefaults(), Now: func() time.Time { return testNow }}, r)
+	r := core.NewReport(p)
+	Validate(context.Background(), &core.Object{Namespace: "default", Name: "x", Operation: "CREATE", Typed: typed},
+		&core.Env{Cluster: st, Trust: trust.Offline{}, Settings: core.Settings{}.WithDefaults(), Now: func() time.Time { return testNow }}, r)
 	return r
 }
 
@@ -498,7 +499,7 @@ func TestAuthorizationPolicyClusterErrorsWarn(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := authzRunState(t, tc.ap, authzFailingState{st}, DefaultPolicy)
+			r := authzRunState(t, tc.ap, authzFailingState{st}, core.DefaultPolicy)
 			authzAssert(t, r, "authorizationpolicy-", nil, tc.warn)
 			for _, w := range r.Warnings {
 				if w.Check != "authorizationpolicy-allow-all" && !strings.Contains(w.Message, "check skipped: cache not synced") {
@@ -510,25 +511,25 @@ func TestAuthorizationPolicyClusterErrorsWarn(t *testing.T) {
 }
 
 func TestAuthorizationPolicyChecksRegistered(t *testing.T) {
-	want := map[string]Action{
-		"authorizationpolicy-custom-provider":            Deny,
-		"authorizationpolicy-request-principal-issuer":   Warn,
-		"authorizationpolicy-principal-format":           Warn,
-		"authorizationpolicy-selector-no-workload":       Warn,
-		"authorizationpolicy-target-not-found":           Warn,
-		"authorizationpolicy-source-namespace-not-found": Warn,
-		"authorizationpolicy-allow-nothing":              Warn,
-		"authorizationpolicy-allow-all":                  Warn,
-		"authorizationpolicy-allow-all-root":             Deny,
-		"requestauthentication-selector-no-workload":     Warn,
-		"requestauthentication-header-name":              Deny,
-		"apirule-v1beta1-gateway-not-found":              Deny,
-		"apirule-v1beta1-service-not-found":              Deny,
-		"apirule-v1beta1-service-port":                   Deny,
-		"apirule-v1beta1-host-occupied":                  Deny,
+	want := map[string]core.Action{
+		"authorizationpolicy-custom-provider":            core.Deny,
+		"authorizationpolicy-request-principal-issuer":   core.Warn,
+		"authorizationpolicy-principal-format":           core.Warn,
+		"authorizationpolicy-selector-no-workload":       core.Warn,
+		"authorizationpolicy-target-not-found":           core.Warn,
+		"authorizationpolicy-source-namespace-not-found": core.Warn,
+		"authorizationpolicy-allow-nothing":              core.Warn,
+		"authorizationpolicy-allow-all":                  core.Warn,
+		"authorizationpolicy-allow-all-root":             core.Deny,
+		"requestauthentication-selector-no-workload":     core.Warn,
+		"requestauthentication-header-name":              core.Deny,
+		"apirule-v1beta1-gateway-not-found":              core.Deny,
+		"apirule-v1beta1-service-not-found":              core.Deny,
+		"apirule-v1beta1-service-port":                   core.Deny,
+		"apirule-v1beta1-host-occupied":                  core.Deny,
 	}
 	for id, def := range want {
-		c, ok := Lookup(id)
+		c, ok := core.Lookup(id)
 		if !ok {
 			t.Errorf("%s not registered", id)
 			continue
@@ -548,7 +549,7 @@ func TestAuthorizationPolicyChecksOffSkipReads(t *testing.T) {
 		authzFrom(&securityapi.Source{RequestPrincipals: []string{"https://issuer.example.com/*"}, Namespaces: []string{"frontend"}}))
 	ap.Spec.TargetRef = &typeapi.PolicyTargetReference{Kind: "Service", Name: "httpbin"}
 	off := authzOff{}
-	for _, c := range ForKind(KindAuthorizationPolicy) {
+	for _, c := range core.ForKind(core.KindAuthorizationPolicy) {
 		off[c.ID] = true
 	}
 	r := authzRunState(t, ap, authzFailingState{st}, off)

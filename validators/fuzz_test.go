@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gatewarden/gatewarden/internal/cluster"
+	"github.com/gatewarden/gatewarden/internal/core"
 	"github.com/gatewarden/gatewarden/internal/object"
 	"github.com/gatewarden/gatewarden/internal/pki/pkitest"
 	"github.com/gatewarden/gatewarden/internal/trust"
@@ -98,9 +99,9 @@ func fuzzValidate(t *testing.T, kind string, v uint8, raw, crt, key, ca []byte) 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for _, op := range []string{"CREATE", "UPDATE", "CHECK"} {
-		r := NewReport(DefaultPolicy)
-		Validate(ctx, &Object{GVK: gvk, Namespace: "default", Name: "fuzz", Operation: op, Typed: typed},
-			&Env{Cluster: st, Trust: fuzzIssuer{}, Settings: Settings{}.WithDefaults(), Now: func() time.Time { return testNow }}, r)
+		r := core.NewReport(core.DefaultPolicy)
+		Validate(ctx, &core.Object{GVK: gvk, Namespace: "default", Name: "fuzz", Operation: op, Typed: typed},
+			&core.Env{Cluster: st, Trust: fuzzIssuer{}, Settings: core.Settings{}.WithDefaults(), Now: func() time.Time { return testNow }}, r)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/gatewarden/gatewarden/internal/cluster"
+	"github.com/gatewarden/gatewarden/internal/core"
 	"github.com/gatewarden/gatewarden/internal/pki"
 )
 
@@ -22,52 +23,52 @@ import (
 // a listener that never warms; these checks look where istiod will look.
 // See docs/gateways.md.
 var (
-	GatewayMutualCredential = register(Check{
+	GatewayMutualCredential = core.Register(core.Check{
 		ID:          "gateway-mtls-credential",
-		Kinds:       []string{KindGateway},
-		Default:     Deny,
+		Kinds:       []string{core.KindGateway},
+		Default:     core.Deny,
 		Description: "a MUTUAL or OPTIONAL_MUTUAL server names a CA: credentialName(s) or caCertificates",
 	})
-	GatewayIstioMutualCertificates = register(Check{
+	GatewayIstioMutualCertificates = core.Register(core.Check{
 		ID:          "gateway-istio-mutual-certificates",
-		Kinds:       []string{KindGateway},
-		Default:     Deny,
+		Kinds:       []string{core.KindGateway},
+		Default:     core.Deny,
 		Description: "an ISTIO_MUTUAL server sets no certificate fields: it uses the mesh certificates",
 	})
-	GatewayTLSSecret = register(Check{
+	GatewayTLSSecret = core.Register(core.Check{
 		ID:          "gateway-tls-secret",
-		Kinds:       []string{KindGateway},
-		Default:     Deny,
+		Kinds:       []string{core.KindGateway},
+		Default:     core.Deny,
 		Description: "credentialName secrets exist in the gateway pods' namespace; a Certificate that will write the secret (cert-manager cert-manager.io, Gardener cert.gardener.cloud) warns while pending and denies when failed",
 	})
-	GatewayMutualCA = register(Check{
+	GatewayMutualCA = core.Register(core.Check{
 		ID:          "gateway-mtls-ca",
-		Kinds:       []string{KindGateway},
-		Default:     Deny,
+		Kinds:       []string{core.KindGateway},
+		Default:     core.Deny,
 		Description: "the client CA of a MUTUAL server is a current CA certificate, and its CRL parses and is signed by it",
 	})
-	GatewayServerCertificate = register(Check{
+	GatewayServerCertificate = core.Register(core.Check{
 		ID:          "gateway-tls-server-certificate",
-		Kinds:       []string{KindGateway},
-		Default:     Deny,
+		Kinds:       []string{core.KindGateway},
+		Default:     core.Deny,
 		Description: "the server certificate parses, matches its key, is current, and its SANs cover the server's hosts",
 	})
-	GatewayMutualIssuerAsClientCA = register(Check{
+	GatewayMutualIssuerAsClientCA = core.Register(core.Check{
 		ID:          "gateway-mtls-issuer-as-client-ca",
-		Kinds:       []string{KindGateway},
-		Default:     Warn,
+		Kinds:       []string{core.KindGateway},
+		Default:     core.Warn,
 		Description: "the client CA of a MUTUAL server is not just the issuer of a certificate-managed (cert-manager or Gardener) server certificate",
 	})
-	GatewayTLSMinVersion = register(Check{
+	GatewayTLSMinVersion = core.Register(core.Check{
 		ID:          "gateway-tls-min-version",
-		Kinds:       []string{KindGateway},
-		Default:     Deny,
+		Kinds:       []string{core.KindGateway},
+		Default:     core.Deny,
 		Description: "tls.minProtocolVersion is not below settings.minTLSVersion",
 	})
-	GatewayDuplicateHost = register(Check{
+	GatewayDuplicateHost = core.Register(core.Check{
 		ID:          "gateway-duplicate-host",
-		Kinds:       []string{KindGateway},
-		Default:     Warn,
+		Kinds:       []string{core.KindGateway},
+		Default:     core.Warn,
 		Description: "no other Gateway for the same gateway workload (equal selectors, or one within the other with a pod matching both) serves the same host on the same port",
 	})
 )
@@ -88,7 +89,7 @@ const (
 	gwCertManagerAnnotation = "cert-manager.io/certificate-name"
 )
 
-func validateGateway(ctx context.Context, gw *networkingv1.Gateway, env *Env, r *Report) {
+func validateGateway(ctx context.Context, gw *networkingv1.Gateway, env *core.Env, r *core.Report) {
 	g := &gatewayCheck{ctx: ctx, gw: gw, env: env, r: r,
 		secrets: map[string]gatewaySecretRead{}, certs: map[string]gatewayCertsRead{}}
 	servers := field.NewPath("spec", "servers")
@@ -114,7 +115,7 @@ func gatewayTerminatesTLS(mode networkingapi.ServerTLSSettings_TLSmode) bool {
 	return mode == networkingapi.ServerTLSSettings_SIMPLE || isMutual(mode) || mode == networkingapi.ServerTLSSettings_ISTIO_MUTUAL
 }
 
-func validateMutualCredential(tls *networkingapi.ServerTLSSettings, p *field.Path, r *Report) {
+func validateMutualCredential(tls *networkingapi.ServerTLSSettings, p *field.Path, r *core.Report) {
 	if !isMutual(tls.Mode) {
 		return
 	}
@@ -128,7 +129,7 @@ func validateMutualCredential(tls *networkingapi.ServerTLSSettings, p *field.Pat
 	}
 }
 
-func validateIstioMutualCertificates(tls *networkingapi.ServerTLSSettings, p *field.Path, r *Report) {
+func validateIstioMutualCertificates(tls *networkingapi.ServerTLSSettings, p *field.Path, r *core.Report) {
 	if tls.Mode != networkingapi.ServerTLSSettings_ISTIO_MUTUAL {
 		return
 	}
@@ -161,7 +162,7 @@ func gatewayMinTLSVersion(s string) networkingapi.ServerTLSSettings_TLSProtocol 
 	return networkingapi.ServerTLSSettings_TLSV1_2
 }
 
-func validateMinTLSVersion(tls *networkingapi.ServerTLSSettings, p *field.Path, setting string, r *Report) {
+func validateMinTLSVersion(tls *networkingapi.ServerTLSSettings, p *field.Path, setting string, r *core.Report) {
 	got := tls.MinProtocolVersion
 	if got == networkingapi.ServerTLSSettings_TLS_AUTO || !gatewayTerminatesTLS(tls.Mode) {
 		return // TLS_AUTO is Envoy's server default, TLS 1.2
@@ -177,8 +178,8 @@ func validateMinTLSVersion(tls *networkingapi.ServerTLSSettings, p *field.Path, 
 type gatewayCheck struct {
 	ctx context.Context
 	gw  *networkingv1.Gateway
-	env *Env
-	r   *Report
+	env *core.Env
+	r   *core.Report
 
 	nsDone   bool
 	ns       []string
@@ -290,7 +291,7 @@ func (g *gatewayCheck) secretName(ref gatewayCredentialRef, ns string) (string, 
 	return name, name != ""
 }
 
-func (g *gatewayCheck) anyEnabled(cs ...*Check) bool {
+func (g *gatewayCheck) anyEnabled(cs ...*core.Check) bool {
 	for _, c := range cs {
 		if g.r.Enabled(c) {
 			return true
@@ -466,7 +467,7 @@ func (g *gatewayCheck) serverCertificate(ns, name string, sec *corev1.Secret, re
 }
 
 // validity reports an expired, not yet valid or soon expiring certificate.
-func (g *gatewayCheck) validity(c *Check, ref gatewayCredentialRef, what string, cert *x509.Certificate) {
+func (g *gatewayCheck) validity(c *core.Check, ref gatewayCredentialRef, what string, cert *x509.Certificate) {
 	now := g.env.Now()
 	within := g.env.Settings.CertExpiryWarning.Duration
 	switch pki.CheckValidity(cert, now, within) {

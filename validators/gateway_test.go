@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/gatewarden/gatewarden/internal/cluster"
+	"github.com/gatewarden/gatewarden/internal/core"
 	"github.com/gatewarden/gatewarden/internal/pki/pkitest"
 	"github.com/gatewarden/gatewarden/internal/trust"
 )
@@ -109,7 +110,7 @@ func TestGatewayMinTLSVersion(t *testing.T) {
 			if tc.mode == networkingapi.ServerTLSSettings_MUTUAL {
 				tls.CaCertificates = "/ca.pem"
 			}
-			r := gwRunSettings(t, Settings{MinTLSVersion: tc.setting}, gwWith(tls))
+			r := gwRunSettings(t, core.Settings{MinTLSVersion: tc.setting}, gwWith(tls))
 			got := false
 			for _, l := range summary(r.Violations) {
 				got = got || l == f
@@ -476,7 +477,7 @@ func TestGatewayCredentials(t *testing.T) {
 			if got := summary(r.Warnings); !gwEqualLines(got, tc.warn) {
 				t.Errorf("warnings %q, want %q\n%v", got, tc.warn, r.Warnings)
 			}
-			all := append(append([]Finding{}, r.Violations...), r.Warnings...)
+			all := append(append([]core.Finding{}, r.Violations...), r.Warnings...)
 			for _, m := range tc.msgs {
 				if !hasFinding(all, m.check, m.field, m.frags...) {
 					t.Errorf("no %s finding on %s containing %q in %v", m.check, m.field, m.frags, all)
@@ -491,7 +492,7 @@ func TestGatewayCredentials(t *testing.T) {
 }
 
 // gwAssertNoSecretMaterial fails if any message quotes a line of a secret.
-func gwAssertNoSecretMaterial(t *testing.T, fs []Finding, objs []runtime.Object) {
+func gwAssertNoSecretMaterial(t *testing.T, fs []core.Finding, objs []runtime.Object) {
 	t.Helper()
 	for _, o := range objs {
 		s, ok := o.(*corev1.Secret)
@@ -622,9 +623,9 @@ func TestGatewayClusterErrorsWarn(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := NewReport(DefaultPolicy)
-			Validate(context.Background(), &Object{Namespace: "kyma-system", Name: "mtls", Operation: "CREATE", Typed: gwWith(gwMutual("api-cred"))},
-				&Env{Cluster: gwFailingState{st, tc.fail}, Trust: trust.Offline{}, Settings: Settings{}.WithDefaults(), Now: func() time.Time { return testNow }}, r)
+			r := core.NewReport(core.DefaultPolicy)
+			Validate(context.Background(), &core.Object{Namespace: "kyma-system", Name: "mtls", Operation: "CREATE", Typed: gwWith(gwMutual("api-cred"))},
+				&core.Env{Cluster: gwFailingState{st, tc.fail}, Trust: trust.Offline{}, Settings: core.Settings{}.WithDefaults(), Now: func() time.Time { return testNow }}, r)
 			if len(r.Violations) != 0 {
 				t.Errorf("a read error denied: %v", r.Violations)
 			}
@@ -648,51 +649,51 @@ func TestGatewayChecksOffSkipReads(t *testing.T) {
 	}
 	off := map[string]bool{GatewayTLSSecret.ID: true, GatewayServerCertificate.ID: true, GatewayMutualCA.ID: true,
 		GatewayMutualIssuerAsClientCA.ID: true, GatewayDuplicateHost.ID: true}
-	r := NewReport(gwPolicy{off})
-	Validate(context.Background(), &Object{Namespace: "kyma-system", Name: "mtls", Operation: "CREATE", Typed: gwWith(gwMutual("api-cred"))},
-		&Env{Cluster: gwFailingState{st, "pods"}, Trust: trust.Offline{}, Settings: Settings{}.WithDefaults(), Now: func() time.Time { return testNow }}, r)
+	r := core.NewReport(gwPolicy{off})
+	Validate(context.Background(), &core.Object{Namespace: "kyma-system", Name: "mtls", Operation: "CREATE", Typed: gwWith(gwMutual("api-cred"))},
+		&core.Env{Cluster: gwFailingState{st, "pods"}, Trust: trust.Offline{}, Settings: core.Settings{}.WithDefaults(), Now: func() time.Time { return testNow }}, r)
 	if len(r.Violations)+len(r.Warnings) != 0 {
 		t.Fatalf("findings with checks off: %v %v", r.Violations, r.Warnings)
 	}
-	if got := r.Results(KindGateway)[GatewayTLSSecret.ID]; got != Skipped {
+	if got := r.Results(core.KindGateway)[GatewayTLSSecret.ID]; got != core.Skipped {
 		t.Fatalf("result %q, want off", got)
 	}
 }
 
 type gwPolicy struct{ off map[string]bool }
 
-func (p gwPolicy) Action(c *Check) Action {
+func (p gwPolicy) Action(c *core.Check) core.Action {
 	if p.off[c.ID] {
-		return Off
+		return core.Off
 	}
 	return c.Default
 }
-func (gwPolicy) NetworkAction() Action { return Warn }
+func (gwPolicy) NetworkAction() core.Action { return core.Warn }
 
 func TestGatewayCheckCatalog(t *testing.T) {
-	want := map[string]Action{
-		"gateway-mtls-credential": Deny, "gateway-istio-mutual-certificates": Deny, "gateway-tls-secret": Deny,
-		"gateway-mtls-ca": Deny, "gateway-tls-server-certificate": Deny, "gateway-mtls-issuer-as-client-ca": Warn,
-		"gateway-tls-min-version": Deny, "gateway-duplicate-host": Warn,
+	want := map[string]core.Action{
+		"gateway-mtls-credential": core.Deny, "gateway-istio-mutual-certificates": core.Deny, "gateway-tls-secret": core.Deny,
+		"gateway-mtls-ca": core.Deny, "gateway-tls-server-certificate": core.Deny, "gateway-mtls-issuer-as-client-ca": core.Warn,
+		"gateway-tls-min-version": core.Deny, "gateway-duplicate-host": core.Warn,
 	}
 	for id, a := range want {
-		c, ok := Lookup(id)
-		if !ok || c.Default != a || !reflect.DeepEqual(c.Kinds, []string{KindGateway}) || c.Description == "" {
+		c, ok := core.Lookup(id)
+		if !ok || c.Default != a || !reflect.DeepEqual(c.Kinds, []string{core.KindGateway}) || c.Description == "" {
 			t.Errorf("check %s: %+v, want default %s for Gateway", id, c, a)
 		}
 	}
 }
 
 // gwRunSettings is run with settings other than the defaults.
-func gwRunSettings(t *testing.T, s Settings, typed any, objs ...runtime.Object) *Report {
+func gwRunSettings(t *testing.T, s core.Settings, typed any, objs ...runtime.Object) *core.Report {
 	t.Helper()
 	st, err := cluster.FromObjects(objs...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := NewReport(DefaultPolicy)
-	Validate(context.Background(), &Object{Namespace: "default", Name: "x", Operation: "CREATE", Typed: typed},
-		&Env{Cluster: st, Trust: trust.Offline{}, Settings: s.WithDefaults(), Now: func() time.Time { return testNow }}, r)
+	r := core.NewReport(core.DefaultPolicy)
+	Validate(context.Background(), &core.Object{Namespace: "default", Name: "x", Operation: "CREATE", Typed: typed},
+		&core.Env{Cluster: st, Trust: trust.Offline{}, Settings: s.WithDefaults(), Now: func() time.Time { return testNow }}, r)
 	return r
 }
 
@@ -718,22 +719,22 @@ func TestGatewaySettings(t *testing.T) {
 		gwSecret("istio-system", "api-cred-cacert", "cacert", c.expiringCA.CertPEM)}
 	tests := []struct {
 		name     string
-		settings Settings
+		settings core.Settings
 		gw       *networkingv1.Gateway
 		objs     []runtime.Object
 		deny     []string // "check field fragment"
 		warn     []string
 	}{
-		{"CA expiring in 10 days, default 30-day window: warned", Settings{}, gwWith(gwMutual("api-cred")), expiringCA,
+		{"CA expiring in 10 days, default 30-day window: warned", core.Settings{}, gwWith(gwMutual("api-cred")), expiringCA,
 			nil, []string{"gateway-mtls-ca " + cred + " in less than 30 days"}},
-		{"CA expiring in 10 days, 7-day window: quiet", Settings{CertExpiryWarning: metav1.Duration{Duration: 7 * 24 * time.Hour}},
+		{"CA expiring in 10 days, 7-day window: quiet", core.Settings{CertExpiryWarning: metav1.Duration{Duration: 7 * 24 * time.Hour}},
 			gwWith(gwMutual("api-cred")), expiringCA, nil, nil},
-		{"no pods: the configured gateway namespace", Settings{GatewaySecretNamespace: "edge"}, gwWith(gwMutual("api-cred")), good("edge"), nil, nil},
-		{"no pods: not in istio-system when another namespace is configured", Settings{GatewaySecretNamespace: "edge"},
+		{"no pods: the configured gateway namespace", core.Settings{GatewaySecretNamespace: "edge"}, gwWith(gwMutual("api-cred")), good("edge"), nil, nil},
+		{"no pods: not in istio-system when another namespace is configured", core.Settings{GatewaySecretNamespace: "edge"},
 			gwWith(gwMutual("api-cred")), good("istio-system"), []string{"gateway-tls-secret " + cred + " edge"}, nil},
-		{"no selector: the configured gateway namespace", Settings{GatewaySecretNamespace: "edge"}, noSelector,
+		{"no selector: the configured gateway namespace", core.Settings{GatewaySecretNamespace: "edge"}, noSelector,
 			append(good("edge"), gwPod("istio-system", gwIngressLabels)), nil, nil},
-		{"no selector: pods elsewhere do not count", Settings{}, noSelector,
+		{"no selector: pods elsewhere do not count", core.Settings{}, noSelector,
 			append(good("kyma-system"), gwPod("kyma-system", gwIngressLabels)), []string{"gateway-tls-secret " + cred + " no selector"}, nil},
 	}
 	for _, tc := range tests {

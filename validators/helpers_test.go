@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/gatewarden/gatewarden/internal/cluster"
+	"github.com/gatewarden/gatewarden/internal/core"
 	"github.com/gatewarden/gatewarden/internal/trust"
 )
 
@@ -18,7 +19,7 @@ var testNow = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 
 // run validates typed (a decoded object) against the given cluster objects
 // with default policy; tr may be nil for trust.Offline.
-func run(t *testing.T, typed any, tr trust.Resolver, objs ...runtime.Object) *Report {
+func run(t *testing.T, typed any, tr trust.Resolver, objs ...runtime.Object) *core.Report {
 	t.Helper()
 	st, err := cluster.FromObjects(objs...)
 	if err != nil {
@@ -27,14 +28,14 @@ func run(t *testing.T, typed any, tr trust.Resolver, objs ...runtime.Object) *Re
 	if tr == nil {
 		tr = trust.Offline{}
 	}
-	r := NewReport(DefaultPolicy)
-	Validate(context.Background(), &Object{Namespace: "default", Name: "x", Operation: "CREATE", Typed: typed},
-		&Env{Cluster: st, Trust: tr, Settings: Settings{}.WithDefaults(), Now: func() time.Time { return testNow }}, r)
+	r := core.NewReport(core.DefaultPolicy)
+	Validate(context.Background(), &core.Object{Namespace: "default", Name: "x", Operation: "CREATE", Typed: typed},
+		&core.Env{Cluster: st, Trust: tr, Settings: core.Settings{}.WithDefaults(), Now: func() time.Time { return testNow }}, r)
 	return r
 }
 
 // summary renders findings as "check field" lines, sorted, for table tests.
-func summary(fs []Finding) []string {
+func summary(fs []core.Finding) []string {
 	out := make([]string, 0, len(fs))
 	for _, f := range fs {
 		out = append(out, f.Check+" "+f.Field)
@@ -45,7 +46,7 @@ func summary(fs []Finding) []string {
 
 // hasFinding reports whether some finding has the check, field and a message
 // containing every fragment.
-func hasFinding(fs []Finding, check, fld string, fragments ...string) bool {
+func hasFinding(fs []core.Finding, check, fld string, fragments ...string) bool {
 	for _, f := range fs {
 		if f.Check != check || f.Field != fld {
 			continue

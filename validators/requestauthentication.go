@@ -6,29 +6,31 @@ import (
 
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/gatewarden/gatewarden/internal/core"
 )
 
-var RequestAuthenticationSelectorNoWorkload = register(Check{
+var RequestAuthenticationSelectorNoWorkload = core.Register(core.Check{
 	ID:          "requestauthentication-selector-no-workload",
-	Kinds:       []string{KindRequestAuthentication},
-	Default:     Warn,
+	Kinds:       []string{core.KindRequestAuthentication},
+	Default:     core.Warn,
 	Description: "selector.matchLabels match at least one pod",
 })
 
-var RequestAuthenticationHeaderName = register(Check{
+var RequestAuthenticationHeaderName = core.Register(core.Check{
 	ID:          "requestauthentication-header-name",
-	Kinds:       []string{KindRequestAuthentication},
-	Default:     Deny,
+	Kinds:       []string{core.KindRequestAuthentication},
+	Default:     core.Deny,
 	Description: "jwtRules fromHeaders, outputPayloadToHeader and outputClaimToHeaders name valid HTTP header names (RFC 7230 tokens)",
 })
 
-func validateRequestAuthentication(ctx context.Context, ra *securityv1.RequestAuthentication, env *Env, r *Report) {
+func validateRequestAuthentication(ctx context.Context, ra *securityv1.RequestAuthentication, env *core.Env, r *core.Report) {
 	validateRequestAuthenticationTrust(ctx, ra, env, r)
 	validateReqAuthnSelector(ctx, ra, env, r)
 	validateReqAuthnHeaderNames(ra, r)
 }
 
-func validateReqAuthnSelector(ctx context.Context, ra *securityv1.RequestAuthentication, env *Env, r *Report) {
+func validateReqAuthnSelector(ctx context.Context, ra *securityv1.RequestAuthentication, env *core.Env, r *core.Report) {
 	sel := authzLabels(ra.Spec.Selector)
 	if len(sel) == 0 {
 		return
@@ -40,7 +42,7 @@ func validateReqAuthnSelector(ctx context.Context, ra *securityv1.RequestAuthent
 	authzSelectorMatchesNothing(ctx, RequestAuthenticationSelectorNoWorkload, sel, ns, authzRootNamespace(mesh), env.Cluster, r)
 }
 
-func validateReqAuthnHeaderNames(ra *securityv1.RequestAuthentication, r *Report) {
+func validateReqAuthnHeaderNames(ra *securityv1.RequestAuthentication, r *core.Report) {
 	rules := field.NewPath("spec", "jwtRules")
 	for i, jr := range ra.Spec.JwtRules {
 		if jr == nil {
@@ -63,7 +65,7 @@ func validateReqAuthnHeaderNames(ra *securityv1.RequestAuthentication, r *Report
 	}
 }
 
-func reqAuthnHeader(p *field.Path, name string, r *Report) {
+func reqAuthnHeader(p *field.Path, name string, r *core.Report) {
 	if why := httpHeaderNameProblem(name); why != "" {
 		r.Deny(RequestAuthenticationHeaderName, field.Invalid(p, name, why))
 	}

@@ -9,6 +9,7 @@ import (
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 
 	"github.com/gatewarden/gatewarden/internal/cluster"
+	"github.com/gatewarden/gatewarden/internal/core"
 )
 
 func raWith(ns string, sel *typeapi.WorkloadSelector, rule *securityapi.JWTRule) *securityv1.RequestAuthentication {
@@ -96,7 +97,7 @@ func TestRequestAuthenticationClusterErrorsWarn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := authzRunState(t, raWith("apps", authzSel("app", "httpbin"), nil), authzFailingState{st}, DefaultPolicy)
+	r := authzRunState(t, raWith("apps", authzSel("app", "httpbin"), nil), authzFailingState{st}, core.DefaultPolicy)
 	authzAssert(t, r, "requestauthentication-", nil, authzLines("requestauthentication-selector-no-workload spec.selector.matchLabels"))
 	if !hasFinding(r.Warnings, "requestauthentication-selector-no-workload", "spec.selector.matchLabels", "check skipped: cache not synced") {
 		t.Errorf("warning does not say the check could not run: %v", r.Warnings)

@@ -7,6 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/gatewarden/gatewarden/internal/apirule"
+	"github.com/gatewarden/gatewarden/internal/core"
 )
 
 // Rule order (issue 10). Kyma evaluates an APIRule's rules top to bottom and
@@ -19,21 +20,21 @@ import (
 // Exact duplicates (the same path, with `/*` read as `/{**}`, and a shared
 // method) are reported by apirule-rule-duplicate only; these checks skip them.
 
-var APIRuleRuleOrder = register(Check{
+var APIRuleRuleOrder = core.Register(core.Check{
 	ID:          "apirule-rule-order",
-	Kinds:       []string{KindAPIRule},
-	Default:     Deny,
+	Kinds:       []string{core.KindAPIRule},
+	Default:     core.Deny,
 	Description: "a rule is never reached: an earlier rule with a shared method matches every path it matches",
 })
 
-var APIRuleRuleOverlap = register(Check{
+var APIRuleRuleOverlap = core.Register(core.Check{
 	ID:          "apirule-rule-overlap",
-	Kinds:       []string{KindAPIRule},
-	Default:     Warn,
+	Kinds:       []string{core.KindAPIRule},
+	Default:     core.Warn,
 	Description: "two rules with a shared method match some of the same paths, neither all of the other's; the earlier wins those",
 })
 
-func validateRuleOrder(rules []apirule.Rule, r *Report) {
+func validateRuleOrder(rules []apirule.Rule, r *core.Report) {
 	deny, warn := ruleOrderFindings(rules, field.NewPath("spec", "rules"))
 	r.Deny(APIRuleRuleOrder, deny...)
 	r.Warn(APIRuleRuleOverlap, warn...)

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/gatewarden/gatewarden/internal/apirule"
+	"github.com/gatewarden/gatewarden/internal/core"
 	"github.com/gatewarden/gatewarden/internal/trust"
 )
 
@@ -20,49 +21,49 @@ import (
 // not be paired with different key sets. See docs/trust.md.
 
 var (
-	JWTURLForm = register(Check{
+	JWTURLForm = core.Register(core.Check{
 		ID:          "jwt-url-form",
-		Kinds:       []string{KindAPIRule, KindRequestAuthentication},
-		Default:     Deny,
+		Kinds:       []string{core.KindAPIRule, core.KindRequestAuthentication},
+		Default:     core.Deny,
 		Description: "issuer and JWKS URLs are https (http only for settings.allowHTTPHosts) with a host, no user info and no fragment",
 	})
-	JWTIssuerDiscovery = register(Check{
+	JWTIssuerDiscovery = core.Register(core.Check{
 		ID:          "jwt-issuer-discovery",
-		Kinds:       []string{KindAPIRule, KindRequestAuthentication},
-		Default:     Deny,
+		Kinds:       []string{core.KindAPIRule, core.KindRequestAuthentication},
+		Default:     core.Deny,
 		Description: "the issuer's OIDC discovery document answers and names exactly the configured issuer",
 		Network:     true,
 	})
-	JWTJWKSUsable = register(Check{
+	JWTJWKSUsable = core.Register(core.Check{
 		ID:          "jwt-jwks-usable",
-		Kinds:       []string{KindAPIRule, KindRequestAuthentication},
-		Default:     Deny,
+		Kinds:       []string{core.KindAPIRule, core.KindRequestAuthentication},
+		Default:     core.Deny,
 		Description: "the JWKS answers with a public signing key envoy supports, no RSA key under 2048 bits and no private key material",
 		Network:     true,
 	})
-	JWTInlineJWKSUsable = register(Check{
+	JWTInlineJWKSUsable = core.Register(core.Check{
 		ID:          "jwt-inline-jwks-usable",
-		Kinds:       []string{KindRequestAuthentication},
-		Default:     Deny,
+		Kinds:       []string{core.KindRequestAuthentication},
+		Default:     core.Deny,
 		Description: "an inline jwks holds a public signing key envoy supports, no RSA key under 2048 bits and no private key material",
 	})
-	JWTJWKSURIMismatch = register(Check{
+	JWTJWKSURIMismatch = core.Register(core.Check{
 		ID:          "jwt-jwks-uri-mismatch",
-		Kinds:       []string{KindAPIRule, KindRequestAuthentication},
-		Default:     Warn,
+		Kinds:       []string{core.KindAPIRule, core.KindRequestAuthentication},
+		Default:     core.Warn,
 		Description: "the configured JWKS URL is the jwks_uri the issuer's discovery document names",
 		Network:     true,
 	})
-	JWTIssuerJWKSConflict = register(Check{
+	JWTIssuerJWKSConflict = core.Register(core.Check{
 		ID:          "jwt-issuer-jwks-conflict",
-		Kinds:       []string{KindAPIRule, KindRequestAuthentication},
-		Default:     Deny,
+		Kinds:       []string{core.KindAPIRule, core.KindRequestAuthentication},
+		Default:     core.Deny,
 		Description: "authentications of one object with the same issuer use the same JWKS",
 	})
-	JWTIssuerAllowlist = register(Check{
+	JWTIssuerAllowlist = core.Register(core.Check{
 		ID:          "jwt-issuer-allowlist",
-		Kinds:       []string{KindAPIRule, KindRequestAuthentication},
-		Default:     Deny,
+		Kinds:       []string{core.KindAPIRule, core.KindRequestAuthentication},
+		Default:     core.Deny,
 		Description: "issuers match settings.trustedIssuers (exact, or prefix for entries ending in *) when that list is set",
 	})
 )
@@ -89,7 +90,7 @@ func (s *jwtSource) keysGiven() bool {
 	return s.jwksURI != "" || s.inline != "" || s.keysElsewhere
 }
 
-func validateAPIRuleJWTTrust(ctx context.Context, ar *apirule.APIRule, env *Env, r *Report) {
+func validateAPIRuleJWTTrust(ctx context.Context, ar *apirule.APIRule, env *core.Env, r *core.Report) {
 	var srcs []jwtSource
 	rules := field.NewPath("spec", "rules")
 	add := func(p *field.Path, jwt *apirule.JWT) {
@@ -114,7 +115,7 @@ func validateAPIRuleJWTTrust(ctx context.Context, ar *apirule.APIRule, env *Env,
 	checkJWTTrust(ctx, srcs, env, r)
 }
 
-func validateAPIRuleV1beta1JWTTrust(ctx context.Context, ar *apirule.V1beta1APIRule, env *Env, r *Report) {
+func validateAPIRuleV1beta1JWTTrust(ctx context.Context, ar *apirule.V1beta1APIRule, env *core.Env, r *core.Report) {
 	var srcs []jwtSource
 	rules := field.NewPath("spec", "rules")
 	for i, rule := range ar.Spec.Rules {
@@ -149,7 +150,7 @@ func validateAPIRuleV1beta1JWTTrust(ctx context.Context, ar *apirule.V1beta1APIR
 	checkJWTTrust(ctx, srcs, env, r)
 }
 
-func validateRequestAuthenticationTrust(ctx context.Context, ra *securityv1.RequestAuthentication, env *Env, r *Report) {
+func validateRequestAuthenticationTrust(ctx context.Context, ra *securityv1.RequestAuthentication, env *core.Env, r *core.Report) {
 	var srcs []jwtSource
 	rules := field.NewPath("spec", "jwtRules")
 	for i, rule := range ra.Spec.GetJwtRules() {
@@ -168,7 +169,7 @@ func validateRequestAuthenticationTrust(ctx context.Context, ra *securityv1.Requ
 }
 
 // checkJWTTrust runs every trust check over the sources of one object.
-func checkJWTTrust(ctx context.Context, srcs []jwtSource, env *Env, r *Report) {
+func checkJWTTrust(ctx context.Context, srcs []jwtSource, env *core.Env, r *core.Report) {
 	if len(srcs) == 0 {
 		return
 	}
@@ -204,7 +205,7 @@ func isURLIssuer(iss string) bool { return strings.Contains(iss, "://") }
 
 // checkSourceForm runs jwt-url-form on one source and says whether its
 // issuer may be discovered and its jwksUri fetched.
-func checkSourceForm(src *jwtSource, allowHTTP []string, r *Report) (issuerOK, jwksOK bool) {
+func checkSourceForm(src *jwtSource, allowHTTP []string, r *core.Report) (issuerOK, jwksOK bool) {
 	if src.issuer != "" {
 		switch {
 		case isURLIssuer(src.issuer):
@@ -229,7 +230,7 @@ func checkSourceForm(src *jwtSource, allowHTTP []string, r *Report) (issuerOK, j
 }
 
 // checkIssuerAllowed runs jwt-issuer-allowlist on one source.
-func checkIssuerAllowed(src *jwtSource, allow []string, r *Report) {
+func checkIssuerAllowed(src *jwtSource, allow []string, r *core.Report) {
 	if len(allow) == 0 || src.issuer == "" || issuerAllowed(src.issuer, allow) {
 		return
 	}
@@ -252,7 +253,7 @@ func issuerAllowed(iss string, allow []string) bool {
 
 // checkIssuerJWKSConflicts runs jwt-issuer-jwks-conflict: within one
 // object, an issuer paired with two different key sets.
-func checkIssuerJWKSConflicts(srcs []jwtSource, r *Report) {
+func checkIssuerJWKSConflicts(srcs []jwtSource, r *core.Report) {
 	type first struct {
 		key  string
 		desc string
@@ -301,8 +302,8 @@ type keysAnswer struct {
 // and the checks already reported as skipped.
 type trustRun struct {
 	ctx     context.Context
-	env     *Env
-	r       *Report
+	env     *core.Env
+	r       *core.Report
 	disc    map[string]discAnswer
 	keys    map[string]keysAnswer
 	skipped map[string]bool
@@ -401,7 +402,7 @@ func (t *trustRun) checkIssuer(src *jwtSource) {
 
 // checkJWKS fetches one key set and judges it; findings go to path with
 // value, what names the key set in messages.
-func (t *trustRun) checkJWKS(c *Check, path *field.Path, value any, uri, what string) {
+func (t *trustRun) checkJWKS(c *core.Check, path *field.Path, value any, uri, what string) {
 	ks, err := t.jwks(uri)
 	if err != nil {
 		if trust.KindOf(err) == trust.Disabled {
@@ -418,7 +419,7 @@ func (t *trustRun) checkJWKS(c *Check, path *field.Path, value any, uri, what st
 }
 
 // inspect turns a key-set report into findings of c.
-func (t *trustRun) inspect(c *Check, path *field.Path, value any, what string, raw []byte) {
+func (t *trustRun) inspect(c *core.Check, path *field.Path, value any, what string, raw []byte) {
 	rep := trust.InspectKeySet(raw)
 	for _, e := range rep.Errors {
 		t.r.Deny(c, field.Invalid(path, value, what+": "+e))
@@ -429,7 +430,7 @@ func (t *trustRun) inspect(c *Check, path *field.Path, value any, what string, r
 }
 
 // skip warns once per check that network checks were switched off.
-func (t *trustRun) skip(c *Check, path *field.Path, value any, what string) {
+func (t *trustRun) skip(c *core.Check, path *field.Path, value any, what string) {
 	if t.skipped[c.ID] {
 		return
 	}
@@ -441,7 +442,7 @@ func (t *trustRun) skip(c *Check, path *field.Path, value any, what string) {
 // (discovery when the keys are configured elsewhere) turns definitive
 // failures into warnings. Transient answers (no answer, HTTP 5xx or 429)
 // follow the network-error action.
-func (t *trustRun) fetchFailed(c *Check, path *field.Path, value any, what string, err error, optional bool) {
+func (t *trustRun) fetchFailed(c *core.Check, path *field.Path, value any, what string, err error, optional bool) {
 	var fe *trust.FetchError
 	errors.As(err, &fe)
 	switch trust.KindOf(err) {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/gatewarden/gatewarden/internal/apirule"
 	"github.com/gatewarden/gatewarden/internal/cluster"
+	"github.com/gatewarden/gatewarden/internal/core"
 	"github.com/gatewarden/gatewarden/internal/trust"
 )
 
@@ -175,43 +176,43 @@ func reqAuthn(rules ...*securityv1beta1.JWTRule) *securityv1.RequestAuthenticati
 // offPolicy turns the named checks off and keeps other defaults.
 type offPolicy map[string]bool
 
-func (p offPolicy) Action(c *Check) Action {
+func (p offPolicy) Action(c *core.Check) core.Action {
 	if p[c.ID] {
-		return Off
+		return core.Off
 	}
 	return c.Default
 }
-func (offPolicy) NetworkAction() Action { return Warn }
+func (offPolicy) NetworkAction() core.Action { return core.Warn }
 
 // networkDeny is networkErrorAction: deny, with checks turned off as in
 // offPolicy.
 type networkDeny struct{ offPolicy }
 
-func (networkDeny) NetworkAction() Action { return Deny }
+func (networkDeny) NetworkAction() core.Action { return core.Deny }
 
 // runTrust validates typed with settings and policy of the test's choosing;
 // it keeps only trust findings, so other checks of the kind do not matter.
-func runTrust(t *testing.T, typed any, tr trust.Resolver, mod func(*Settings), pol Policy) *Report {
+func runTrust(t *testing.T, typed any, tr trust.Resolver, mod func(*core.Settings), pol core.Policy) *core.Report {
 	t.Helper()
 	st, err := cluster.FromObjects()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := Settings{}.WithDefaults()
+	s := core.Settings{}.WithDefaults()
 	if mod != nil {
 		mod(&s)
 	}
 	if pol == nil {
-		pol = DefaultPolicy
+		pol = core.DefaultPolicy
 	}
-	r := NewReport(pol)
-	Validate(context.Background(), &Object{Namespace: "default", Name: "x", Operation: "CREATE", Typed: typed},
-		&Env{Cluster: st, Trust: tr, Settings: s, Now: func() time.Time { return testNow }}, r)
+	r := core.NewReport(pol)
+	Validate(context.Background(), &core.Object{Namespace: "default", Name: "x", Operation: "CREATE", Typed: typed},
+		&core.Env{Cluster: st, Trust: tr, Settings: s, Now: func() time.Time { return testNow }}, r)
 	return r
 }
 
-func trustOnly(fs []Finding) []Finding {
-	var out []Finding
+func trustOnly(fs []core.Finding) []core.Finding {
+	var out []core.Finding
 	for _, f := range fs {
 		if strings.HasPrefix(f.Check, "jwt-") {
 			out = append(out, f)
@@ -227,8 +228,8 @@ func TestTrustChecks(t *testing.T) {
 		name     string
 		obj      any
 		tr       *fakeTrust
-		settings func(*Settings)
-		policy   Policy
+		settings func(*core.Settings)
+		policy   core.Policy
 		deny     []string
 		warn     []string
 		// msgs are "check field fragment|fragment" lines one finding must match.
@@ -247,7 +248,7 @@ func TestTrustChecks(t *testing.T) {
 			calls: map[string]int{"jwks http://idp.example.com/keys": 0}},
 		{name: "v2 http allowed by settings", obj: v2Rule(auth(idp, "http://idp.example.com/keys")),
 			tr:       trustWith(func(f *fakeTrust) { f.keys["http://idp.example.com/keys"] = goodJWKS }),
-			settings: func(s *Settings) { s.AllowHTTPHosts = []string{"idp.example.com"} },
+			settings: func(s *core.Settings) { s.AllowHTTPHosts = []string{"idp.example.com"} },
 			warn:     []string{"jwt-jwks-uri-mismatch " + a0 + ".jwksUri"}},
 		{name: "v2 issuer with credentials and fragment", obj: v2Rule(auth("https://u:secret@idp.example.com", idpKeys+"#x")), tr: goodTrust(),
 			deny: []string{"jwt-url-form " + a0 + ".issuer", "jwt-url-form " + a0 + ".jwksUri"},
@@ -376,13 +377,13 @@ func TestTrustChecks(t *testing.T) {
 
 		// allowlist
 		{name: "v2 issuer outside allowlist", obj: v2Rule(auth(idp2, idp2+"/keys")), tr: goodTrust(),
-			settings: func(s *Settings) { s.TrustedIssuers = []string{idp} },
+			settings: func(s *core.Settings) { s.TrustedIssuers = []string{idp} },
 			deny:     []string{"jwt-issuer-allowlist " + a0 + ".issuer"},
 			msgs:     []string{"jwt-issuer-allowlist " + a0 + ".issuer trustedIssuers"}},
 		{name: "v2 issuer matches allowlist prefix", obj: v2Rule(auth(idp2, idp2+"/keys")), tr: goodTrust(),
-			settings: func(s *Settings) { s.TrustedIssuers = []string{idp, "https://login.example.org/*"} }},
+			settings: func(s *core.Settings) { s.TrustedIssuers = []string{idp, "https://login.example.org/*"} }},
 		{name: "v2 allowlist is exact without star", obj: v2Rule(auth(idp2, idp2+"/keys")), tr: goodTrust(),
-			settings: func(s *Settings) { s.TrustedIssuers = []string{"https://login.example.org"} },
+			settings: func(s *core.Settings) { s.TrustedIssuers = []string{"https://login.example.org"} },
 			deny:     []string{"jwt-issuer-allowlist " + a0 + ".issuer"}},
 
 		// network checks off: nothing fetched
@@ -415,7 +416,7 @@ func TestTrustChecks(t *testing.T) {
 			tr:   trustWith(func(f *fakeTrust) { f.disc[idp+"/"] = &trust.Discovery{Issuer: idp, JWKSURI: idpKeys} }),
 			deny: []string{"jwt-issuer-discovery spec.rules[0].accessStrategies[1].config.authentications[0].issuer"}},
 		{name: "v1beta1 allowlist on ory issuers", obj: v1beta1JWT(`{"trusted_issuers":["` + idp2 + `"],"jwks_urls":["` + idp2 + `/keys"]}`), tr: goodTrust(),
-			settings: func(s *Settings) { s.TrustedIssuers = []string{idp} },
+			settings: func(s *core.Settings) { s.TrustedIssuers = []string{idp} },
 			deny:     []string{"jwt-issuer-allowlist spec.rules[0].accessStrategies[1].config.trusted_issuers[0]"}},
 
 		// RequestAuthentication: spec.jwtRules[i]
@@ -455,8 +456,10 @@ func TestTrustChecks(t *testing.T) {
 			tr: trustWith(func(f *fakeTrust) {
 				f.disc["https://evil.example.net"] = &trust.Discovery{Issuer: "https://evil.example.net", JWKSURI: idpKeys}
 			}),
-			settings: func(s *Settings) { s.TrustedIssuers = []string{"https://*.example.com/*", "https://idp.example.com*"} },
-			deny:     []string{"jwt-issuer-allowlist spec.jwtRules[0].issuer"}},
+			settings: func(s *core.Settings) {
+				s.TrustedIssuers = []string{"https://*.example.com/*", "https://idp.example.com*"}
+			},
+			deny: []string{"jwt-issuer-allowlist spec.jwtRules[0].issuer"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -481,7 +484,7 @@ func TestTrustChecks(t *testing.T) {
 			for _, m := range tt.msgs {
 				parts := strings.SplitN(m, " ", 3)
 				frags := strings.Split(parts[2], "|")
-				if !hasFinding(append(append([]Finding{}, deny...), warn...), parts[0], parts[1], frags...) {
+				if !hasFinding(append(append([]core.Finding{}, deny...), warn...), parts[0], parts[1], frags...) {
 					t.Errorf("no %s finding at %s with %q in\n%v\n%v", parts[0], parts[1], frags, deny, warn)
 				}
 			}
@@ -524,16 +527,16 @@ func TestTrustMessagesDoNotLeak(t *testing.T) {
 // documented default and network flag.
 func TestTrustChecksRegistered(t *testing.T) {
 	want := map[string][2]any{
-		"jwt-url-form":             {Deny, false},
-		"jwt-issuer-discovery":     {Deny, true},
-		"jwt-jwks-usable":          {Deny, true},
-		"jwt-inline-jwks-usable":   {Deny, false},
-		"jwt-jwks-uri-mismatch":    {Warn, true},
-		"jwt-issuer-jwks-conflict": {Deny, false},
-		"jwt-issuer-allowlist":     {Deny, false},
+		"jwt-url-form":             {core.Deny, false},
+		"jwt-issuer-discovery":     {core.Deny, true},
+		"jwt-jwks-usable":          {core.Deny, true},
+		"jwt-inline-jwks-usable":   {core.Deny, false},
+		"jwt-jwks-uri-mismatch":    {core.Warn, true},
+		"jwt-issuer-jwks-conflict": {core.Deny, false},
+		"jwt-issuer-allowlist":     {core.Deny, false},
 	}
 	for id, w := range want {
-		c, ok := Lookup(id)
+		c, ok := core.Lookup(id)
 		if !ok {
 			t.Errorf("check %s is not registered", id)
 			continue

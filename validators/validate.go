@@ -7,12 +7,13 @@ import (
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 
 	"github.com/gatewarden/gatewarden/internal/apirule"
+	"github.com/gatewarden/gatewarden/internal/core"
 )
 
 // Validate runs every check of the object's kind; findings go to r. Each kind
 // has one entry point here, and each entry point calls the groups of checks
 // in the files named after what they check.
-func Validate(ctx context.Context, obj *Object, env *Env, r *Report) {
+func Validate(ctx context.Context, obj *core.Object, env *core.Env, r *core.Report) {
 	switch o := obj.Typed.(type) {
 	case *apirule.APIRule:
 		validateAPIRule(ctx, o, env, r)
@@ -31,13 +32,13 @@ func Validate(ctx context.Context, obj *Object, env *Env, r *Report) {
 func KindOf(typed any) string {
 	switch typed.(type) {
 	case *apirule.APIRule, *apirule.V1beta1APIRule:
-		return KindAPIRule
+		return core.KindAPIRule
 	case *networkingv1.Gateway:
-		return KindGateway
+		return core.KindGateway
 	case *securityv1.RequestAuthentication:
-		return KindRequestAuthentication
+		return core.KindRequestAuthentication
 	case *securityv1.AuthorizationPolicy:
-		return KindAuthorizationPolicy
+		return core.KindAuthorizationPolicy
 	}
 	return ""
 }

@@ -17,9 +17,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/gatewarden/gatewarden/internal/core"
 	"github.com/gatewarden/gatewarden/internal/object"
 	"github.com/gatewarden/gatewarden/internal/review"
-	"github.com/gatewarden/gatewarden/validators"
 )
 
 // Paths the webhook configurations point at.
@@ -146,7 +146,7 @@ func respond(gvk schema.GroupVersionKind, name string, res *review.Result) (admi
 
 // DenialMessage reads like the API server's own validation errors:
 // `APIRule "x" is invalid: [field: message [check], ...]`.
-func DenialMessage(gvk schema.GroupVersionKind, name string, vs []validators.Finding) string {
+func DenialMessage(gvk schema.GroupVersionKind, name string, vs []core.Finding) string {
 	parts := make([]string, 0, len(vs))
 	for _, v := range vs {
 		parts = append(parts, v.String())

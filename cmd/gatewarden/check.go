@@ -18,11 +18,11 @@ import (
 	"github.com/gatewarden/gatewarden/internal/audit"
 	"github.com/gatewarden/gatewarden/internal/cluster"
 	"github.com/gatewarden/gatewarden/internal/config"
+	"github.com/gatewarden/gatewarden/internal/core"
 	"github.com/gatewarden/gatewarden/internal/manifest"
 	"github.com/gatewarden/gatewarden/internal/object"
 	"github.com/gatewarden/gatewarden/internal/review"
 	"github.com/gatewarden/gatewarden/internal/trust"
-	"github.com/gatewarden/gatewarden/validators"
 )
 
 type checkFlags struct {
@@ -80,8 +80,8 @@ type CheckResult struct {
 	Namespace  string                         `json:"namespace"`
 	Name       string                         `json:"name"`
 	Allowed    bool                           `json:"allowed"`
-	Violations []validators.Finding           `json:"violations"`
-	Warnings   []validators.Finding           `json:"warnings"`
+	Violations []core.Finding                 `json:"violations"`
+	Warnings   []core.Finding                 `json:"warnings"`
 	Patch      []jsonpatch.JsonPatchOperation `json:"patch"`
 }
 
@@ -293,9 +293,9 @@ func toStateObject(o manifest.Object) (runtime.Object, error) {
 	return typed, nil
 }
 
-func nonNil(fs []validators.Finding) []validators.Finding {
+func nonNil(fs []core.Finding) []core.Finding {
 	if fs == nil {
-		return []validators.Finding{}
+		return []core.Finding{}
 	}
 	return fs
 }

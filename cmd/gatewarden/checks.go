@@ -8,8 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/gatewarden/gatewarden/mutators"
-	"github.com/gatewarden/gatewarden/validators"
+	"github.com/gatewarden/gatewarden/internal/core"
 )
 
 func newChecksCmd() *cobra.Command {
@@ -36,11 +35,11 @@ func newChecksCmd() *cobra.Command {
 func printChecks(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tKINDS\tDEFAULT\tDESCRIPTION")
-	for _, c := range validators.Catalog() {
+	for _, c := range core.Catalog() {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.ID, strings.Join(c.Kinds, ","), c.Default, c.Description)
 	}
 	fmt.Fprintln(tw, "\nDEFAULT\t\t\tDESCRIPTION")
-	for _, d := range mutators.Catalog() {
+	for _, d := range core.Defaults() {
 		fmt.Fprintf(tw, "%s\t\t\t%s\n", d.ID, d.Description)
 	}
 	tw.Flush()
@@ -60,7 +59,7 @@ identity providers; a fetch that gets no answer follows `+"`networkErrorAction`"
 | ID | Kinds | Default | Network | What it checks |
 |---|---|---|---|---|
 `)
-	for _, c := range validators.Catalog() {
+	for _, c := range core.Catalog() {
 		net := ""
 		if c.Network {
 			net = "network"
@@ -77,7 +76,7 @@ The mutating webhook fills these in before the checks run; each can be switched 
 | ID | What it fills in |
 |---|---|
 `)
-	for _, d := range mutators.Catalog() {
+	for _, d := range core.Defaults() {
 		fmt.Fprintf(w, "| `%s` | %s |\n", d.ID, strings.ReplaceAll(d.Description, "|", `\|`))
 	}
 	fmt.Fprint(w, `

@@ -6,8 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gatewarden/gatewarden/mutators"
-	"github.com/gatewarden/gatewarden/validators"
+	"github.com/gatewarden/gatewarden/internal/core"
 )
 
 // docs/checks.md is generated from the registry; a check added without
@@ -22,12 +21,12 @@ func TestChecksDocUpToDate(t *testing.T) {
 	if !bytes.Equal(b.Bytes(), want) {
 		t.Fatal("docs/checks.md is out of date: run `make docs`")
 	}
-	for _, c := range validators.Catalog() {
+	for _, c := range core.Catalog() {
 		if !strings.Contains(b.String(), "`"+c.ID+"`") {
 			t.Errorf("check %s missing from the catalogue", c.ID)
 		}
 	}
-	for _, d := range mutators.Catalog() {
+	for _, d := range core.Defaults() {
 		if !strings.Contains(b.String(), "`"+d.ID+"`") {
 			t.Errorf("default %s missing from the catalogue", d.ID)
 		}

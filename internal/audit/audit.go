@@ -23,9 +23,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/gatewarden/gatewarden/internal/apirule"
+	"github.com/gatewarden/gatewarden/internal/core"
 	"github.com/gatewarden/gatewarden/internal/review"
 	"github.com/gatewarden/gatewarden/internal/trust"
-	"github.com/gatewarden/gatewarden/validators"
 )
 
 // Options tune the audit. Zero values take the defaults.
@@ -315,7 +315,7 @@ func (a *Auditor) events(outcomes []Outcome, existing map[string]*unstructured.U
 				}
 			}
 		}
-		emit := func(prefix string, fs []validators.Finding) {
+		emit := func(prefix string, fs []core.Finding) {
 			for _, f := range fs {
 				k := findingKey(string(obj.GetUID()), obj.GetNamespace(), o.Target.GVK.Kind, obj.GetName(), f.Check, reportMessage(f))
 				current[k] = true

@@ -6,8 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gatewarden/gatewarden/internal/core"
 	"github.com/gatewarden/gatewarden/internal/review"
-	"github.com/gatewarden/gatewarden/validators"
 )
 
 // Operation is what the audit passes as the review operation.
@@ -74,7 +74,7 @@ func checkOne(ctx context.Context, rv *review.Reviewer, t Target, timeout time.D
 }
 
 func timedOut(why string) *review.Result {
-	return &review.Result{Allowed: true, Warnings: []validators.Finding{{
+	return &review.Result{Allowed: true, Warnings: []core.Finding{{
 		Check:   "gatewarden",
 		Message: "audit incomplete, checks not evaluated: " + why,
 	}}}

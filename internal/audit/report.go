@@ -15,7 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/gatewarden/gatewarden/validators"
+	"github.com/gatewarden/gatewarden/internal/core"
 )
 
 // PolicyReports of the Kubernetes Policy WG (wgpolicyk8s.io), the format
@@ -78,7 +78,7 @@ func objectKey(uid, ns, kind, name string) string {
 	return uid + "\x00"
 }
 
-func reportMessage(f validators.Finding) string {
+func reportMessage(f core.Finding) string {
 	if f.Field == "" {
 		return f.Message
 	}
@@ -116,7 +116,7 @@ func collect(outcomes []Outcome, now time.Time) map[string]*namespaceFindings {
 		}
 		ref := objectRef{APIVersion: o.Target.GVK.GroupVersion().String(), Kind: o.Target.GVK.Kind,
 			Namespace: ns, Name: obj.GetName(), UID: string(obj.GetUID())}
-		add := func(result string, fs []validators.Finding) {
+		add := func(result string, fs []core.Finding) {
 			for _, f := range fs {
 				nf.entries = append(nf.entries, entry{Result: result, Check: f.Check, Field: f.Field,
 					Message: reportMessage(f), Ref: ref, Since: now})
@@ -126,9 +126,9 @@ func collect(outcomes []Outcome, now time.Time) map[string]*namespaceFindings {
 		add(ResultWarn, o.Result.Warnings)
 		for _, r := range o.Result.Checks {
 			switch r {
-			case validators.Pass:
+			case core.Pass:
 				nf.pass++
-			case validators.Skipped:
+			case core.Skipped:
 				nf.skip++
 			}
 		}

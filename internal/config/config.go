@@ -10,24 +10,23 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"github.com/gatewarden/gatewarden/mutators"
-	"github.com/gatewarden/gatewarden/validators"
+	"github.com/gatewarden/gatewarden/internal/core"
 )
 
 // Config is the file given with --config. Every field is optional.
 type Config struct {
 	// Checks overrides the default action of checks, by ID.
-	Checks map[string]validators.Action `json:"checks,omitempty"`
+	Checks map[string]core.Action `json:"checks,omitempty"`
 	// NetworkErrorAction is what a fetch that got no answer does: warn
 	// (default) or deny.
-	NetworkErrorAction validators.Action `json:"networkErrorAction,omitempty"`
+	NetworkErrorAction core.Action `json:"networkErrorAction,omitempty"`
 	// ExemptNamespaces are neither mutated nor validated.
 	ExemptNamespaces []string `json:"exemptNamespaces,omitempty"`
 	// NamespaceLabel softens enforcement per namespace: value "warn" turns
 	// denials into warnings, "off" exempts the namespace.
-	NamespaceLabel string              `json:"namespaceLabel,omitempty"`
-	Settings       validators.Settings `json:"settings,omitempty"`
-	Defaults       mutators.Settings   `json:"defaults,omitempty"`
+	NamespaceLabel string               `json:"namespaceLabel,omitempty"`
+	Settings       core.Settings        `json:"settings,omitempty"`
+	Defaults       core.DefaultSettings `json:"defaults,omitempty"`
 }
 
 const DefaultNamespaceLabel = "gatewarden.io/enforcement"
@@ -56,15 +55,15 @@ func Parse(data []byte) (*Config, error) {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	for id, a := range c.Checks {
-		if _, ok := validators.Lookup(id); !ok {
+		if _, ok := core.Lookup(id); !ok {
 			return nil, fmt.Errorf("config: checks: unknown check %q (see `gatewarden checks`)", id)
 		}
-		if _, err := validators.ParseAction(string(a)); err != nil {
+		if _, err := core.ParseAction(string(a)); err != nil {
 			return nil, fmt.Errorf("config: checks.%s: %w", id, err)
 		}
 	}
 	switch c.NetworkErrorAction {
-	case "", validators.Warn, validators.Deny:
+	case "", core.Warn, core.Deny:
 	default:
 		return nil, fmt.Errorf("config: networkErrorAction: %q: want warn or deny", c.NetworkErrorAction)
 	}
@@ -77,7 +76,7 @@ func Parse(data []byte) (*Config, error) {
 
 func (c *Config) fill() {
 	if c.NetworkErrorAction == "" {
-		c.NetworkErrorAction = validators.Warn
+		c.NetworkErrorAction = core.Warn
 	}
 	if c.NamespaceLabel == "" {
 		c.NamespaceLabel = DefaultNamespaceLabel
@@ -109,31 +108,31 @@ func (c *Config) EnforcementFor(namespace string, labels map[string]string) Enfo
 	return Enforce
 }
 
-// Policy is the validators.Policy for a namespace's enforcement.
-func (c *Config) Policy(e Enforcement) validators.Policy { return policy{c: c, e: e} }
+// Policy is the core.Policy for a namespace's enforcement.
+func (c *Config) Policy(e Enforcement) core.Policy { return policy{c: c, e: e} }
 
 type policy struct {
 	c *Config
 	e Enforcement
 }
 
-func (p policy) Action(chk *validators.Check) validators.Action {
+func (p policy) Action(chk *core.Check) core.Action {
 	if p.e == Exempt {
-		return validators.Off
+		return core.Off
 	}
 	a := chk.Default
 	if o, ok := p.c.Checks[chk.ID]; ok {
 		a = o
 	}
-	if p.e == WarnOnly && a == validators.Deny {
-		a = validators.Warn
+	if p.e == WarnOnly && a == core.Deny {
+		a = core.Warn
 	}
 	return a
 }
 
-func (p policy) NetworkAction() validators.Action {
+func (p policy) NetworkAction() core.Action {
 	if p.e == WarnOnly {
-		return validators.Warn
+		return core.Warn
 	}
 	return p.c.NetworkErrorAction
 }

@@ -4,7 +4,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gatewarden/gatewarden/validators"
+	"github.com/gatewarden/gatewarden/internal/core"
+	_ "github.com/gatewarden/gatewarden/mutators"   // registers the defaults
+	_ "github.com/gatewarden/gatewarden/validators" // registers the checks
 )
 
 func TestParse(t *testing.T) {
@@ -37,20 +39,20 @@ func TestPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	denyCheck, _ := validators.Lookup("apirule-gateway")
-	warned, _ := validators.Lookup("gateway-mtls-credential")
+	denyCheck, _ := core.Lookup("apirule-gateway")
+	warned, _ := core.Lookup("gateway-mtls-credential")
 	cases := []struct {
 		ns     string
 		labels map[string]string
-		check  *validators.Check
-		want   validators.Action
-		net    validators.Action
+		check  *core.Check
+		want   core.Action
+		net    core.Action
 	}{
-		{"app", nil, denyCheck, validators.Deny, validators.Deny},
-		{"app", nil, warned, validators.Warn, validators.Deny},
-		{"app", map[string]string{DefaultNamespaceLabel: "warn"}, denyCheck, validators.Warn, validators.Warn},
-		{"app", map[string]string{DefaultNamespaceLabel: "off"}, denyCheck, validators.Off, validators.Deny},
-		{"legacy", nil, denyCheck, validators.Off, validators.Deny},
+		{"app", nil, denyCheck, core.Deny, core.Deny},
+		{"app", nil, warned, core.Warn, core.Deny},
+		{"app", map[string]string{DefaultNamespaceLabel: "warn"}, denyCheck, core.Warn, core.Warn},
+		{"app", map[string]string{DefaultNamespaceLabel: "off"}, denyCheck, core.Off, core.Deny},
+		{"legacy", nil, denyCheck, core.Off, core.Deny},
 	}
 	for _, tc := range cases {
 		p := c.Policy(c.EnforcementFor(tc.ns, tc.labels))

@@ -16,6 +16,7 @@ import (
 	"github.com/gatewarden/gatewarden/internal/apirule"
 	"github.com/gatewarden/gatewarden/internal/cluster"
 	"github.com/gatewarden/gatewarden/internal/config"
+	"github.com/gatewarden/gatewarden/internal/core"
 	"github.com/gatewarden/gatewarden/internal/trust"
 	"github.com/gatewarden/gatewarden/validators"
 )
@@ -190,7 +191,7 @@ func TestRatchet(t *testing.T) {
 				t.Errorf("want no findings, got %v %v", res.Violations, res.Warnings)
 			}
 			for id, r := range res.Checks {
-				if r == validators.Denied && res.Allowed {
+				if r == core.Denied && res.Allowed {
 					t.Errorf("check %s counted as denied on an admitted write", id)
 				}
 			}

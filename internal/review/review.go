@@ -20,6 +20,7 @@ import (
 
 	"github.com/gatewarden/gatewarden/internal/cluster"
 	"github.com/gatewarden/gatewarden/internal/config"
+	"github.com/gatewarden/gatewarden/internal/core"
 	"github.com/gatewarden/gatewarden/internal/object"
 	"github.com/gatewarden/gatewarden/internal/trust"
 	"github.com/gatewarden/gatewarden/mutators"
@@ -43,11 +44,11 @@ type Request struct {
 // Result is the verdict on one object.
 type Result struct {
 	Allowed    bool
-	Violations []validators.Finding
-	Warnings   []validators.Finding
+	Violations []core.Finding
+	Warnings   []core.Finding
 	Patch      []jsonpatch.JsonPatchOperation
 	// Checks holds the outcome of every check of the kind, for metrics.
-	Checks map[string]validators.Result
+	Checks map[string]core.Result
 	// Kind is the object's kind as checks name it ("" when not checked).
 	Kind string
 }
@@ -75,22 +76,22 @@ func (rv *Reviewer) enforcement(ctx context.Context, ns string) config.Enforceme
 // against its schema; refusing what we do not understand would block
 // upgrades of Istio or Kyma.
 func unchecked(gvk schema.GroupVersionKind, why string) *Result {
-	return &Result{Allowed: true, Warnings: []validators.Finding{{
+	return &Result{Allowed: true, Warnings: []core.Finding{{
 		Check:   "gatewarden",
 		Message: fmt.Sprintf("not checked by gatewarden: %s", why),
 	}}}
 }
 
-func (rv *Reviewer) decode(req *Request) (*validators.Object, *Result) {
+func (rv *Reviewer) decode(req *Request) (*core.Object, *Result) {
 	if !object.Known(req.GVK) {
 		return nil, unchecked(req.GVK, fmt.Sprintf("%s is not a version gatewarden knows", req.GVK.GroupVersion().WithKind(req.GVK.Kind)))
 	}
 	typed, err := object.Decode(req.GVK, req.Object)
 	if err != nil {
-		return nil, &Result{Allowed: false, Violations: []validators.Finding{{
+		return nil, &Result{Allowed: false, Violations: []core.Finding{{
 			Check: "gatewarden", Message: fmt.Sprintf("cannot decode %s: %v", req.GVK.Kind, err)}}}
 	}
-	return &validators.Object{GVK: req.GVK, Namespace: req.Namespace, Name: req.Name, Operation: req.Operation, Typed: typed}, nil
+	return &core.Object{GVK: req.GVK, Namespace: req.Namespace, Name: req.Name, Operation: req.Operation, Typed: typed}, nil
 }
 
 // Mutate computes the defaults patch for the object. Objects being deleted
@@ -114,7 +115,7 @@ func (rv *Reviewer) Mutate(ctx context.Context, req *Request) *Result {
 	if rv.enforcement(ctx, req.Namespace) == config.Exempt {
 		return &Result{Allowed: true}
 	}
-	patch, warnings := mutators.Mutate(ctx, obj, &mutators.Env{Cluster: rv.Cluster, Trust: rv.Trust, Settings: rv.Config.Defaults})
+	patch, warnings := mutators.Mutate(ctx, obj, rv.env())
 	return &Result{Allowed: true, Patch: patch, Warnings: warnings}
 }
 
@@ -140,17 +141,21 @@ func (rv *Reviewer) Validate(ctx context.Context, req *Request) *Result {
 	return &Result{Allowed: rep.Allowed(), Violations: rep.Violations, Warnings: rep.Warnings, Checks: rep.Results(kind), Kind: kind}
 }
 
-func (rv *Reviewer) check(ctx context.Context, obj *validators.Object, e config.Enforcement) *validators.Report {
-	rep := validators.NewReport(rv.Config.Policy(e))
+func (rv *Reviewer) check(ctx context.Context, obj *core.Object, e config.Enforcement) *core.Report {
+	rep := core.NewReport(rv.Config.Policy(e))
 	if e == config.Exempt {
 		return rep
 	}
+	validators.Validate(ctx, obj, rv.env(), rep)
+	return rep
+}
+
+func (rv *Reviewer) env() *core.Env {
 	now := rv.Now
 	if now == nil {
 		now = time.Now
 	}
-	validators.Validate(ctx, obj, &validators.Env{Cluster: rv.Cluster, Trust: rv.Trust, Settings: rv.Config.Settings, Now: now}, rep)
-	return rep
+	return &core.Env{Cluster: rv.Cluster, Trust: rv.Trust, Settings: rv.Config.Settings, Defaults: rv.Config.Defaults, Now: now}
 }
 
 // Notes on findings that do not deny this write.
@@ -162,9 +167,9 @@ const (
 )
 
 // ratchet softens the violations this write did not introduce.
-func (rv *Reviewer) ratchet(ctx context.Context, req *Request, obj *validators.Object, e config.Enforcement, rep *validators.Report) {
-	all := func(note string) func(validators.Finding) string {
-		return func(validators.Finding) string { return note }
+func (rv *Reviewer) ratchet(ctx context.Context, req *Request, obj *core.Object, e config.Enforcement, rep *core.Report) {
+	all := func(note string) func(core.Finding) string {
+		return func(core.Finding) string { return note }
 	}
 	if deleting(obj) {
 		rep.Soften(all(NoteDeleting))
@@ -189,7 +194,7 @@ func (rv *Reviewer) ratchet(ctx context.Context, req *Request, obj *validators.O
 	for _, v := range rv.check(ctx, old, e).Violations {
 		had[[2]string{v.Check, v.Field}] = true
 	}
-	rep.Soften(func(f validators.Finding) string {
+	rep.Soften(func(f core.Finding) string {
 		if had[[2]string{f.Check, f.Field}] {
 			return NotePreexisting
 		}
@@ -202,9 +207,9 @@ func (rv *Reviewer) ratchet(ctx context.Context, req *Request, obj *validators.O
 // Kyma's controller writes them, and denying its write only leaves the
 // APIRule half reconciled. A label naming no existing APIRule counts for
 // nothing, so it is no way around the checks.
-func (rv *Reviewer) generatedFor(ctx context.Context, obj *validators.Object) string {
+func (rv *Reviewer) generatedFor(ctx context.Context, obj *core.Object) string {
 	switch validators.KindOf(obj.Typed) {
-	case validators.KindAuthorizationPolicy, validators.KindRequestAuthentication:
+	case core.KindAuthorizationPolicy, core.KindRequestAuthentication:
 	default:
 		return ""
 	}
@@ -231,7 +236,7 @@ func (rv *Reviewer) generatedFor(ctx context.Context, obj *validators.Object) st
 
 // deleting reports an object whose deletion has begun: its finalizers are
 // being removed, and nothing may keep that from finishing.
-func deleting(obj *validators.Object) bool {
+func deleting(obj *core.Object) bool {
 	m, ok := obj.Typed.(metav1.Object)
 	return ok && m.GetDeletionTimestamp() != nil
 }
@@ -265,7 +270,7 @@ func (rv *Reviewer) Review(ctx context.Context, req *Request) *Result {
 	if len(m.Patch) > 0 {
 		patched, err := ApplyPatch(req.Object, m.Patch)
 		if err != nil {
-			return &Result{Allowed: false, Violations: []validators.Finding{{Check: "gatewarden", Message: "applying defaults: " + err.Error()}}}
+			return &Result{Allowed: false, Violations: []core.Finding{{Check: "gatewarden", Message: "applying defaults: " + err.Error()}}}
 		}
 		v.Object = patched
 	}

@@ -49,8 +49,8 @@ import (
 
 	"github.com/gatewarden/gatewarden/e2e/framework"
 	"github.com/gatewarden/gatewarden/internal/cluster"
+	"github.com/gatewarden/gatewarden/internal/core"
 	"github.com/gatewarden/gatewarden/internal/loadgen"
-	"github.com/gatewarden/gatewarden/validators"
 )
 
 // Targets from docs and performance-anchors.md.
@@ -224,10 +224,10 @@ type target struct {
 // check off.
 func writeConfigs(onPath, offPath string) error {
 	on, off := map[string]string{}, map[string]string{}
-	for _, ch := range validators.Catalog() {
-		off[ch.ID] = string(validators.Off)
-		if ch.Default == validators.Off {
-			on[ch.ID] = string(validators.Warn)
+	for _, ch := range core.Catalog() {
+		off[ch.ID] = string(core.Off)
+		if ch.Default == core.Off {
+			on[ch.ID] = string(core.Warn)
 		}
 	}
 	for path, checks := range map[string]map[string]string{onPath: on, offPath: off} {

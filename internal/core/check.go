@@ -1,9 +1,10 @@
-// Package validators holds every check gatewarden runs: a registry of check
-// IDs with their default actions, and one validation function per kind that
-// reports findings against those IDs. Checks are pure functions of the object
-// and the two interfaces in Env; they never touch the network or the API
-// server themselves.
-package validators
+// Package core is the vocabulary every part of gatewarden shares: checks and
+// their actions, the objects under review, the findings checks report and
+// the report that applies the operator's policy to them, and the Env a check
+// may consult (cluster state and trust). The validators and mutators
+// packages are its peers' implementations; front ends (webhook, audit,
+// check) speak only this vocabulary.
+package core
 
 import (
 	"fmt"
@@ -51,14 +52,15 @@ type Check struct {
 
 var registry = map[string]*Check{}
 
-// register adds a check to the catalogue. Checks are package-level variables,
-// so an ID that is used is registered by construction.
-func register(c Check) *Check {
+// Register adds a check to the catalogue. Checks are package-level
+// variables of the validators package, so an ID that is used is registered
+// by construction.
+func Register(c Check) *Check {
 	if _, dup := registry[c.ID]; dup {
-		panic("validators: duplicate check ID " + c.ID)
+		panic("core: duplicate check ID " + c.ID)
 	}
 	if c.Default != Deny && c.Default != Warn && c.Default != Off {
-		panic("validators: check " + c.ID + " has no default action")
+		panic("core: check " + c.ID + " has no default action")
 	}
 	registry[c.ID] = &c
 	return &c

@@ -1,4 +1,4 @@
-package validators
+package core
 
 import (
 	"time"
@@ -10,11 +10,13 @@ import (
 	"github.com/gatewarden/gatewarden/internal/trust"
 )
 
-// Env is everything a check may consult besides the object itself.
+// Env is everything a check or a default may consult besides the object
+// itself: the two interfaces to the world, and the operator's settings.
 type Env struct {
 	Cluster  cluster.State
 	Trust    trust.Resolver
 	Settings Settings
+	Defaults DefaultSettings
 	Now      func() time.Time
 }
 
