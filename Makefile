@@ -71,9 +71,9 @@ bench: build tools crds ## Benchmarks: review path per kind, trust cold path and
 # Every fuzz target, as package:Func. `make fuzz` runs each for FUZZTIME;
 # `make test` runs them briefly (fuzz-short) so a crash on a seed or a quickly
 # found input fails the build.
-FUZZ_TARGETS := webhook:FuzzAdmissionReview internal/object:FuzzDecode \
-	validators:FuzzValidateAPIRule validators:FuzzValidateGateway \
-	validators:FuzzValidateRequestAuthentication validators:FuzzValidateAuthorizationPolicy \
+FUZZ_TARGETS := webhook:FuzzAdmissionReview \
+	internal/review:FuzzDecode internal/review:FuzzValidateAPIRule internal/review:FuzzValidateGateway \
+	internal/review:FuzzValidateRequestAuthentication internal/review:FuzzValidateAuthorizationPolicy \
 	internal/trust:FuzzInspectKeySet internal/pki:FuzzPKI
 FUZZTIME ?= 2m
 

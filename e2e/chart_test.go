@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gatewarden/gatewarden/internal/config"
+	"github.com/gatewarden/gatewarden/internal/review"
 )
 
 // The chart is checked against the real API server: every object of every
@@ -477,5 +478,67 @@ func TestChartRejectsBadValues(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("--set %s: want an error mentioning %q, got %v", set, want, err)
 		}
+	}
+}
+
+// The chart's webhook rules route exactly the kinds, versions and
+// resources of the table of kinds: a version added to one and not the other
+// would go unchecked, or reach a webhook that cannot decode it.
+func TestChartRulesMatchKinds(t *testing.T) {
+	rendered, err := env.RenderWebhooks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	for _, k := range review.Kinds {
+		for _, v := range k.Versions {
+			want[k.Group+"/"+v.Name+"/"+k.Resource] = true
+		}
+	}
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(rendered), 4096)
+	configs := 0
+	for {
+		u := &unstructured.Unstructured{}
+		if err := dec.Decode(&u.Object); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			t.Fatal(err)
+		}
+		if len(u.Object) == 0 {
+			continue
+		}
+		configs++
+		hooks, _, _ := unstructured.NestedSlice(u.Object, "webhooks")
+		for _, h := range hooks {
+			got := map[string]bool{}
+			rules, _, _ := unstructured.NestedSlice(h.(map[string]any), "rules")
+			for _, r := range rules {
+				rm := r.(map[string]any)
+				groups, _, _ := unstructured.NestedStringSlice(rm, "apiGroups")
+				versions, _, _ := unstructured.NestedStringSlice(rm, "apiVersions")
+				resources, _, _ := unstructured.NestedStringSlice(rm, "resources")
+				for _, g := range groups {
+					for _, v := range versions {
+						for _, res := range resources {
+							got[g+"/"+v+"/"+res] = true
+						}
+					}
+				}
+			}
+			for k := range want {
+				if !got[k] {
+					t.Errorf("%s %s: the table of kinds has %s, the chart's rules do not route it", u.GetKind(), h.(map[string]any)["name"], k)
+				}
+			}
+			for k := range got {
+				if !want[k] {
+					t.Errorf("%s %s: the chart routes %s, which the table of kinds does not know", u.GetKind(), h.(map[string]any)["name"], k)
+				}
+			}
+		}
+	}
+	if configs != 2 {
+		t.Fatalf("want a validating and a mutating configuration, got %d", configs)
 	}
 }

@@ -79,7 +79,7 @@ spec:
     accessStrategies: [{handler: noop}]
 `)
 	rule.SetNamespace(ns)
-	denied(t, c.Create(context.Background(), rule, client.DryRunAll), "apirule-v1beta1-service-not-found", "no-such-service")
+	denied(t, c.Create(context.Background(), rule, client.DryRunAll), "apirule-service", "no-such-service")
 	// The deprecation warning comes with the denial.
 	warned(t, w, "apirule-v1beta1-deprecated")
 }

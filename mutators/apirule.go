@@ -13,7 +13,7 @@ import (
 )
 
 // mutateAPIRule applies the enabled defaults to a v2 or v2alpha1 APIRule.
-func mutateAPIRule(ctx context.Context, r *apirule.APIRule, ns string, env *core.Env, s core.DefaultSettings, pt *patch) {
+func mutateAPIRule(ctx context.Context, r *apirule.APIRule, ns string, env *core.Env, s core.DefaultSettings, pt *Patch) {
 	if s.Enabled(DefaultGateway) {
 		defaultGateway(&r.Spec, s.DefaultGateway, pt)
 	}
@@ -40,7 +40,7 @@ func mutateAPIRule(ctx context.Context, r *apirule.APIRule, ns string, env *core
 
 // mutateV1beta1APIRule applies the enabled defaults to a v1beta1 APIRule.
 // Its gateway is required by the CRD and is not defaulted.
-func mutateV1beta1APIRule(ctx context.Context, r *apirule.V1beta1APIRule, ns string, env *core.Env, s core.DefaultSettings, pt *patch) {
+func mutateV1beta1APIRule(ctx context.Context, r *apirule.V1beta1APIRule, ns string, env *core.Env, s core.DefaultSettings, pt *Patch) {
 	if s.Enabled(DefaultServicePort) {
 		rules := make([]*apirule.Service, len(r.Spec.Rules))
 		for i := range r.Spec.Rules {
@@ -62,7 +62,7 @@ func empty(s *string) bool { return s == nil || *s == "" }
 
 // defaultGateway sets spec.gateway when neither gateway nor externalGateway
 // is given: the controller refuses such a rule.
-func defaultGateway(spec *apirule.Spec, gateway string, pt *patch) {
+func defaultGateway(spec *apirule.Spec, gateway string, pt *Patch) {
 	if !empty(spec.Gateway) || !empty(spec.ExternalGateway) {
 		return
 	}
@@ -73,7 +73,7 @@ func defaultGateway(spec *apirule.Spec, gateway string, pt *patch) {
 // rule's service (rules[i] is rule i's service, nil when it has none). The
 // Service is looked up where Kyma looks: rule namespace, then spec
 // namespace, then the APIRule's.
-func defaultServicePorts(ctx context.Context, st cluster.State, ns string, spec *apirule.Service, rules []*apirule.Service, pt *patch) {
+func defaultServicePorts(ctx context.Context, st cluster.State, ns string, spec *apirule.Service, rules []*apirule.Service, pt *Patch) {
 	specNS := ns
 	if spec != nil && !empty(spec.Namespace) {
 		specNS = *spec.Namespace
@@ -86,7 +86,7 @@ func defaultServicePorts(ctx context.Context, st cluster.State, ns string, spec 
 
 // defaultServicePort sets svc.port to the only port of the Service it names.
 // ns is the namespace to use when svc names none.
-func defaultServicePort(ctx context.Context, st cluster.State, svc *apirule.Service, ns string, at path, pt *patch) {
+func defaultServicePort(ctx context.Context, st cluster.State, svc *apirule.Service, ns string, at path, pt *Patch) {
 	if svc == nil || svc.Port != nil || empty(svc.Name) || (svc.External != nil && *svc.External) {
 		return
 	}
@@ -113,7 +113,7 @@ func defaultServicePort(ctx context.Context, st cluster.State, svc *apirule.Serv
 
 // defaultJWKSURIs sets jwksUri on authentications that name an issuer and
 // no key set; at is the path of the authentications list.
-func defaultJWKSURIs(auths []apirule.JWTAuthentication, at path, iss *issuers, pt *patch) {
+func defaultJWKSURIs(auths []apirule.JWTAuthentication, at path, iss *issuers, pt *Patch) {
 	for j, a := range auths {
 		if a.Issuer == "" || a.JwksURI != "" {
 			continue
@@ -132,7 +132,7 @@ func defaultJWKSURIs(auths []apirule.JWTAuthentication, at path, iss *issuers, p
 // jwks_urls from every trusted issuer (all or nothing, since Oathkeeper
 // accepts a token signed by any listed key set), and the Istio dialect's
 // authentications like v2. at is the path of the handler's config.
-func defaultJWTHandler(h *apirule.Handler, at path, iss *issuers, pt *patch) {
+func defaultJWTHandler(h *apirule.Handler, at path, iss *issuers, pt *Patch) {
 	if h == nil || h.Name != "jwt" {
 		return
 	}

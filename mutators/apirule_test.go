@@ -1,7 +1,6 @@
 package mutators
 
 import (
-	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -107,26 +106,17 @@ func TestDefaultServicePortV1beta1(t *testing.T) {
 	}
 }
 
+// The Service is looked up in the object's namespace (which the review has
+// settled: the request's, else the object's, else default).
 func TestServicePortObjectNamespace(t *testing.T) {
-	cases := []struct {
-		name, reqNS, metaNS string
-		want                []string
-	}{
-		{"request namespace", "other", "", []string{`add /spec/service/port 9090`}},
-		{"request namespace wins", "default", "other", []string{`add /spec/service/port 8080`}},
-		{"object namespace", "", "other", []string{`add /spec/service/port 9090`}},
-		{"fallback default", "", "", []string{`add /spec/service/port 8080`}},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			raw := `{"metadata":{"name":"r","namespace":"` + tc.metaNS + `"},"spec":{"gateway":"x/y","hosts":["a"],` +
-				`"service":{"name":"one"},"rules":[{"path":"/*","methods":["GET"],"noAuth":true}]}}`
-			obj := &core.Object{GVK: apirule.V2, Namespace: tc.reqNS, Operation: "CREATE", Typed: decode(t, apirule.V2, raw)}
-			ops, _ := Mutate(context.Background(), obj, &core.Env{Cluster: stdCluster(t)})
-			if got := specOps(t, ops); !slices.Equal(got, tc.want) {
-				t.Fatalf("got %q, want %q", got, tc.want)
-			}
-		})
+	for ns, want := range map[string]string{"other": `add /spec/service/port 9090`, "default": `add /spec/service/port 8080`} {
+		raw := `{"metadata":{"name":"r"},"spec":{"gateway":"x/y","hosts":["a"],` +
+			`"service":{"name":"one"},"rules":[{"path":"/*","methods":["GET"],"noAuth":true}]}}`
+		obj := &core.Object{GVK: apirule.V2, Namespace: ns, Operation: "CREATE", Typed: decode(t, apirule.V2, raw)}
+		ops, _ := runObj(obj, &core.Env{Cluster: stdCluster(t)})
+		if got := specOps(t, ops); !slices.Equal(got, []string{want}) {
+			t.Errorf("namespace %s: got %q, want %q", ns, got, want)
+		}
 	}
 }
 

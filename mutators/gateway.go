@@ -10,7 +10,7 @@ import (
 // defaultMinTLS sets minProtocolVersion on terminating servers that leave it
 // unset. A server whose maxProtocolVersion is below the default is left
 // alone with a warning: min above max is a configuration Istio rejects.
-func defaultMinTLS(servers []*networkingapi.Server, version string, pt *patch) {
+func defaultMinTLS(servers []*networkingapi.Server, version string, pt *Patch) {
 	want, ok := istio.ParseTLSVersion(strings.TrimSpace(version))
 	if !ok {
 		pt.warn(DefaultMinTLSVersion, root("spec", "servers"), "minProtocolVersion not defaulted: setting %q is not a TLS version", version)

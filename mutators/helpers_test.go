@@ -10,14 +10,15 @@ import (
 
 	jsonpatch5 "github.com/evanphx/json-patch/v5"
 	"gomodules.xyz/jsonpatch/v2"
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/gatewarden/gatewarden/internal/apirule"
 	"github.com/gatewarden/gatewarden/internal/cluster"
 	"github.com/gatewarden/gatewarden/internal/core"
-	"github.com/gatewarden/gatewarden/internal/object"
 	"github.com/gatewarden/gatewarden/internal/trust"
 )
 
@@ -87,21 +88,50 @@ func clusterOf(t *testing.T, objs ...runtime.Object) cluster.State {
 	return st
 }
 
-// decode reads raw as the API server would hand it to the webhook.
+// decode reads raw into the Go type of its version, as the table of kinds
+// in internal/review does.
 func decode(t *testing.T, gvk schema.GroupVersionKind, raw string) any {
 	t.Helper()
-	typed, err := object.Decode(gvk, []byte(raw))
-	if err != nil {
+	var typed any
+	switch {
+	case gvk.Kind == "APIRule" && gvk.Version == "v1beta1":
+		typed = &apirule.V1beta1APIRule{}
+	case gvk.Kind == "APIRule":
+		typed = &apirule.APIRule{}
+	case gvk.Kind == "Gateway":
+		typed = &networkingv1.Gateway{}
+	default:
+		t.Fatalf("no defaults for %s", gvk)
+	}
+	if err := json.Unmarshal([]byte(raw), typed); err != nil {
 		t.Fatalf("decode: %v", err)
 	}
 	return typed
 }
 
-// mutate runs Mutate on raw with the request namespace "default".
+// defaulter is the Defaulter the table of kinds names for gvk.
+func defaulter(gvk schema.GroupVersionKind) Defaulter {
+	switch {
+	case gvk.Kind == "APIRule" && gvk.Version == "v1beta1":
+		return APIRuleV1beta1
+	case gvk.Kind == "APIRule":
+		return APIRule
+	case gvk.Kind == "Gateway":
+		return Gateway
+	}
+	return nil
+}
+
+// runObj runs the defaults of obj's kind.
+func runObj(obj *core.Object, env *core.Env) ([]jsonpatch.JsonPatchOperation, []core.Finding) {
+	return Run(context.Background(), obj, env, defaulter(obj.GVK))
+}
+
+// mutate runs the defaults on raw with the namespace "default".
 func mutate(t *testing.T, gvk schema.GroupVersionKind, raw string, env *core.Env) ([]jsonpatch.JsonPatchOperation, []core.Finding) {
 	t.Helper()
 	obj := &core.Object{GVK: gvk, Namespace: "default", Name: "r", Operation: "CREATE", Typed: decode(t, gvk, raw)}
-	return Mutate(context.Background(), obj, env)
+	return runObj(obj, env)
 }
 
 // opLines renders operations as "op path value" lines, value as JSON.

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"testing"
 
-	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gatewarden/gatewarden/internal/apirule"
@@ -105,7 +104,7 @@ func TestIdempotent(t *testing.T) {
 				t.Fatal(err)
 			}
 			obj := &core.Object{GVK: d.gvk, Namespace: "default", Operation: "UPDATE", Typed: typed}
-			again, warns := Mutate(context.Background(), obj, fullEnv(t))
+			again, warns := runObj(obj, fullEnv(t))
 			if len(again) != 0 || len(warns) != 0 {
 				t.Fatalf("second run: ops %q, warnings %v; want none", opLines(t, again), warns)
 			}
@@ -163,17 +162,11 @@ func TestDisabledDefaults(t *testing.T) {
 }
 
 func TestNothingToDo(t *testing.T) {
-	cases := []struct {
-		name string
-		obj  *core.Object
-	}{
-		{"delete", &core.Object{Operation: "DELETE", Typed: decode(t, apirule.V2, v2(`{"hosts":["a"]}`))}},
-		{"nil typed", &core.Object{Operation: "CREATE"}},
-		{"other kind", &core.Object{Operation: "CREATE", Typed: &networkingv1.VirtualService{}}},
+	if ops, warns := Run(context.Background(), &core.Object{Operation: "CREATE"}, fullEnv(t), APIRule); len(ops)+len(warns) != 0 {
+		t.Errorf("nil object: ops %q, warnings %v; want none", opLines(t, ops), warns)
 	}
-	for _, tc := range cases {
-		if ops, warns := Mutate(context.Background(), tc.obj, fullEnv(t)); len(ops)+len(warns) != 0 {
-			t.Errorf("%s: ops %q, warnings %v; want none", tc.name, opLines(t, ops), warns)
-		}
+	obj := &core.Object{GVK: apirule.V2, Operation: "CREATE", Typed: decode(t, apirule.V2, v2(`{"hosts":["a"]}`))}
+	if ops, warns := Run(context.Background(), obj, fullEnv(t), nil); len(ops)+len(warns) != 0 {
+		t.Errorf("kind without defaults: ops %q, warnings %v; want none", opLines(t, ops), warns)
 	}
 }

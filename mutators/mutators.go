@@ -16,30 +16,38 @@ import (
 	"github.com/gatewarden/gatewarden/internal/core"
 )
 
-// Mutate returns the patch that applies every enabled default to obj, and
-// warnings for defaults that could not be applied. Paths point into the raw
-// request; operations only add what is missing, so applying the patch and
-// calling Mutate again yields no operations.
-func Mutate(ctx context.Context, obj *core.Object, env *core.Env) ([]jsonpatch.JsonPatchOperation, []core.Finding) {
-	if obj == nil || env == nil || obj.Typed == nil {
+// Defaulter adds the defaults of one kind to p. The table of kinds in
+// internal/review names the Defaulter of each kind and version.
+type Defaulter func(ctx context.Context, obj *core.Object, env *core.Env, p *Patch)
+
+// APIRule defaults a v2 or v2alpha1 APIRule.
+func APIRule(ctx context.Context, obj *core.Object, env *core.Env, p *Patch) {
+	mutateAPIRule(ctx, obj.Typed.(*apirule.APIRule), obj.Namespace, env, p.settings, p)
+}
+
+// APIRuleV1beta1 defaults a v1beta1 APIRule.
+func APIRuleV1beta1(ctx context.Context, obj *core.Object, env *core.Env, p *Patch) {
+	mutateV1beta1APIRule(ctx, obj.Typed.(*apirule.V1beta1APIRule), obj.Namespace, env, p.settings, p)
+}
+
+// Gateway defaults an Istio Gateway.
+func Gateway(_ context.Context, obj *core.Object, _ *core.Env, p *Patch) {
+	if p.settings.Enabled(DefaultMinTLSVersion) {
+		defaultMinTLS(obj.Typed.(*networkingv1.Gateway).Spec.Servers, p.settings.MinTLSVersion, p)
+	}
+}
+
+// Run applies d to obj and returns the patch (with the annotation that lists
+// what was defaulted) and warnings for defaults that could not be applied.
+// Paths point into the raw request; operations only add what is missing, so
+// applying the patch and running again yields no operations.
+func Run(ctx context.Context, obj *core.Object, env *core.Env, d Defaulter) ([]jsonpatch.JsonPatchOperation, []core.Finding) {
+	if obj == nil || env == nil || obj.Typed == nil || d == nil {
 		return nil, nil
 	}
-	if obj.Operation != "" && obj.Operation != "CREATE" && obj.Operation != "UPDATE" && obj.Operation != "CHECK" && obj.Operation != "AUDIT" {
-		return nil, nil
-	}
-	s := env.Defaults.WithDefaults()
-	p := &patch{}
-	switch t := obj.Typed.(type) {
-	case *apirule.APIRule:
-		mutateAPIRule(ctx, t, namespaceOf(obj, t), env, s, p)
-	case *apirule.V1beta1APIRule:
-		mutateV1beta1APIRule(ctx, t, namespaceOf(obj, t), env, s, p)
-	case *networkingv1.Gateway:
-		if s.Enabled(DefaultMinTLSVersion) {
-			defaultMinTLS(t.Spec.Servers, s.MinTLSVersion, p)
-		}
-	}
-	if len(p.fields) > 0 && s.Enabled(DefaultedAnnotation) {
+	p := &Patch{settings: env.Defaults.WithDefaults()}
+	d(ctx, obj, env, p)
+	if len(p.fields) > 0 && p.settings.Enabled(DefaultedAnnotation) {
 		if m, ok := obj.Typed.(metav1.Object); ok {
 			p.ops = append(p.ops, recordDefaulted(m, isZeroMeta(obj.Typed), p.fields)...)
 		}
@@ -47,20 +55,9 @@ func Mutate(ctx context.Context, obj *core.Object, env *core.Env) ([]jsonpatch.J
 	return p.ops, p.warnings
 }
 
-// namespaceOf is the object's namespace as the request names it, else as
-// the object does, else "default".
-func namespaceOf(obj *core.Object, m metav1.Object) string {
-	switch {
-	case obj.Namespace != "":
-		return obj.Namespace
-	case m.GetNamespace() != "":
-		return m.GetNamespace()
-	}
-	return "default"
-}
-
-// patch collects what the defaults decided.
-type patch struct {
+// Patch collects what the defaults of one object decided.
+type Patch struct {
+	settings core.DefaultSettings
 	ops      []jsonpatch.JsonPatchOperation
 	fields   []string // field paths that were defaulted, for the annotation
 	warnings []core.Finding
@@ -68,11 +65,11 @@ type patch struct {
 
 // set adds a value at p (RFC 6902 add: creates the member, or replaces an
 // explicit null or empty value the typed object could not tell from absent).
-func (pt *patch) set(p path, value any) {
+func (pt *Patch) set(p path, value any) {
 	pt.ops = append(pt.ops, jsonpatch.JsonPatchOperation{Operation: "add", Path: p.Pointer(), Value: value})
 	pt.fields = append(pt.fields, p.String())
 }
 
-func (pt *patch) warn(id string, p path, format string, args ...any) {
+func (pt *Patch) warn(id string, p path, format string, args ...any) {
 	pt.warnings = append(pt.warnings, core.Finding{Check: id, Field: p.String(), Message: fmt.Sprintf(format, args...)})
 }

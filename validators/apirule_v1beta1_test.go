@@ -96,7 +96,7 @@ func v1bRule(mod func(*apirule.V1beta1APIRule)) *apirule.V1beta1APIRule {
 	return ar
 }
 
-const v1bPrefix = "apirule-v1beta1-"
+const v1bPrefix = "apirule-"
 
 // v1bAssert compares findings of the v1beta1 checks other than the
 // deprecation warning, which every v1beta1 object gets.
@@ -112,7 +112,7 @@ func v1bAssert(t *testing.T, r *core.Report, deny, warn []string) {
 }
 
 func TestAPIRuleV1beta1Gateway(t *testing.T) {
-	const id = "apirule-v1beta1-gateway-not-found"
+	const id = "apirule-gateway"
 	gw := func(ns, ref string) *apirule.V1beta1APIRule {
 		return v1bRule(func(ar *apirule.V1beta1APIRule) {
 			ar.Namespace = ns
@@ -130,10 +130,10 @@ func TestAPIRuleV1beta1Gateway(t *testing.T) {
 		{"namespace/name exists", gw("apps", "kyma-system/kyma-gateway"), nil, ""},
 		{"name.namespace exists", gw("apps", "kyma-gateway.kyma-system"), nil, ""},
 		{"bare name in own namespace", gw("kyma-system", "kyma-gateway"), nil, ""},
-		{"bare name elsewhere", gw("apps", "kyma-gateway"), authzLines(id + " spec.gateway"), "no Gateway apps/kyma-gateway"},
-		{"missing namespace/name", gw("apps", "kyma-system/missing"), authzLines(id + " spec.gateway"), "no Gateway kyma-system/missing"},
-		{"missing legacy form", gw("apps", "foo.kyma-system.svc.cluster.local"), authzLines(id + " spec.gateway"), "no Gateway kyma-system/foo"},
-		{"unresolvable form", gw("apps", "a.b.c"), authzLines(id + " spec.gateway"), "not a gateway reference"},
+		{"bare name elsewhere", gw("apps", "kyma-gateway"), authzLines(id + " spec.gateway"), "apps/kyma-gateway\": no such Istio Gateway"},
+		{"missing namespace/name", gw("apps", "kyma-system/missing"), authzLines(id + " spec.gateway"), "kyma-system/missing\": no such Istio Gateway"},
+		{"missing legacy form", gw("apps", "foo.kyma-system.svc.cluster.local"), authzLines(id + " spec.gateway"), "kyma-system/foo\": no such Istio Gateway"},
+		{"unresolvable form", gw("apps", "a.b.c"), authzLines(id + " spec.gateway"), "not in namespace/name form"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -147,7 +147,7 @@ func TestAPIRuleV1beta1Gateway(t *testing.T) {
 }
 
 func TestAPIRuleV1beta1Service(t *testing.T) {
-	const missing, port = "apirule-v1beta1-service-not-found", "apirule-v1beta1-service-port"
+	const missing, port = "apirule-service", "apirule-service"
 	withRules := func(spec *apirule.Service, ruleSvcs ...*apirule.Service) *apirule.V1beta1APIRule {
 		return v1bRule(func(ar *apirule.V1beta1APIRule) {
 			ar.Spec.Service = spec
@@ -171,15 +171,15 @@ func TestAPIRuleV1beta1Service(t *testing.T) {
 		{"service and port exist", v1bRule(nil), nil, ""},
 		{"second port", withRules(v1bSvc("httpbin", 9000), nil), nil, ""},
 		{"service missing", withRules(v1bSvc("htpbin", 8000), nil), authzLines(missing + " spec.service.name"), "in namespace apps"},
-		{"wrong port", withRules(v1bSvc("httpbin", 8080), nil), authzLines(port + " spec.service.port"), "8000 (http), 9000 (http)"},
+		{"wrong port", withRules(v1bSvc("httpbin", 8080), nil), authzLines(port + " spec.service.port"), "its ports: 8000, 9000"},
 		{"spec service in other namespace", withRules(v1bSvcNs("backend", "other", 9090), nil), nil, ""},
 		{"spec service in wrong namespace", withRules(v1bSvcNs("httpbin", "other", 8000), nil), authzLines(missing + " spec.service.name"), "in namespace other"},
 		{"rule service own namespace", withRules(v1bSvc("httpbin", 8000), v1bSvcNs("backend", "other", 9090)), nil, ""},
 		{"rule service inherits spec namespace", withRules(v1bSvcNs("backend", "other", 9090), v1bSvc("backend", 9090)), nil, ""},
 		{"rule service in object namespace", withRules(nil, v1bSvc("httpbin", 9000)), nil, ""},
-		{"rule service missing", withRules(v1bSvc("httpbin", 8000), v1bSvc("web", 80)), authzLines(missing + " spec.rules[0].service.name"), "no Service web"},
-		{"rule service wrong port", withRules(nil, v1bSvc("httpbin", 8000), v1bSvcNs("backend", "other", 80)), authzLines(port + " spec.rules[1].service.port"), "9090 (http)"},
-		{"rule without any service", withRules(nil, v1bSvc("httpbin", 8000), nil), authzLines(missing + " spec.rules[1].service"), "set one of them"},
+		{"rule service missing", withRules(v1bSvc("httpbin", 8000), v1bSvc("web", 80)), authzLines(missing + " spec.rules[0].service.name"), "\"web\": no such Service in namespace apps"},
+		{"rule service wrong port", withRules(nil, v1bSvc("httpbin", 8000), v1bSvcNs("backend", "other", 80)), authzLines(port + " spec.rules[1].service.port"), "its ports: 9090"},
+		{"rule without any service", withRules(nil, v1bSvc("httpbin", 8000), nil), authzLines(missing + " spec.rules[1].service"), "no service for this rule"},
 		{"empty namespace is default", inDefault, nil, ""},
 	}
 	for _, tc := range cases {
@@ -197,7 +197,7 @@ func TestAPIRuleV1beta1Service(t *testing.T) {
 }
 
 func TestAPIRuleV1beta1HostOccupied(t *testing.T) {
-	const id = "apirule-v1beta1-host-occupied"
+	const id = "apirule-host-taken"
 	host := func(ns, name, h, gw string) *apirule.V1beta1APIRule {
 		return v1bRule(func(ar *apirule.V1beta1APIRule) {
 			ar.Namespace, ar.Name = ns, name
@@ -224,11 +224,11 @@ func TestAPIRuleV1beta1HostOccupied(t *testing.T) {
 		{"itself on update", host("team", "taken", "taken.local.kyma.dev", kyma), nil, ""},
 		{"same name other namespace", host("apps", "taken", "taken.local.kyma.dev", kyma), authzLines(id + " spec.host"), "team/taken"},
 		{"generated name", host("team", "", "taken.local.kyma.dev", kyma), authzLines(id + " spec.host"), "team/taken"},
-		{"taken by a foreign VirtualService", host("apps", "httpbin", "vs.local.kyma.dev", kyma), authzLines(id + " spec.host"), "already exposed by VirtualService team-c/foreign, so"},
+		{"taken by a foreign VirtualService", host("apps", "httpbin", "vs.local.kyma.dev", kyma), authzLines(id + " spec.host"), "already exposed by VirtualService team-c/foreign:"},
 		{"short host expands to a VirtualService's host", host("apps", "httpbin", "vs", kyma), authzLines(id + " spec.host"), "VirtualService team-c/foreign"},
 		{"our own VirtualService", host("apps", "httpbin", "owned.local.kyma.dev", kyma), nil, ""},
 		{"another APIRule's VirtualService", host("apps", "other", "owned.local.kyma.dev", kyma), authzLines(id + " spec.host"), "APIRule apps/httpbin (VirtualService apps/httpbin-vs)"},
-		{"APIRule and its VirtualService reported once", host("apps", "httpbin", "taken.local.kyma.dev", kyma), authzLines(id + " spec.host"), "already exposed by APIRule team/taken, so"},
+		{"APIRule and its VirtualService reported once", host("apps", "httpbin", "taken.local.kyma.dev", kyma), authzLines(id + " spec.host"), "already exposed by APIRule team/taken:"},
 		{"VirtualService owned by reference", host("apps", "httpbin", "gone.local.kyma.dev", kyma), authzLines(id + " spec.host"), "APIRule gone/gone (VirtualService gone/gone-vs)"},
 	}
 	for _, tc := range cases {
@@ -264,13 +264,13 @@ func TestAPIRuleV1beta1ClusterErrorsWarn(t *testing.T) {
 	}
 	r := authzRunState(t, v1bRule(nil), v1bFailingState{authzFailingState{st}}, core.DefaultPolicy)
 	v1bAssert(t, r, nil, authzLines(
-		"apirule-v1beta1-gateway-not-found spec.gateway",
-		"apirule-v1beta1-host-occupied spec.host",
-		"apirule-v1beta1-host-occupied spec.host",
-		"apirule-v1beta1-service-not-found spec.service.name",
+		"apirule-gateway spec.gateway",
+		"apirule-host-taken spec.host",
+		"apirule-host-taken spec.host",
+		"apirule-service spec.service.name",
 	))
 	for _, w := range r.Warnings {
-		if w.Check != APIRuleV1beta1Deprecated.ID && !strings.Contains(w.Message, "check skipped: cache not synced") {
+		if w.Check != APIRuleV1beta1Deprecated.ID && !strings.Contains(w.Message, "this check did not run: cache not synced") {
 			t.Errorf("warning does not say the check could not run: %v", w)
 		}
 	}
@@ -307,13 +307,9 @@ func TestAPIRuleV1beta1ChecksOffSkipReads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The v1beta1 checks, and the v2 checks v1beta1 objects get too.
-	off := authzOff{APIRuleHostGateway.ID: true, APIRuleServiceSelector.ID: true}
-	for _, c := range core.ForKind(core.KindAPIRule) {
-		if strings.HasPrefix(c.ID, v1bPrefix) && c.ID != APIRuleV1beta1Deprecated.ID {
-			off[c.ID] = true
-		}
-	}
+	// Every check of what a v1beta1 APIRule references.
+	off := authzOff{APIRuleGateway.ID: true, APIRuleHostGateway.ID: true, APIRuleHostTaken.ID: true,
+		APIRuleService.ID: true, APIRuleServiceSelector.ID: true}
 	ar := v1bRule(func(ar *apirule.V1beta1APIRule) { ar.Spec.Host = v1bStr("httpbin") })
 	r := authzRunState(t, ar, v1bNoReads{st, t}, off)
 	if got := summary(append(append([]core.Finding{}, r.Violations...), r.Warnings...)); !reflect.DeepEqual(got, []string{"apirule-v1beta1-deprecated apiVersion"}) {

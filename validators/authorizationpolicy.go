@@ -86,8 +86,11 @@ var AuthorizationPolicyAllowAllRoot = core.Register(core.Check{
 // authzDefaultRoot is istiod's root namespace when the mesh config cannot be read.
 const authzDefaultRoot = "istio-system"
 
-func validateAuthorizationPolicy(ctx context.Context, ap *securityv1.AuthorizationPolicy, env *core.Env, r *core.Report) {
-	ns := authzNamespace(ap.Namespace)
+// AuthorizationPolicy validates an Istio AuthorizationPolicy (every served
+// version decodes into v1).
+func AuthorizationPolicy(ctx context.Context, obj *core.Object, env *core.Env, r *core.Report) {
+	ap := obj.Typed.(*securityv1.AuthorizationPolicy)
+	ns := namespaceOrDefault(ap.Namespace)
 	mesh, meshErr := env.Cluster.Mesh(ctx)
 	root := authzRootNamespace(mesh)
 	spec := &ap.Spec
@@ -101,31 +104,11 @@ func validateAuthorizationPolicy(ctx context.Context, ap *securityv1.Authorizati
 	validateAuthzAllowPitfalls(spec, ns, root, meshErr, r)
 }
 
-// authzNamespace is the namespace of an object as admitted: empty means default.
-func authzNamespace(ns string) string {
-	if ns == "" {
-		return "default"
-	}
-	return ns
-}
-
 func authzRootNamespace(m *cluster.Mesh) string {
 	if m == nil || m.RootNamespace == "" {
 		return authzDefaultRoot
 	}
 	return m.RootNamespace
-}
-
-// authzCouldNotCheck is the warning of a check whose cluster read failed.
-func authzCouldNotCheck(p *field.Path, what string, err error) *field.Error {
-	return field.InternalError(p, fmt.Errorf("could not read %s, check skipped: %v", what, err))
-}
-
-// authzNotFound is field.NotFound with a hint.
-func authzNotFound(p *field.Path, value any, detail string) *field.Error {
-	e := field.NotFound(p, value)
-	e.Detail = detail
-	return e
 }
 
 func authzLabels(sel *typeapi.WorkloadSelector) map[string]string {
@@ -149,7 +132,7 @@ func authzSelectorMatchesNothing(ctx context.Context, c *core.Check, sel map[str
 	}
 	found, err := st.PodNamespaces(ctx, where, sel)
 	if err != nil {
-		r.Warn(c, authzCouldNotCheck(p, "pods", err))
+		r.Warn(c, couldNotRun(p, "pods", err))
 		return
 	}
 	if len(found) == 0 {
@@ -173,7 +156,7 @@ func validateAuthzCustomProvider(spec *securityapi.AuthorizationPolicy, mesh *cl
 		return
 	}
 	if meshErr != nil {
-		r.Warn(AuthorizationPolicyCustomProvider, authzCouldNotCheck(p, "the mesh config", meshErr))
+		r.Warn(AuthorizationPolicyCustomProvider, couldNotRun(p, "the mesh config", meshErr))
 		return
 	}
 	for _, n := range mesh.ExtAuthzProviders {
@@ -267,7 +250,7 @@ func validateAuthzRequestPrincipals(ctx context.Context, spec *securityapi.Autho
 	}
 	issuers, anyIssuer, nApplicable, err := authzTrustedIssuers(ctx, spec, ns, root, st)
 	if err != nil {
-		r.Warn(AuthorizationPolicyRequestPrincipalIssuer, authzCouldNotCheck(checked[0].path, "RequestAuthentications", err))
+		r.Warn(AuthorizationPolicyRequestPrincipalIssuer, couldNotRun(checked[0].path, "RequestAuthentications", err))
 		return
 	}
 	for _, v := range checked {
@@ -355,7 +338,7 @@ func authzRAApplies(ra *securityv1.RequestAuthentication, spec *securityapi.Auth
 		}
 		return true
 	}
-	if authzNamespace(ra.Namespace) == root {
+	if namespaceOrDefault(ra.Namespace) == root {
 		return false // targetRefs do not reach across namespaces
 	}
 	for _, t := range authzTargetRefs(spec.TargetRef, spec.TargetRefs) {
@@ -491,9 +474,9 @@ func validateAuthzTargets(ctx context.Context, spec *securityapi.AuthorizationPo
 		svc, err := st.Service(ctx, tns, t.Name)
 		switch {
 		case err != nil:
-			r.Warn(AuthorizationPolicyTargetNotFound, authzCouldNotCheck(p.Child("name"), "Services", err))
+			r.Warn(AuthorizationPolicyTargetNotFound, couldNotRun(p.Child("name"), "Services", err))
 		case svc == nil:
-			r.Deny(AuthorizationPolicyTargetNotFound, authzNotFound(p.Child("name"), t.Name,
+			r.Deny(AuthorizationPolicyTargetNotFound, notFound(p.Child("name"), t.Name,
 				"no such Service in namespace "+tns+", so the policy applies to nothing: fix the name or create the Service"))
 		}
 	}
@@ -520,7 +503,7 @@ func validateAuthzSourceNamespaces(ctx context.Context, spec *securityapi.Author
 				if !seen {
 					nsObj, err := st.Namespace(ctx, v)
 					if err != nil {
-						r.Warn(AuthorizationPolicySourceNamespaceNotFound, authzCouldNotCheck(p.Child(name).Index(k), "namespaces", err))
+						r.Warn(AuthorizationPolicySourceNamespaceNotFound, couldNotRun(p.Child(name).Index(k), "namespaces", err))
 						failed = true
 						continue
 					}
@@ -528,7 +511,7 @@ func validateAuthzSourceNamespaces(ctx context.Context, spec *securityapi.Author
 					known[v] = exists
 				}
 				if !exists {
-					r.Deny(AuthorizationPolicySourceNamespaceNotFound, authzNotFound(p.Child(name).Index(k), v,
+					r.Deny(AuthorizationPolicySourceNamespaceNotFound, notFound(p.Child(name).Index(k), v,
 						"no such namespace: fix the name or create it"))
 				}
 			}
@@ -557,7 +540,7 @@ func validateAuthzAllowPitfalls(spec *securityapi.AuthorizationPolicy, ns, root 
 		}
 		p := rules.Index(i)
 		if meshErr != nil {
-			r.Warn(AuthorizationPolicyAllowAllRoot, authzCouldNotCheck(p, "the mesh config (root namespace)", meshErr))
+			r.Warn(AuthorizationPolicyAllowAllRoot, couldNotRun(p, "the mesh config (root namespace)", meshErr))
 		} else if ns == root && r.Enabled(AuthorizationPolicyAllowAllRoot) {
 			r.Deny(AuthorizationPolicyAllowAllRoot, field.Forbidden(p,
 				"empty rule {} in root namespace "+root+" allows every request mesh-wide: add from/to/when conditions or move the policy to the workload's namespace"))

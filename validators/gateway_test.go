@@ -97,10 +97,10 @@ func TestGatewayMinTLSVersion(t *testing.T) {
 		{"auto", "", networkingapi.ServerTLSSettings_SIMPLE, networkingapi.ServerTLSSettings_TLS_AUTO, false},
 		{"1.0", "", networkingapi.ServerTLSSettings_SIMPLE, networkingapi.ServerTLSSettings_TLSV1_0, true},
 		{"1.1 mutual", "", networkingapi.ServerTLSSettings_MUTUAL, networkingapi.ServerTLSSettings_TLSV1_1, true},
-		{"1.1 istio mutual", "", networkingapi.ServerTLSSettings_ISTIO_MUTUAL, networkingapi.ServerTLSSettings_TLSV1_1, true},
+		{"istio mutual takes the mesh's TLS settings", "", networkingapi.ServerTLSSettings_ISTIO_MUTUAL, networkingapi.ServerTLSSettings_TLSV1_1, false},
 		{"1.2", "", networkingapi.ServerTLSSettings_SIMPLE, networkingapi.ServerTLSSettings_TLSV1_2, false},
 		{"1.3", "", networkingapi.ServerTLSSettings_SIMPLE, networkingapi.ServerTLSSettings_TLSV1_3, false},
-		{"1.2 when 1.3 is required", "tlsv1_3", networkingapi.ServerTLSSettings_SIMPLE, networkingapi.ServerTLSSettings_TLSV1_2, true},
+		{"1.2 when 1.3 is required", "TLSV1_3", networkingapi.ServerTLSSettings_SIMPLE, networkingapi.ServerTLSSettings_TLSV1_2, true},
 		{"passthrough is not terminated", "", networkingapi.ServerTLSSettings_PASSTHROUGH, networkingapi.ServerTLSSettings_TLSV1_0, false},
 		{"unknown setting means 1.2", "ssl3", networkingapi.ServerTLSSettings_SIMPLE, networkingapi.ServerTLSSettings_TLSV1_1, true},
 	}

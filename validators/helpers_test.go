@@ -7,8 +7,11 @@ import (
 	"testing"
 	"time"
 
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/gatewarden/gatewarden/internal/apirule"
 	"github.com/gatewarden/gatewarden/internal/cluster"
 	"github.com/gatewarden/gatewarden/internal/core"
 	"github.com/gatewarden/gatewarden/internal/trust"
@@ -62,4 +65,21 @@ func hasFinding(fs []core.Finding, check, fld string, fragments ...string) bool 
 		}
 	}
 	return false
+}
+
+// Validate runs the checks of obj's kind, as the table of kinds in
+// internal/review does for the version it decoded.
+func Validate(ctx context.Context, obj *core.Object, env *core.Env, r *core.Report) {
+	switch obj.Typed.(type) {
+	case *apirule.APIRule:
+		APIRule(ctx, obj, env, r)
+	case *apirule.V1beta1APIRule:
+		APIRuleV1beta1(ctx, obj, env, r)
+	case *networkingv1.Gateway:
+		Gateway(ctx, obj, env, r)
+	case *securityv1.RequestAuthentication:
+		RequestAuthentication(ctx, obj, env, r)
+	case *securityv1.AuthorizationPolicy:
+		AuthorizationPolicy(ctx, obj, env, r)
+	}
 }

@@ -24,7 +24,10 @@ var RequestAuthenticationHeaderName = core.Register(core.Check{
 	Description: "jwtRules fromHeaders, outputPayloadToHeader and outputClaimToHeaders name valid HTTP header names (RFC 7230 tokens)",
 })
 
-func validateRequestAuthentication(ctx context.Context, ra *securityv1.RequestAuthentication, env *core.Env, r *core.Report) {
+// RequestAuthentication validates an Istio RequestAuthentication (every
+// served version decodes into v1); its issuer and key checks are in trust.go.
+func RequestAuthentication(ctx context.Context, obj *core.Object, env *core.Env, r *core.Report) {
+	ra := obj.Typed.(*securityv1.RequestAuthentication)
 	validateRequestAuthenticationTrust(ctx, ra, env, r)
 	validateReqAuthnSelector(ctx, ra, env, r)
 	validateReqAuthnHeaderNames(ra, r)
@@ -35,7 +38,7 @@ func validateReqAuthnSelector(ctx context.Context, ra *securityv1.RequestAuthent
 	if len(sel) == 0 {
 		return
 	}
-	ns := authzNamespace(ra.Namespace)
+	ns := namespaceOrDefault(ra.Namespace)
 	// Only the root namespace matters here; when the mesh config is not
 	// readable, istiod's default applies.
 	mesh, _ := env.Cluster.Mesh(ctx)

@@ -99,7 +99,7 @@ func TestRequestAuthenticationClusterErrorsWarn(t *testing.T) {
 	}
 	r := authzRunState(t, raWith("apps", authzSel("app", "httpbin"), nil), authzFailingState{st}, core.DefaultPolicy)
 	authzAssert(t, r, "requestauthentication-", nil, authzLines("requestauthentication-selector-no-workload spec.selector.matchLabels"))
-	if !hasFinding(r.Warnings, "requestauthentication-selector-no-workload", "spec.selector.matchLabels", "check skipped: cache not synced") {
+	if !hasFinding(r.Warnings, "requestauthentication-selector-no-workload", "spec.selector.matchLabels", "this check did not run: cache not synced") {
 		t.Errorf("warning does not say the check could not run: %v", r.Warnings)
 	}
 }

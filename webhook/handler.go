@@ -18,7 +18,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/gatewarden/gatewarden/internal/core"
-	"github.com/gatewarden/gatewarden/internal/object"
 	"github.com/gatewarden/gatewarden/internal/review"
 )
 
@@ -51,7 +50,7 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 	start := time.Now()
 	gvk := schema.GroupVersionKind(req.Kind)
 	kind := gvk.Kind
-	if !object.Handled(gvk.GroupKind()) {
+	if _, ok := review.Lookup(gvk.GroupKind()); !ok {
 		kind = "other"
 	}
 	resp, decision := h.handle(ctx, req, gvk)

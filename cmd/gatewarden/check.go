@@ -20,7 +20,6 @@ import (
 	"github.com/gatewarden/gatewarden/internal/config"
 	"github.com/gatewarden/gatewarden/internal/core"
 	"github.com/gatewarden/gatewarden/internal/manifest"
-	"github.com/gatewarden/gatewarden/internal/object"
 	"github.com/gatewarden/gatewarden/internal/review"
 	"github.com/gatewarden/gatewarden/internal/trust"
 )
@@ -247,7 +246,7 @@ func reviewFiles(ctx context.Context, rv *review.Reviewer, objs []manifest.Objec
 	results := []CheckResult{}
 	for _, o := range objs {
 		gvk := o.GroupVersionKind()
-		if !object.Handled(gvk.GroupKind()) {
+		if _, ok := review.Lookup(gvk.GroupKind()); !ok {
 			continue
 		}
 		ns := o.GetNamespace()

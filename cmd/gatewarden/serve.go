@@ -16,7 +16,6 @@ import (
 	certmanagerv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	"github.com/spf13/cobra"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
-	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -121,11 +120,14 @@ func watched() []client.Object {
 	gardener.SetGroupVersionKind(cluster.GardenerCertificate)
 	kymaIstio := &unstructured.Unstructured{}
 	kymaIstio.SetGroupVersionKind(cluster.KymaIstio)
-	return []client.Object{
-		&networkingv1.Gateway{}, &networkingv1.VirtualService{}, &securityv1.RequestAuthentication{}, &securityv1.AuthorizationPolicy{},
-		&corev1.Service{}, &corev1.Namespace{}, &corev1.Secret{}, &corev1.ConfigMap{}, pods, apiRulesObject(),
+	objs := []client.Object{
+		&networkingv1.VirtualService{}, &corev1.Service{}, &corev1.Namespace{}, &corev1.Secret{}, &corev1.ConfigMap{}, pods,
 		&certmanagerv1.Certificate{}, gardener, kymaIstio,
 	}
+	for _, k := range review.Kinds {
+		objs = append(objs, k.Cached())
+	}
+	return objs
 }
 
 func serve(f *serveFlags) error {
@@ -283,7 +285,6 @@ func (r ctrlRunnable) NeedLeaderElection() bool { return false }
 
 // apiRulesObject is the cache key for APIRules, read as unstructured v2.
 func apiRulesObject() client.Object {
-	u := &unstructured.Unstructured{}
-	u.SetGroupVersionKind(apirule.V2)
-	return u
+	k, _ := review.Lookup(apirule.V2.GroupKind())
+	return k.Cached()
 }

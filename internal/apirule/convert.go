@@ -3,6 +3,7 @@ package apirule
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
@@ -47,10 +48,16 @@ func FromUnstructured(u *unstructured.Unstructured) (*APIRule, error) {
 	return nil, fmt.Errorf("unexpected %T", obj)
 }
 
-// Upgrade gives the v2 view of a v1beta1 rule's host, gateway and service,
-// which is what cross-object checks (hosts taken, services used) compare.
+// V1beta1ShortHostGateway is the gateway whose domain Kyma gives a v1beta1
+// APIRule's short host.
+const V1beta1ShortHostGateway = "kyma-system/kyma-gateway"
+
+// Upgrade gives the v2 view of a v1beta1 rule's host, gateway, services and
+// rule paths, which is what the checks of references (gateway, hosts,
+// services) judge. Access strategies have no v2 form here: their checks
+// read the v1beta1 object.
 func (r *V1beta1APIRule) Upgrade() *APIRule {
-	out := &APIRule{TypeMeta: r.TypeMeta, ObjectMeta: r.ObjectMeta}
+	out := &APIRule{TypeMeta: r.TypeMeta, ObjectMeta: r.ObjectMeta, ShortHostGateway: V1beta1ShortHostGateway}
 	out.APIVersion = V2.GroupVersion().String()
 	if r.Spec.Host != nil {
 		out.Spec.Hosts = []string{*r.Spec.Host}
@@ -58,6 +65,15 @@ func (r *V1beta1APIRule) Upgrade() *APIRule {
 	out.Spec.Service = r.Spec.Service
 	if r.Spec.Gateway != nil {
 		g := LegacyGateway(*r.Spec.Gateway)
+		// A bare name is a Gateway in the APIRule's namespace, as Istio
+		// reads a VirtualService's gateways.
+		if g != "" && !strings.ContainsAny(g, "/.") {
+			ns := r.Namespace
+			if ns == "" {
+				ns = "default"
+			}
+			g = ns + "/" + g
+		}
 		out.Spec.Gateway = &g
 	}
 	out.Spec.Timeout = r.Spec.Timeout

@@ -26,6 +26,11 @@ type APIRule struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 	Spec              Spec `json:"spec"`
+	// ShortHostGateway is set on the v2 view of a v1beta1 APIRule: Kyma
+	// gives its short host the domain of this gateway (namespace/name),
+	// whatever spec.gateway names. Empty for v2, where a short host takes
+	// the domain of spec.gateway.
+	ShortHostGateway string `json:"-"`
 }
 
 type Spec struct {

@@ -10,8 +10,6 @@ import (
 
 	"github.com/go-logr/logr"
 	"golang.org/x/time/rate"
-	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
-	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -22,7 +20,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
-	"github.com/gatewarden/gatewarden/internal/apirule"
 	"github.com/gatewarden/gatewarden/internal/core"
 	"github.com/gatewarden/gatewarden/internal/review"
 	"github.com/gatewarden/gatewarden/internal/trust"
@@ -159,12 +156,11 @@ func (a *Auditor) Trigger() {
 // triggers are the kinds whose changes make a run due: what checks read, and
 // the audited kinds themselves so fixes clear promptly.
 func triggers() []client.Object {
-	rules := &unstructured.Unstructured{}
-	rules.SetGroupVersionKind(apirule.V2)
-	return []client.Object{
-		&corev1.Secret{}, &corev1.Service{}, &corev1.ConfigMap{}, &corev1.Namespace{},
-		&networkingv1.Gateway{}, &securityv1.RequestAuthentication{}, &securityv1.AuthorizationPolicy{}, rules,
+	objs := []client.Object{&corev1.Secret{}, &corev1.Service{}, &corev1.ConfigMap{}, &corev1.Namespace{}}
+	for _, k := range review.Kinds {
+		objs = append(objs, k.Cached())
 	}
+	return objs
 }
 
 // Watch adds event handlers to the cache's informers that trigger a run.

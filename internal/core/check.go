@@ -8,7 +8,10 @@ package core
 
 import (
 	"fmt"
+	"path/filepath"
+	"runtime"
 	"sort"
+	"strings"
 )
 
 // Action is what a finding of a check does to an admission.
@@ -48,6 +51,9 @@ type Check struct {
 	// Network is set for checks that fetch from issuers; `check
 	// --no-network` skips them with a warning.
 	Network bool
+	// Source is the file that implements the check, relative to the
+	// repository root (set by Register), so the catalogue leads to the code.
+	Source string
 }
 
 var registry = map[string]*Check{}
@@ -62,8 +68,25 @@ func Register(c Check) *Check {
 	if c.Default != Deny && c.Default != Warn && c.Default != Off {
 		panic("core: check " + c.ID + " has no default action")
 	}
+	if _, file, _, ok := runtime.Caller(1); ok {
+		c.Source = sourcePath(file)
+	}
 	registry[c.ID] = &c
 	return &c
+}
+
+// sourcePath cuts a compiled-in file name down to the repository-relative
+// path, with or without -trimpath.
+func sourcePath(file string) string {
+	file = filepath.ToSlash(file)
+	if _, rel, ok := strings.Cut(file, "github.com/gatewarden/gatewarden/"); ok {
+		return rel
+	}
+	parts := strings.Split(file, "/")
+	if len(parts) >= 2 {
+		return strings.Join(parts[len(parts)-2:], "/")
+	}
+	return file
 }
 
 // Catalog lists every check, sorted by ID.

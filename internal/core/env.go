@@ -57,11 +57,13 @@ func (s Settings) WithDefaults() Settings {
 
 // Object is one admitted object, decoded.
 type Object struct {
-	GVK       schema.GroupVersionKind
+	GVK schema.GroupVersionKind
+	// Kind is the kind as checks name it (KindAPIRule...).
+	Kind      string
 	Namespace string
 	Name      string
 	// Operation is CREATE or UPDATE, CHECK offline, AUDIT in the audit.
 	Operation string
-	// Typed is what object.Decode returned.
+	// Typed is the decoded object, of the Go type of its version.
 	Typed any
 }

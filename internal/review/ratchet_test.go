@@ -43,7 +43,7 @@ func doc(t *testing.T, base string, edits ...func(map[string]any)) []byte {
 	return raw
 }
 
-func meta(m map[string]any) map[string]any {
+func metadata(m map[string]any) map[string]any {
 	md, _ := m["metadata"].(map[string]any)
 	if md == nil {
 		md = map[string]any{}
@@ -53,11 +53,11 @@ func meta(m map[string]any) map[string]any {
 }
 
 func labelled(m map[string]any) {
-	meta(m)["labels"] = map[string]any{"team": "a"}
+	metadata(m)["labels"] = map[string]any{"team": "a"}
 }
 
 func beingDeleted(m map[string]any) {
-	md := meta(m)
+	md := metadata(m)
 	md["deletionTimestamp"] = "2026-12-01T00:00:00Z"
 	md["finalizers"] = []any{"gateway.kyma-project.io/subresources"}
 }
@@ -116,7 +116,7 @@ func TestRatchet(t *testing.T) {
 	rv := ratchetReviewer(t)
 	ownedBy := func(name string) func(map[string]any) {
 		return func(m map[string]any) {
-			meta(m)["labels"] = map[string]any{validators.OwnerLabelName: name, validators.OwnerLabelNamespace: "app"}
+			metadata(m)["labels"] = map[string]any{validators.OwnerLabelName: name, validators.OwnerLabelNamespace: "app"}
 		}
 	}
 	type tc struct {

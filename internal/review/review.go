@@ -21,7 +21,6 @@ import (
 	"github.com/gatewarden/gatewarden/internal/cluster"
 	"github.com/gatewarden/gatewarden/internal/config"
 	"github.com/gatewarden/gatewarden/internal/core"
-	"github.com/gatewarden/gatewarden/internal/object"
 	"github.com/gatewarden/gatewarden/internal/trust"
 	"github.com/gatewarden/gatewarden/mutators"
 	"github.com/gatewarden/gatewarden/validators"
@@ -82,16 +81,20 @@ func unchecked(gvk schema.GroupVersionKind, why string) *Result {
 	}}}
 }
 
-func (rv *Reviewer) decode(req *Request) (*core.Object, *Result) {
-	if !object.Known(req.GVK) {
-		return nil, unchecked(req.GVK, fmt.Sprintf("%s is not a version gatewarden knows", req.GVK.GroupVersion().WithKind(req.GVK.Kind)))
+// decode reads the request's object into its version's Go type. An object
+// of a kind or version gatewarden does not know is admitted unchecked.
+func (rv *Reviewer) decode(req *Request) (*core.Object, *Version, *Result) {
+	k, v, ok := Find(req.GVK)
+	if !ok {
+		return nil, nil, unchecked(req.GVK, fmt.Sprintf("%s is not a version gatewarden knows", req.GVK.GroupVersion().WithKind(req.GVK.Kind)))
 	}
-	typed, err := object.Decode(req.GVK, req.Object)
+	typed, err := v.decode(req.Object)
 	if err != nil {
-		return nil, &Result{Allowed: false, Violations: []core.Finding{{
+		return nil, nil, &Result{Allowed: false, Violations: []core.Finding{{
 			Check: "gatewarden", Message: fmt.Sprintf("cannot decode %s: %v", req.GVK.Kind, err)}}}
 	}
-	return &core.Object{GVK: req.GVK, Namespace: req.Namespace, Name: req.Name, Operation: req.Operation, Typed: typed}, nil
+	ns := normalize(typed, req.Namespace)
+	return &core.Object{GVK: req.GVK, Kind: k.Kind, Namespace: ns, Name: req.Name, Operation: req.Operation, Typed: typed}, v, nil
 }
 
 // Mutate computes the defaults patch for the object. Objects being deleted
@@ -99,10 +102,14 @@ func (rv *Reviewer) decode(req *Request) (*core.Object, *Result) {
 // finalizer, a label change) get nothing: defaults belong to the writes
 // that configure something.
 func (rv *Reviewer) Mutate(ctx context.Context, req *Request) *Result {
+	return rv.mutate(ctx, req, rv.env())
+}
+
+func (rv *Reviewer) mutate(ctx context.Context, req *Request, env *core.Env) *Result {
 	if req.SubResource != "" {
 		return &Result{Allowed: true}
 	}
-	obj, res := rv.decode(req)
+	obj, v, res := rv.decode(req)
 	if res != nil {
 		if !res.Allowed {
 			return res
@@ -112,10 +119,10 @@ func (rv *Reviewer) Mutate(ctx context.Context, req *Request) *Result {
 	if deleting(obj) || (req.Operation == "UPDATE" && specUnchanged(req.OldObject, req.Object)) {
 		return &Result{Allowed: true}
 	}
-	if rv.enforcement(ctx, req.Namespace) == config.Exempt {
+	if rv.enforcement(ctx, obj.Namespace) == config.Exempt {
 		return &Result{Allowed: true}
 	}
-	patch, warnings := mutators.Mutate(ctx, obj, rv.env())
+	patch, warnings := mutators.Run(ctx, obj, env, v.Default)
 	return &Result{Allowed: true, Patch: patch, Warnings: warnings}
 }
 
@@ -125,37 +132,44 @@ func (rv *Reviewer) Mutate(ctx context.Context, req *Request) *Result {
 // object already had, and findings on objects Kyma generates for an
 // APIRule come back as warnings.
 func (rv *Reviewer) Validate(ctx context.Context, req *Request) *Result {
+	return rv.validate(ctx, req, rv.env())
+}
+
+func (rv *Reviewer) validate(ctx context.Context, req *Request, env *core.Env) *Result {
 	if req.SubResource != "" {
 		return &Result{Allowed: true}
 	}
-	obj, res := rv.decode(req)
+	obj, v, res := rv.decode(req)
 	if res != nil {
 		return res
 	}
-	kind := validators.KindOf(obj.Typed)
-	e := rv.enforcement(ctx, req.Namespace)
-	rep := rv.check(ctx, obj, e)
+	e := rv.enforcement(ctx, obj.Namespace)
+	rep := rv.check(ctx, obj, v, e, env)
 	if !rep.Allowed() {
-		rv.ratchet(ctx, req, obj, e, rep)
+		rv.ratchet(ctx, req, obj, v, e, env, rep)
 	}
-	return &Result{Allowed: rep.Allowed(), Violations: rep.Violations, Warnings: rep.Warnings, Checks: rep.Results(kind), Kind: kind}
+	return &Result{Allowed: rep.Allowed(), Violations: rep.Violations, Warnings: rep.Warnings, Checks: rep.Results(obj.Kind), Kind: obj.Kind}
 }
 
-func (rv *Reviewer) check(ctx context.Context, obj *core.Object, e config.Enforcement) *core.Report {
+func (rv *Reviewer) check(ctx context.Context, obj *core.Object, v *Version, e config.Enforcement, env *core.Env) *core.Report {
 	rep := core.NewReport(rv.Config.Policy(e))
 	if e == config.Exempt {
 		return rep
 	}
-	validators.Validate(ctx, obj, rv.env(), rep)
+	v.Validate(ctx, obj, env, rep)
 	return rep
 }
 
+// env is what one review's defaults and checks consult: the cluster state
+// and the trust resolver behind memos, so the review asks each question
+// once and sees one answer to it.
 func (rv *Reviewer) env() *core.Env {
 	now := rv.Now
 	if now == nil {
 		now = time.Now
 	}
-	return &core.Env{Cluster: rv.Cluster, Trust: rv.Trust, Settings: rv.Config.Settings, Defaults: rv.Config.Defaults, Now: now}
+	return &core.Env{Cluster: cluster.Memo(rv.Cluster), Trust: trust.Memo(rv.Trust),
+		Settings: rv.Config.Settings, Defaults: rv.Config.Defaults, Now: now}
 }
 
 // Notes on findings that do not deny this write.
@@ -167,7 +181,7 @@ const (
 )
 
 // ratchet softens the violations this write did not introduce.
-func (rv *Reviewer) ratchet(ctx context.Context, req *Request, obj *core.Object, e config.Enforcement, rep *core.Report) {
+func (rv *Reviewer) ratchet(ctx context.Context, req *Request, obj *core.Object, v *Version, e config.Enforcement, env *core.Env, rep *core.Report) {
 	all := func(note string) func(core.Finding) string {
 		return func(core.Finding) string { return note }
 	}
@@ -175,7 +189,7 @@ func (rv *Reviewer) ratchet(ctx context.Context, req *Request, obj *core.Object,
 		rep.Soften(all(NoteDeleting))
 		return
 	}
-	if owner := rv.generatedFor(ctx, obj); owner != "" {
+	if owner := generatedFor(ctx, obj, env.Cluster); owner != "" {
 		rep.Soften(all(fmt.Sprintf(noteGeneratedFrom, owner)))
 		return
 	}
@@ -186,13 +200,13 @@ func (rv *Reviewer) ratchet(ctx context.Context, req *Request, obj *core.Object,
 		rep.Soften(all(NoteMetadataOnly))
 		return
 	}
-	old, res := rv.decode(&Request{GVK: req.GVK, Namespace: req.Namespace, Name: req.Name, Operation: req.Operation, Object: req.OldObject})
+	old, _, res := rv.decode(&Request{GVK: req.GVK, Namespace: req.Namespace, Name: req.Name, Operation: req.Operation, Object: req.OldObject})
 	if res != nil {
 		return // an old object we cannot read ratchets nothing
 	}
 	had := map[[2]string]bool{}
-	for _, v := range rv.check(ctx, old, e).Violations {
-		had[[2]string{v.Check, v.Field}] = true
+	for _, f := range rv.check(ctx, old, v, e, env).Violations {
+		had[[2]string{f.Check, f.Field}] = true
 	}
 	rep.Soften(func(f core.Finding) string {
 		if had[[2]string{f.Check, f.Field}] {
@@ -207,8 +221,8 @@ func (rv *Reviewer) ratchet(ctx context.Context, req *Request, obj *core.Object,
 // Kyma's controller writes them, and denying its write only leaves the
 // APIRule half reconciled. A label naming no existing APIRule counts for
 // nothing, so it is no way around the checks.
-func (rv *Reviewer) generatedFor(ctx context.Context, obj *core.Object) string {
-	switch validators.KindOf(obj.Typed) {
+func generatedFor(ctx context.Context, obj *core.Object, st cluster.State) string {
+	switch obj.Kind {
 	case core.KindAuthorizationPolicy, core.KindRequestAuthentication:
 	default:
 		return ""
@@ -222,7 +236,7 @@ func (rv *Reviewer) generatedFor(ctx context.Context, obj *core.Object) string {
 	if !ok {
 		return ""
 	}
-	rules, err := rv.Cluster.APIRules(ctx, ns)
+	rules, err := st.APIRules(ctx, ns)
 	if err != nil {
 		return ""
 	}
@@ -262,7 +276,8 @@ func specUnchanged(oldRaw, newRaw []byte) bool {
 // Review mutates, applies the patch, then validates the result, as the API
 // server does with a mutating and a validating webhook.
 func (rv *Reviewer) Review(ctx context.Context, req *Request) *Result {
-	m := rv.Mutate(ctx, req)
+	env := rv.env()
+	m := rv.mutate(ctx, req, env)
 	if !m.Allowed {
 		return m
 	}
@@ -274,7 +289,7 @@ func (rv *Reviewer) Review(ctx context.Context, req *Request) *Result {
 		}
 		v.Object = patched
 	}
-	res := rv.Validate(ctx, &v)
+	res := rv.validate(ctx, &v, env)
 	res.Patch = m.Patch
 	res.Warnings = append(m.Warnings, res.Warnings...)
 	return res

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -71,4 +72,18 @@ func contains[T interface{ String() string }](fs []T, frag string) bool {
 		}
 	}
 	return false
+}
+
+// Checks and defaults read one namespace: the request's, else the
+// object's, else default.
+func TestNormalizeNamespace(t *testing.T) {
+	for _, c := range []struct{ req, obj, want string }{
+		{"app", "", "app"}, {"app", "other", "app"}, {"", "other", "other"}, {"", "", "default"},
+	} {
+		gw := &networkingv1.Gateway{}
+		gw.Namespace = c.obj
+		if got := normalize(gw, c.req); got != c.want || gw.Namespace != c.want {
+			t.Errorf("request %q, object %q: got %q (object now %q), want %q", c.req, c.obj, got, gw.Namespace, c.want)
+		}
+	}
 }

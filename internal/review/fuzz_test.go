@@ -1,12 +1,12 @@
-package validators
+package review
 
-// Fuzz targets: arbitrary JSON decoded as each kind (every served version),
-// then every check of the kind against in-memory cluster state and an
+// Fuzz targets: arbitrary JSON decoded as each kind (every served version of
+// the table of kinds), then every check of the kind against in-memory cluster state and an
 // in-memory issuer. A check may deny or warn anything; it must not panic.
 // The Gateway target also fuzzes the contents of the credential Secret the
 // gateway names, which the certificate, key and CRL checks parse.
 //
-//	go test -run '^$' -fuzz '^FuzzValidateAPIRule$' -fuzztime 30s ./validators/
+//	go test -run '^$' -fuzz '^FuzzValidateAPIRule$' -fuzztime 30s ./internal/review/
 
 import (
 	"context"
@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	networkingapi "istio.io/api/networking/v1alpha3"
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -22,7 +24,6 @@ import (
 
 	"github.com/gatewarden/gatewarden/internal/cluster"
 	"github.com/gatewarden/gatewarden/internal/core"
-	"github.com/gatewarden/gatewarden/internal/object"
 	"github.com/gatewarden/gatewarden/internal/pki/pkitest"
 	"github.com/gatewarden/gatewarden/internal/trust"
 )
@@ -70,48 +71,53 @@ func fuzzState(crt, key, ca []byte) (cluster.State, error) {
 		Data: map[string][]byte{"tls.crt": crt, "tls.key": key, "ca.crt": ca}}
 	cacert := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "istio-system", Name: "fuzz-cred-cacert"},
 		Data: map[string][]byte{"cacert": ca, "crl": crt}}
+	ingress := map[string]string{"istio": "ingressgateway"}
+	gateway := &networkingv1.Gateway{ObjectMeta: metav1.ObjectMeta{Name: "mtls", Namespace: "kyma-system"},
+		Spec: networkingapi.Gateway{Selector: ingress, Servers: []*networkingapi.Server{{
+			Port: &networkingapi.Port{Number: 443, Name: "https", Protocol: "HTTPS"}, Hosts: []string{"api.example.com"}}}}}
 	objs := []runtime.Object{
-		gwPod("istio-system", gwIngressLabels), secret, cacert,
+		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "gw", Namespace: "istio-system", Labels: ingress}}, secret, cacert,
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "default"}},
 		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "httpbin", Namespace: "default"},
 			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 8000}}}},
-		gwWith(nil),
+		gateway,
 	}
 	return cluster.FromObjects(objs...)
 }
 
-// fuzzValidate decodes raw as kind in the version picked by v and runs
-// Validate; it fails only by panicking.
+// fuzzNow is the clock of the fuzzed checks (certificates are made for it).
+var fuzzNow = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+
+// fuzzValidate decodes raw as kind in the version picked by v and runs its
+// checks; it fails only by panicking.
 func fuzzValidate(t *testing.T, kind string, v uint8, raw, crt, key, ca []byte) {
-	res, ok := object.Lookup(schema.GroupKind{Group: groupOf(kind), Kind: kind})
-	if !ok {
+	var k *Kind
+	for i := range Kinds {
+		if Kinds[i].Kind == kind {
+			k = &Kinds[i]
+		}
+	}
+	if k == nil {
 		t.Fatalf("unknown kind %s", kind)
 	}
-	gvk := schema.GroupVersionKind{Group: res.Group, Kind: res.Kind, Version: res.Versions[int(v)%len(res.Versions)]}
-	typed, err := object.Decode(gvk, raw)
+	ver := &k.Versions[int(v)%len(k.Versions)]
+	typed, err := ver.decode(raw)
 	if err != nil || typed == nil {
 		return
 	}
+	ns := normalize(typed, "")
 	st, err := fuzzState(crt, key, ca)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	gvk := schema.GroupVersionKind{Group: k.Group, Version: ver.Name, Kind: k.Kind}
 	for _, op := range []string{"CREATE", "UPDATE", "CHECK"} {
 		r := core.NewReport(core.DefaultPolicy)
-		Validate(ctx, &core.Object{GVK: gvk, Namespace: "default", Name: "fuzz", Operation: op, Typed: typed},
-			&core.Env{Cluster: st, Trust: fuzzIssuer{}, Settings: core.Settings{}.WithDefaults(), Now: func() time.Time { return testNow }}, r)
+		ver.Validate(ctx, &core.Object{GVK: gvk, Kind: k.Kind, Namespace: ns, Name: "fuzz", Operation: op, Typed: typed},
+			&core.Env{Cluster: st, Trust: fuzzIssuer{}, Settings: core.Settings{}.WithDefaults(), Now: func() time.Time { return fuzzNow }}, r)
 	}
-}
-
-func groupOf(kind string) string {
-	for _, r := range object.Resources {
-		if r.Kind == kind {
-			return r.Group
-		}
-	}
-	return ""
 }
 
 // addJSON adds each seed document as JSON (YAML-free to keep seeds exact).
@@ -160,9 +166,9 @@ var authorizationPolicySeeds = []string{
 // secretSeeds are credential Secret contents: a good pair with its CA and
 // CRL, garbage, and swapped blocks.
 func secretSeeds(f *testing.F) [][3][]byte {
-	ca := pkitest.New(f, pkitest.Options{CN: "fuzz-ca", CA: true, Now: testNow})
-	leaf := pkitest.New(f, pkitest.Options{CN: "api.example.com", DNSNames: []string{"api.example.com"}, Parent: ca, Now: testNow})
-	crl := pkitest.CRL(f, ca, testNow, leaf.Cert.SerialNumber)
+	ca := pkitest.New(f, pkitest.Options{CN: "fuzz-ca", CA: true, Now: fuzzNow})
+	leaf := pkitest.New(f, pkitest.Options{CN: "api.example.com", DNSNames: []string{"api.example.com"}, Parent: ca, Now: fuzzNow})
+	crl := pkitest.CRL(f, ca, fuzzNow, leaf.Cert.SerialNumber)
 	return [][3][]byte{
 		{leaf.CertPEM, leaf.KeyPEM, ca.CertPEM},
 		{pkitest.Join(leaf.CertPEM, ca.CertPEM), ca.KeyPEM, pkitest.Join(ca.CertPEM, crl)},
