@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/discovery"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -47,6 +48,11 @@ type Options struct {
 	Namespace string
 	// Reader lists the audited objects; nil: the manager's cache.
 	Reader client.Reader
+	// Reports selects the report formats (default auto).
+	Reports ReportMode
+	// MaxResults caps the results of one report (default
+	// DefaultMaxResults); negative: no cap.
+	MaxResults int
 }
 
 func (o Options) withDefaults() Options {
@@ -64,6 +70,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.FetchRate == 0 {
 		o.FetchRate = DefaultFetchRate
+	}
+	if o.Reports == "" {
+		o.Reports = ReportsAuto
+	}
+	if o.MaxResults == 0 {
+		o.MaxResults = DefaultMaxResults
 	}
 	return o
 }
@@ -89,8 +101,11 @@ type Auditor struct {
 	Reviewer *review.Reviewer
 	// Reader lists the audited objects (the manager's cache).
 	Reader client.Reader
-	// Client reads and writes PolicyReports.
-	Client   client.Client
+	// Client reads and writes the reports.
+	Client client.Client
+	// Served says which report formats the API server serves; nil: the
+	// Client's REST mapper.
+	Served   ServedFunc
 	Recorder record.EventRecorder
 	Options  Options
 	Log      logr.Logger
@@ -112,10 +127,18 @@ func Add(mgr manager.Manager, rv *review.Reviewer, opts Options) error {
 	if reader == nil {
 		reader = mgr.GetCache()
 	}
+	if _, err := ParseReportMode(string(opts.withDefaults().Reports)); err != nil {
+		return err
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(mgr.GetConfig())
+	if err != nil {
+		return fmt.Errorf("audit: discovery client: %w", err)
+	}
 	a := &Auditor{
 		Reviewer: rv,
 		Reader:   reader,
 		Client:   mgr.GetClient(),
+		Served:   DiscoveryServed(dc),
 		Recorder: mgr.GetEventRecorderFor("gatewarden-audit"), //nolint:staticcheck // core/v1 Events are what kubectl describe shows
 		Options:  opts,
 		Log:      ctrl.Log.WithName("audit"),
@@ -260,45 +283,103 @@ func (a *Auditor) Run(ctx context.Context) error {
 	}
 	found := collect(outcomes, start)
 
-	var errs []error
-	var existing map[string]*unstructured.Unstructured
-	installed, err := reportsInstalled(a.Client)
-	if err != nil {
-		errs = append(errs, fmt.Errorf("looking up PolicyReport: %w", err))
-	}
-	if installed {
-		if existing, err = existingReports(ctx, a.Client, a.Options.Namespace); err != nil {
-			errs = append(errs, err)
-			installed = false
-		}
-	}
-
-	a.events(outcomes, existing)
-	if installed {
-		if err := writeReports(ctx, a.Client, found, existing); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	errs := a.report(ctx, outcomes, found)
 	setMetrics(outcomes, start)
+	a.Log.V(1).Info("audit run", "objects", len(targets), "timedOut", countTimedOut(outcomes), "took", time.Since(start))
+	return errors.Join(errs...)
+}
+
+func countTimedOut(outcomes []Outcome) int {
 	timedOut := 0
 	for _, o := range outcomes {
 		if o.TimedOut {
 			timedOut++
 		}
 	}
-	a.Log.V(1).Info("audit run", "objects", len(targets), "timedOut", timedOut, "policyReports", installed, "took", time.Since(start))
-	return errors.Join(errs...)
+	return timedOut
+}
+
+// report writes the run's findings into the report formats the mode selects
+// among those served, clears gatewarden's reports of served formats it does
+// not select, and records the Events. Events come first: a report that
+// cannot be written must not hold back the announcement of a finding.
+func (a *Auditor) report(ctx context.Context, outcomes []Outcome, found map[string]*namespaceFindings) []error {
+	var errs []error
+	served := a.Served
+	if served == nil {
+		served = mapperServed(a.Client)
+	}
+	isServed := func(f ReportFormat) bool {
+		ok, err := served(ctx, f)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("looking up %s: %w", f, err))
+		}
+		return ok
+	}
+	openServed, policyServed := isServed(OpenReports), isServed(PolicyReports)
+	write, clear := a.Options.Reports.formats(openServed, policyServed)
+	for _, f := range a.Options.Reports.missing(openServed, policyServed) {
+		errs = append(errs, fmt.Errorf("--reports=%s, but the API server does not serve %s: install its CRD or choose another mode", a.Options.Reports, f.GVK.GroupVersion().WithKind(f.GVK.Kind)))
+	}
+
+	existing := map[ReportFormat]map[string]*unstructured.Unstructured{}
+	var listed []ReportFormat
+	for _, f := range append(append([]ReportFormat{}, write...), clear...) {
+		ex, err := existingReports(ctx, a.Client, f, a.Options.Namespace)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		existing[f] = ex
+		listed = append(listed, f)
+	}
+	var seen []map[string]*unstructured.Unstructured
+	for _, f := range listed {
+		seen = append(seen, existing[f])
+	}
+	a.events(outcomes, seen...)
+
+	dropped := map[string]int{}
+	for _, f := range write {
+		ex, ok := existing[f]
+		if !ok {
+			continue // not listed: writing blind could duplicate or clobber
+		}
+		n, err := writeReports(ctx, a.Client, f, found, ex, a.Options.MaxResults)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		for ns, d := range n {
+			dropped[ns] = max(dropped[ns], d)
+		}
+	}
+	for _, f := range clear {
+		if ex, ok := existing[f]; ok {
+			if err := clearReports(ctx, a.Client, ex); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	setDroppedMetric(dropped)
+	for ns, d := range dropped {
+		if d > 0 {
+			a.Log.Info("report results capped; the summary counts them all", "namespace", ns, "dropped", d, "maxResults", a.Options.MaxResults)
+		}
+	}
+	return errs
 }
 
 // events records an Event for every finding not seen before. Before the
 // first run, what the existing reports already list counts as seen, so a
 // restart or a new leader does not repeat them.
-func (a *Auditor) events(outcomes []Outcome, existing map[string]*unstructured.Unstructured) {
+func (a *Auditor) events(outcomes []Outcome, existing ...map[string]*unstructured.Unstructured) {
 	if a.known == nil {
 		a.known = map[string]bool{}
-		for _, r := range existing {
-			for k := range reportEntries(r) {
-				a.known[k] = true
+		for _, reports := range existing {
+			for _, r := range reports {
+				for k := range reportEntries(r) {
+					a.known[k] = true
+				}
 			}
 		}
 	}
