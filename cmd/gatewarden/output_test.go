@@ -351,3 +351,20 @@ func TestSARIFSchemaRefuses(t *testing.T) {
 		}
 	}
 }
+
+// An object without a namespace is checked with the namespace filled in, as
+// the API server sends it: it is not mistaken for another object of the
+// same name in the state (a Gateway sharing hosts with itself).
+func TestCheckDefaultNamespaceIsNotAnotherObject(t *testing.T) {
+	code, out, stderr := runCaptured(t, "check", "-f", writeFile(t, "plain.yaml", plainGatewayYAML), "-o", "json", "--no-network")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var doc struct{ Results []CheckResult }
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Results) != 1 || len(doc.Results[0].Warnings) != 0 || doc.Results[0].Namespace != "default" {
+		t.Errorf("results %+v, want the Gateway in default without warnings", doc.Results)
+	}
+}
