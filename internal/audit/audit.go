@@ -285,88 +285,14 @@ func (a *Auditor) Run(ctx context.Context) error {
 
 	errs := a.report(ctx, outcomes, found)
 	setMetrics(outcomes, start)
-	a.Log.V(1).Info("audit run", "objects", len(targets), "timedOut", countTimedOut(outcomes), "took", time.Since(start))
-	return errors.Join(errs...)
-}
-
-func countTimedOut(outcomes []Outcome) int {
 	timedOut := 0
 	for _, o := range outcomes {
 		if o.TimedOut {
 			timedOut++
 		}
 	}
-	return timedOut
-}
-
-// report writes the run's findings into the report formats the mode selects
-// among those served, clears gatewarden's reports of served formats it does
-// not select, and records the Events. Events come first: a report that
-// cannot be written must not hold back the announcement of a finding.
-func (a *Auditor) report(ctx context.Context, outcomes []Outcome, found map[string]*namespaceFindings) []error {
-	var errs []error
-	served := a.Served
-	if served == nil {
-		served = mapperServed(a.Client)
-	}
-	isServed := func(f ReportFormat) bool {
-		ok, err := served(ctx, f)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("looking up %s: %w", f, err))
-		}
-		return ok
-	}
-	openServed, policyServed := isServed(OpenReports), isServed(PolicyReports)
-	write, clear := a.Options.Reports.formats(openServed, policyServed)
-	for _, f := range a.Options.Reports.missing(openServed, policyServed) {
-		errs = append(errs, fmt.Errorf("--reports=%s, but the API server does not serve %s: install its CRD or choose another mode", a.Options.Reports, f.GVK.GroupVersion().WithKind(f.GVK.Kind)))
-	}
-
-	existing := map[ReportFormat]map[string]*unstructured.Unstructured{}
-	var listed []ReportFormat
-	for _, f := range append(append([]ReportFormat{}, write...), clear...) {
-		ex, err := existingReports(ctx, a.Client, f, a.Options.Namespace)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		existing[f] = ex
-		listed = append(listed, f)
-	}
-	var seen []map[string]*unstructured.Unstructured
-	for _, f := range listed {
-		seen = append(seen, existing[f])
-	}
-	a.events(outcomes, seen...)
-
-	dropped := map[string]int{}
-	for _, f := range write {
-		ex, ok := existing[f]
-		if !ok {
-			continue // not listed: writing blind could duplicate or clobber
-		}
-		n, err := writeReports(ctx, a.Client, f, found, ex, a.Options.MaxResults)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		for ns, d := range n {
-			dropped[ns] = max(dropped[ns], d)
-		}
-	}
-	for _, f := range clear {
-		if ex, ok := existing[f]; ok {
-			if err := clearReports(ctx, a.Client, ex); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
-	setDroppedMetric(dropped)
-	for ns, d := range dropped {
-		if d > 0 {
-			a.Log.Info("report results capped; the summary counts them all", "namespace", ns, "dropped", d, "maxResults", a.Options.MaxResults)
-		}
-	}
-	return errs
+	a.Log.V(1).Info("audit run", "objects", len(targets), "timedOut", timedOut, "took", time.Since(start))
+	return errors.Join(errs...)
 }
 
 // events records an Event for every finding not seen before. Before the
