@@ -194,9 +194,13 @@ func (tf *TestFile) validate() field.ErrorList {
 		if e.Verdict != "allowed" && e.Verdict != "denied" {
 			errs = append(errs, field.NotSupported(p.Child("verdict"), e.Verdict, []string{"allowed", "denied"}))
 		}
-		key := e.APIVersion + " " + e.Kind + " " + e.Namespace + "/" + e.Name
+		ns := e.Namespace
+		if ns == "" {
+			ns = tf.defaultNamespace()
+		}
+		key := e.APIVersion + " " + e.Kind + " " + ns + "/" + e.Name
 		if j, dup := seen[key]; dup {
-			errs = append(errs, field.Duplicate(p, fmt.Sprintf("%s %s/%s, as expect[%d]", e.Kind, e.Namespace, e.Name, j)))
+			errs = append(errs, field.Duplicate(p, fmt.Sprintf("%s %s/%s, as expect[%d]", e.Kind, ns, e.Name, j)))
 		}
 		seen[key] = i
 		for name, ids := range map[string]*[]string{"deny": e.Deny, "warn": e.Warn} {
@@ -218,6 +222,15 @@ func (tf *TestFile) validate() field.ErrorList {
 	}
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Field < errs[j].Field })
 	return errs
+}
+
+// defaultNamespace is the namespace of objects and expectations that name
+// none.
+func (tf *TestFile) defaultNamespace() string {
+	if tf.Namespace == "" {
+		return "default"
+	}
+	return tf.Namespace
 }
 
 // mismatch is one way an object differs from its expectation.
@@ -318,10 +331,7 @@ func runTestFile(ctx context.Context, f *testFlags, path string, tf *TestFile) (
 	if err != nil {
 		return o, fmt.Errorf("%s: resources: %w", path, err)
 	}
-	ns := tf.Namespace
-	if ns == "" {
-		ns = "default"
-	}
+	ns := tf.defaultNamespace()
 	results, err := checkObjects(ctx, cfg, resolver, objs, ns, f.meshConfigMap())
 	if err != nil {
 		return o, fmt.Errorf("%s: %w", path, err)

@@ -136,6 +136,13 @@ expect:
 		"not a test file": {`apiVersion: v1
 kind: ConfigMap
 `, "* apiVersion: Unsupported value: \"v1\""},
+		"same object twice": {`apiVersion: gatewarden.io/v1alpha1
+kind: Test
+resources: [manifests/]
+expect:
+- {kind: Gateway, name: plain, verdict: allowed}
+- {kind: Gateway, namespace: default, name: plain, verdict: denied}
+`, "expect[1]: Duplicate value: \"Gateway default/plain, as expect[0]\""},
 		"missing resources": {`apiVersion: gatewarden.io/v1alpha1
 kind: Test
 resources: [nothing-here/]
