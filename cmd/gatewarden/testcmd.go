@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -69,6 +71,7 @@ type Expectation struct {
 type testFlags struct {
 	commonFlags
 	noNetwork bool
+	output    string
 }
 
 func newTestCmd() *cobra.Command {
@@ -93,6 +96,8 @@ with what the checks said.
     deny: [gateway-mtls-credential]    # optional: exactly these violations' check IDs
     warn: []                           # optional: exactly these warnings' check IDs ([] for none)
 
+With -o junit the outcome is JUnit XML: a suite per test file, a test case per expectation.
+
 Exit status: 0 every expectation met, 1 some not (each mismatch is printed), 2 unusable test files, manifests
 or flags.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -101,6 +106,7 @@ or flags.`,
 	}
 	f.commonFlags.add(cmd.Flags())
 	cmd.Flags().BoolVar(&f.noNetwork, "no-network", false, "skip the checks that fetch from issuers (each skip is a warning)")
+	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "text, or junit (a suite per test file, a test case per expectation)")
 	return cmd
 }
 
@@ -250,6 +256,10 @@ func runTests(ctx context.Context, f *testFlags, args []string, out io.Writer) e
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	if f.output != "text" && f.output != "junit" {
+		return fmt.Errorf("--output %q: want text or junit", f.output)
+	}
+	start := time.Now()
 	paths, err := findTestFiles(args)
 	if err != nil {
 		return err
@@ -272,6 +282,24 @@ func runTests(ctx context.Context, f *testFlags, args []string, out io.Writer) e
 		}
 		outcomes = append(outcomes, o)
 	}
+	mismatches := 0
+	for _, o := range outcomes {
+		mismatches += len(o.failed)
+	}
+	if f.output == "junit" {
+		if err := writeTestJUnit(out, outcomes, start); err != nil {
+			return err
+		}
+	} else {
+		printTestOutcomes(out, outcomes)
+	}
+	if mismatches > 0 {
+		return exitError{code: 1}
+	}
+	return nil
+}
+
+func printTestOutcomes(out io.Writer, outcomes []testOutcome) {
 	expectations, mismatches := 0, 0
 	for _, o := range outcomes {
 		status := "ok  "
@@ -289,10 +317,45 @@ func runTests(ctx context.Context, f *testFlags, args []string, out io.Writer) e
 		mismatches += len(o.failed)
 	}
 	fmt.Fprintf(out, "%d test files, %d expectations: %d met, %d not met\n", len(outcomes), expectations, expectations-mismatches, mismatches)
-	if mismatches > 0 {
-		return exitError{code: 1}
+}
+
+// writeTestJUnit renders test outcomes as JUnit XML: a suite per test file,
+// a test case per expectation, failing with its mismatches.
+func writeTestJUnit(w io.Writer, outcomes []testOutcome, now time.Time) error {
+	host, err := os.Hostname()
+	if err != nil || xmlToken(host) == "" {
+		host = "localhost"
 	}
-	return nil
+	doc := junitSuites{}
+	for i, o := range outcomes {
+		s := junitSuite{Package: "gatewarden.test", ID: i, Name: xmlToken(o.name), Hostname: xmlToken(host),
+			Timestamp: now.UTC().Format("2006-01-02T15:04:05"), Time: "0",
+			Properties: []junitProperty{{Name: "file", Value: o.path}, {Name: "gatewarden.version", Value: version}}}
+		if s.Name == "" {
+			s.Name = xmlToken(o.path)
+		}
+		name := func(e Expectation) string { return xmlToken(fmt.Sprintf("%s %s/%s", e.Kind, e.Namespace, e.Name)) }
+		for _, e := range o.passed {
+			s.Cases = append(s.Cases, junitCase{Name: name(e), Classname: xmlToken(s.Name), Time: "0"})
+		}
+		for _, m := range o.failed {
+			s.Failures++
+			s.Cases = append(s.Cases, junitCase{Name: name(m.exp), Classname: xmlToken(s.Name), Time: "0",
+				Failure: &junitFailure{Message: m.lines[0], Type: "mismatch", Text: strings.Join(m.lines, "\n")}})
+		}
+		s.Tests = len(s.Cases)
+		doc.Suites = append(doc.Suites, s)
+	}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return err
+	}
+	_, err = io.WriteString(w, "\n")
+	return err
 }
 
 // runTestFile checks one test file's resources as `check -f` does and

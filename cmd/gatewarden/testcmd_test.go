@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/xml"
 	"os"
 	"path/filepath"
 	"strings"
@@ -178,5 +179,41 @@ func TestTestFindsEveryFile(t *testing.T) {
 	}
 	if strings.Index(out, filepath.Join(root, "a")) > strings.Index(out, filepath.Join(root, "b")) {
 		t.Errorf("not in path order:\n%s", out)
+	}
+}
+
+func TestTestJUnit(t *testing.T) {
+	files := withTest(passingTest)
+	for k, v := range withTest(`apiVersion: gatewarden.io/v1alpha1
+kind: Test
+resources: [manifests/]
+expect:
+- {kind: Gateway, name: plain, verdict: denied}
+- {kind: Gateway, namespace: team, name: mtls, verdict: denied}
+`) {
+		files[filepath.Join("broken", k)] = v
+	}
+	root := testDir(t, files)
+	code, out, stderr := runCaptured(t, "test", root, "--no-network", "-o", "junit")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s%s", code, out, stderr)
+	}
+	if errs := loadXSD(t, filepath.Join(schemaDir, "JUnit.xsd")).validate([]byte(out)); len(errs) != 0 {
+		t.Fatalf("not valid against JUnit.xsd:\n%s\n%s", strings.Join(errs, "\n"), out)
+	}
+	var doc junitDoc
+	if err := xml.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Suites) != 2 {
+		t.Fatalf("suites %+v, want one per test file", doc.Suites)
+	}
+	broken, passing := doc.Suites[0], doc.Suites[1]
+	if passing.Name != "gateways and issuers" || passing.Tests != 3 || passing.Failures != 0 {
+		t.Errorf("passing suite %+v", passing)
+	}
+	if broken.Tests != 2 || broken.Failures != 1 || broken.Cases[1].Failure == nil ||
+		!strings.Contains(broken.Cases[1].Failure.Text, "verdict: want denied, got allowed") || broken.Cases[1].Name != "Gateway default/plain" {
+		t.Errorf("broken suite %+v, want the plain Gateway failing on its verdict", broken)
 	}
 }
