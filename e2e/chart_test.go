@@ -393,7 +393,8 @@ func TestChartProductionDefaults(t *testing.T) {
 
 // TestChartLeastPrivilege: reads only, Secrets only by Role in the gateway
 // namespaces, writes only to named objects for certificate management, and
-// to the audit's own results (PolicyReports, Events) and its leader lease.
+// to the audit's own results (OpenReports, PolicyReports, Events) and its
+// leader lease.
 func TestChartLeastPrivilege(t *testing.T) {
 	readOnly := []string{"get", "list", "watch"}
 	for _, m := range []chartMode{chartModes()[0], chartModes()[1], chartModes()[3]} {
@@ -410,6 +411,7 @@ func TestChartLeastPrivilege(t *testing.T) {
 					resources := fmt.Sprint(rule["resources"])
 					names, named := rule["resourceNames"]
 					auditOwn := resources == "[policyreports]" || resources == "[events]" ||
+						(resources == "[reports]" && fmt.Sprint(rule["apiGroups"]) == "[openreports.io]") ||
 						(resources == "[leases]" && o.GetKind() == "Role" && o.GetNamespace() == chartNamespace)
 					for _, v := range rule["verbs"].([]any) {
 						if auditOwn {

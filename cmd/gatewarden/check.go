@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -60,7 +61,7 @@ Exit status: 0 all allowed, 1 some denied, 2 unusable input, flags or cluster.`,
 	}
 	f.commonFlags.add(cmd.Flags())
 	cmd.Flags().StringArrayVarP(&f.files, "filename", "f", nil, "file, directory (recursive) or - for stdin (repeatable)")
-	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "text or json")
+	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "text, json, junit (JUnit XML) or sarif (SARIF 2.1.0)")
 	cmd.Flags().BoolVar(&f.noNetwork, "no-network", false, "skip the checks that fetch from issuers (each skip is a warning)")
 	cmd.Flags().StringVar(&f.kubeconfig, "kubeconfig", "", "check against this cluster: its stored objects, or -f files with the cluster as state")
 	cmd.Flags().StringVar(&f.kubeContext, "context", "", "kubeconfig context (default: the current context)")
@@ -82,14 +83,17 @@ type CheckResult struct {
 	Violations []core.Finding                 `json:"violations"`
 	Warnings   []core.Finding                 `json:"warnings"`
 	Patch      []jsonpatch.JsonPatchOperation `json:"patch"`
+	// Source is the file:line the object was read from (none for stored
+	// objects); the CI formats point at it.
+	Source string `json:"-"`
 }
 
 func (f *checkFlags) validate() error {
 	switch {
 	case len(f.files) == 0 && f.kubeconfig == "":
 		return fmt.Errorf("no input: give -f FILE, -f DIR or -f -, or --kubeconfig FILE to check a cluster's objects")
-	case f.output != "text" && f.output != "json":
-		return fmt.Errorf("--output %q: want text or json", f.output)
+	case !slices.Contains(outputFormats, f.output):
+		return fmt.Errorf("--output %q: want one of %s", f.output, strings.Join(outputFormats, ", "))
 	case f.kubeContext != "" && f.kubeconfig == "":
 		return fmt.Errorf("--context needs --kubeconfig")
 	case f.allNamespaces && f.kubeconfig == "":
@@ -142,14 +146,8 @@ func runCheck(ctx context.Context, f *checkFlags, stdin io.Reader, out io.Writer
 	if err != nil {
 		return err
 	}
-	if f.output == "json" {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(map[string][]CheckResult{"results": results}); err != nil {
-			return err
-		}
-	} else {
-		printText(out, results)
+	if err := writeResults(out, f.output, results, time.Now()); err != nil {
+		return err
 	}
 	for _, r := range results {
 		if !r.Allowed {
@@ -253,11 +251,20 @@ func reviewFiles(ctx context.Context, rv *review.Reviewer, objs []manifest.Objec
 		if ns == "" {
 			ns = defaultNS
 		}
-		res := rv.Review(ctx, &review.Request{GVK: gvk, Namespace: ns, Name: o.GetName(), Operation: "CREATE", Object: o.Raw})
+		// The API server sends the object with its namespace filled in;
+		// without it a check that skips the object itself in the cluster
+		// state (gateway-duplicate-host) would find it as another object.
+		u := o.DeepCopy()
+		u.SetNamespace(ns)
+		raw, err := u.MarshalJSON()
+		if err != nil {
+			raw = o.Raw
+		}
+		res := rv.Review(ctx, &review.Request{GVK: gvk, Namespace: ns, Name: o.GetName(), Operation: "CREATE", Object: raw})
 		results = append(results, CheckResult{
 			APIVersion: o.GetAPIVersion(), Kind: o.GetKind(), Namespace: ns, Name: o.GetName(),
 			Allowed: res.Allowed, Violations: nonNil(res.Violations), Warnings: nonNil(res.Warnings),
-			Patch: nonNilPatch(res.Patch),
+			Patch: nonNilPatch(res.Patch), Source: o.Source,
 		})
 	}
 	return results

@@ -1,5 +1,6 @@
 // Command gatewarden is the admission webhook (`serve`), the same checks run
-// offline over manifest files (`check`), and the catalogue of checks.
+// offline over manifest files (`check`, and `test` against expectations),
+// and the catalogue of checks.
 package main
 
 import (
@@ -28,7 +29,7 @@ func run(args []string) int {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newCheckCmd(os.Stdin), newChecksCmd(), &cobra.Command{
+	root.AddCommand(newServeCmd(), newCheckCmd(os.Stdin), newTestCmd(), newChecksCmd(), &cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
 		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), version) },

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -58,6 +60,8 @@ type serveFlags struct {
 	auditWorkers            int
 	auditTimeout            time.Duration
 	auditFetchRate          float64
+	reports                 string
+	reportMaxResults        int
 	leaderElect             bool
 	leaderElectionNamespace string
 
@@ -94,6 +98,8 @@ func newServeCmd() *cobra.Command {
 	fs.IntVar(&f.auditWorkers, "audit-workers", 4, "objects the audit checks at once")
 	fs.DurationVar(&f.auditTimeout, "audit-timeout", 30*time.Second, "time the audit gives one object's checks")
 	fs.Float64Var(&f.auditFetchRate, "audit-fetch-rate", audit.DefaultFetchRate, "issuer and JWKS fetches per second the audit may make when the trust cache misses (negative: unpaced); admissions are never paced")
+	fs.StringVar(&f.reports, "reports", string(audit.ReportsAuto), "audit report formats: auto (OpenReports when served, else PolicyReports), openreports, policyreports, both or none")
+	fs.IntVar(&f.reportMaxResults, "audit-max-report-results", audit.DefaultMaxResults, "results per namespace report, the most severe kept (the summary counts all); negative: no cap")
 	fs.BoolVar(&f.leaderElect, "leader-elect", false, "elect one replica to run the audit (set with more than one replica)")
 	fs.StringVar(&f.leaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease (default: the pod's namespace; required outside a cluster)")
 	fs.BoolVar(&f.selfManagedCerts, "self-managed-certs", false, "issue and rotate the serving certificate in --cert-secret and put its CA into the webhook configurations (no cert-manager)")
@@ -154,6 +160,11 @@ func serve(f *serveFlags) error {
 	if !f.enableHTTP2 {
 		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
 	}
+	reportMode, err := audit.ParseReportMode(f.reports)
+	if err != nil {
+		return fmt.Errorf("--%w", err)
+	}
+	serving := &selfcert.ServingCert{CertPath: filepath.Join(f.certDir, f.certName), KeyPath: filepath.Join(f.certDir, f.keyName)}
 	secretNS := map[string]cache.Config{}
 	for _, ns := range f.secretNamespaces {
 		secretNS[ns] = cache.Config{}
@@ -169,7 +180,8 @@ func serve(f *serveFlags) error {
 		LeaderElectionNamespace:       f.leaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
 		WebhookServer: ctrlwebhook.NewServer(ctrlwebhook.Options{
-			Host: f.host, Port: f.port, CertDir: f.certDir, CertName: f.certName, KeyName: f.keyName, TLSOpts: tlsOpts,
+			Host: f.host, Port: f.port, CertDir: f.certDir, CertName: f.certName, KeyName: f.keyName,
+			TLSOpts: append(slices.Clone(tlsOpts), serving.TLSConfig),
 		}),
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
 			// Secrets only where gateways read them: least privilege, and
@@ -198,10 +210,15 @@ func serve(f *serveFlags) error {
 		}
 	}
 
+	if err := serving.Add(mgr); err != nil {
+		return err
+	}
+
 	reader := cluster.GateAbsentKinds(mgr.GetCache(), cluster.Scheme, cluster.AbsentKindTTL)
 	rv := &review.Reviewer{Config: cfg, Cluster: f.state(cluster.FromReader(reader)), Trust: resolver}
 	if f.auditInterval > 0 {
-		if err := audit.Add(mgr, rv, audit.Options{Interval: f.auditInterval, Workers: f.auditWorkers, Timeout: f.auditTimeout, FetchRate: f.auditFetchRate, Reader: reader}); err != nil {
+		if err := audit.Add(mgr, rv, audit.Options{Interval: f.auditInterval, Workers: f.auditWorkers, Timeout: f.auditTimeout, FetchRate: f.auditFetchRate, Reader: reader,
+			Reports: reportMode, MaxResults: f.reportMaxResults}); err != nil {
 			return err
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/discovery"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -44,6 +45,11 @@ type Options struct {
 	Namespace string
 	// Reader lists the audited objects; nil: the manager's cache.
 	Reader client.Reader
+	// Reports selects the report formats (default auto).
+	Reports ReportMode
+	// MaxResults caps the results of one report (default
+	// DefaultMaxResults); negative: no cap.
+	MaxResults int
 }
 
 func (o Options) withDefaults() Options {
@@ -61,6 +67,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.FetchRate == 0 {
 		o.FetchRate = DefaultFetchRate
+	}
+	if o.Reports == "" {
+		o.Reports = ReportsAuto
+	}
+	if o.MaxResults == 0 {
+		o.MaxResults = DefaultMaxResults
 	}
 	return o
 }
@@ -86,8 +98,11 @@ type Auditor struct {
 	Reviewer *review.Reviewer
 	// Reader lists the audited objects (the manager's cache).
 	Reader client.Reader
-	// Client reads and writes PolicyReports.
-	Client   client.Client
+	// Client reads and writes the reports.
+	Client client.Client
+	// Served says which report formats the API server serves; nil: the
+	// Client's REST mapper.
+	Served   ServedFunc
 	Recorder record.EventRecorder
 	Options  Options
 	Log      logr.Logger
@@ -109,10 +124,18 @@ func Add(mgr manager.Manager, rv *review.Reviewer, opts Options) error {
 	if reader == nil {
 		reader = mgr.GetCache()
 	}
+	if _, err := ParseReportMode(string(opts.withDefaults().Reports)); err != nil {
+		return err
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(mgr.GetConfig())
+	if err != nil {
+		return fmt.Errorf("audit: discovery client: %w", err)
+	}
 	a := &Auditor{
 		Reviewer: rv,
 		Reader:   reader,
 		Client:   mgr.GetClient(),
+		Served:   DiscoveryServed(dc),
 		Recorder: mgr.GetEventRecorderFor("gatewarden-audit"), //nolint:staticcheck // core/v1 Events are what kubectl describe shows
 		Options:  opts,
 		Log:      ctrl.Log.WithName("audit"),
@@ -256,25 +279,7 @@ func (a *Auditor) Run(ctx context.Context) error {
 	}
 	found := collect(outcomes, start)
 
-	var errs []error
-	var existing map[string]*unstructured.Unstructured
-	installed, err := reportsInstalled(a.Client)
-	if err != nil {
-		errs = append(errs, fmt.Errorf("looking up PolicyReport: %w", err))
-	}
-	if installed {
-		if existing, err = existingReports(ctx, a.Client, a.Options.Namespace); err != nil {
-			errs = append(errs, err)
-			installed = false
-		}
-	}
-
-	a.events(outcomes, existing)
-	if installed {
-		if err := writeReports(ctx, a.Client, found, existing); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	errs := a.report(ctx, outcomes, found)
 	setMetrics(outcomes, start)
 	timedOut := 0
 	for _, o := range outcomes {
@@ -282,19 +287,21 @@ func (a *Auditor) Run(ctx context.Context) error {
 			timedOut++
 		}
 	}
-	a.Log.V(1).Info("audit run", "objects", len(targets), "timedOut", timedOut, "policyReports", installed, "took", time.Since(start))
+	a.Log.V(1).Info("audit run", "objects", len(targets), "timedOut", timedOut, "took", time.Since(start))
 	return errors.Join(errs...)
 }
 
 // events records an Event for every finding not seen before. Before the
 // first run, what the existing reports already list counts as seen, so a
 // restart or a new leader does not repeat them.
-func (a *Auditor) events(outcomes []Outcome, existing map[string]*unstructured.Unstructured) {
+func (a *Auditor) events(outcomes []Outcome, existing ...map[string]*unstructured.Unstructured) {
 	if a.known == nil {
 		a.known = map[string]bool{}
-		for _, r := range existing {
-			for k := range reportEntries(r) {
-				a.known[k] = true
+		for _, reports := range existing {
+			for _, r := range reports {
+				for k := range reportEntries(r) {
+					a.known[k] = true
+				}
 			}
 		}
 	}

@@ -14,6 +14,12 @@ var (
 		Name: "gatewarden_audit_violations",
 		Help: "Stored objects' violations found by the last audit run, by check, kind and namespace.",
 	}, []string{"check", "kind", "namespace"})
+	// Dropped counts the findings the last run left out of each
+	// namespace's report because of the results cap.
+	Dropped = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "gatewarden_audit_report_results_dropped",
+		Help: "Findings of the last audit run left out of a namespace's report by the results cap (the report's summary still counts them).",
+	}, []string{"namespace"})
 	// LastRun is when the last audit run started.
 	LastRun = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "gatewarden_audit_last_run_timestamp_seconds",
@@ -22,7 +28,7 @@ var (
 )
 
 func init() {
-	metrics.Registry.MustRegister(Violations, LastRun)
+	metrics.Registry.MustRegister(Violations, Dropped, LastRun)
 }
 
 // setMetrics replaces the gauges with the counts of this run.
@@ -39,4 +45,15 @@ func setMetrics(outcomes []Outcome, start time.Time) {
 		Violations.WithLabelValues(l.check, l.kind, l.ns).Set(n)
 	}
 	LastRun.Set(float64(start.Unix()))
+}
+
+// setDroppedMetric replaces the dropped-results gauge; namespaces whose
+// report holds every finding have no series.
+func setDroppedMetric(dropped map[string]int) {
+	Dropped.Reset()
+	for ns, n := range dropped {
+		if n > 0 {
+			Dropped.WithLabelValues(ns).Set(float64(n))
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -13,21 +14,120 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gatewarden/gatewarden/internal/core"
 )
 
-// PolicyReports of the Kubernetes Policy WG (wgpolicyk8s.io), the format
-// Kyverno and other policy engines write, so existing report viewers show
-// gatewarden's findings.
+// Two report formats carry the findings, with the same results: OpenReports
+// (openreports.io), which Kyverno writes since it moved off the Policy WG's
+// API and which Policy Reporter 3.2 and later reads, and the Policy WG's
+// PolicyReports (wgpolicyk8s.io), which older engines and viewers use.
 var (
+	OpenReportGVK       = schema.GroupVersionKind{Group: "openreports.io", Version: "v1alpha1", Kind: "Report"}
 	PolicyReportGVK     = schema.GroupVersionKind{Group: "wgpolicyk8s.io", Version: "v1alpha2", Kind: "PolicyReport"}
 	policyReportListGVK = PolicyReportGVK.GroupVersion().WithKind("PolicyReportList")
 )
 
+// ReportFormat is one kind of report the audit writes.
+type ReportFormat struct {
+	GVK schema.GroupVersionKind
+	// Resource is the plural name discovery lists the kind under.
+	Resource string
+	// openReports marks the format with a report-level source and limits.
+	openReports bool
+}
+
+func (f ReportFormat) listGVK() schema.GroupVersionKind {
+	return f.GVK.GroupVersion().WithKind(f.GVK.Kind + "List")
+}
+
+func (f ReportFormat) String() string { return f.GVK.Kind + "." + f.GVK.Group }
+
+var (
+	OpenReports   = ReportFormat{GVK: OpenReportGVK, Resource: "reports", openReports: true}
+	PolicyReports = ReportFormat{GVK: PolicyReportGVK, Resource: "policyreports"}
+)
+
+// ReportMode selects the formats the audit writes.
+type ReportMode string
+
 const (
-	// ReportName is the name of gatewarden's PolicyReport in each namespace.
+	// ReportsAuto writes OpenReports when that CRD is served, else
+	// PolicyReports when that one is.
+	ReportsAuto          ReportMode = "auto"
+	ReportsOpenReports   ReportMode = "openreports"
+	ReportsPolicyReports ReportMode = "policyreports"
+	ReportsBoth          ReportMode = "both"
+	ReportsNone          ReportMode = "none"
+)
+
+// ParseReportMode accepts the values of --reports.
+func ParseReportMode(s string) (ReportMode, error) {
+	switch m := ReportMode(s); m {
+	case ReportsAuto, ReportsOpenReports, ReportsPolicyReports, ReportsBoth, ReportsNone:
+		return m, nil
+	}
+	return "", fmt.Errorf("reports %q: want auto, openreports, policyreports, both or none", s)
+}
+
+// formats decides which formats a run writes, given which are served, and
+// which it clears: a served format the mode does not select holds only
+// stale findings of gatewarden's (from before the mode changed or the other
+// CRD was installed), and report viewers would show them twice.
+func (m ReportMode) formats(openServed, policyServed bool) (write, clear []ReportFormat) {
+	want := map[ReportFormat]bool{}
+	switch m {
+	case ReportsOpenReports:
+		want[OpenReports] = true
+	case ReportsPolicyReports:
+		want[PolicyReports] = true
+	case ReportsBoth:
+		want[OpenReports], want[PolicyReports] = true, true
+	case ReportsNone:
+	default:
+		if openServed {
+			want[OpenReports] = true
+		} else {
+			want[PolicyReports] = true
+		}
+	}
+	for _, f := range []ReportFormat{OpenReports, PolicyReports} {
+		served := policyServed
+		if f == OpenReports {
+			served = openServed
+		}
+		switch {
+		case !served:
+		case want[f]:
+			write = append(write, f)
+		default:
+			clear = append(clear, f)
+		}
+	}
+	return write, clear
+}
+
+// missing lists the formats the mode asks for by name that are not served.
+func (m ReportMode) missing(openServed, policyServed bool) []ReportFormat {
+	var out []ReportFormat
+	if (m == ReportsOpenReports || m == ReportsBoth) && !openServed {
+		out = append(out, OpenReports)
+	}
+	if (m == ReportsPolicyReports || m == ReportsBoth) && !policyServed {
+		out = append(out, PolicyReports)
+	}
+	return out
+}
+
+// DefaultMaxResults caps the results of one report. A report is one object
+// in etcd (at most 1.5 MiB by default) and is held whole in memory by every
+// reader; at about 600 bytes a result, 1,000 stay well inside both.
+const DefaultMaxResults = 1000
+
+const (
+	// ReportName is the name of gatewarden's report in each namespace.
 	ReportName = "gatewarden"
 	// Policy and Source name gatewarden in every result.
 	Policy = "gatewarden"
@@ -35,6 +135,9 @@ const (
 	// ManagedByLabel marks the reports gatewarden owns; it deletes only those.
 	ManagedByLabel = "app.kubernetes.io/managed-by"
 	managedBy      = "gatewarden"
+	// DroppedAnnotation on a report counts the findings left out of its
+	// results by the cap; absent when none were.
+	DroppedAnnotation = "gatewarden.io/dropped-results"
 )
 
 // Result values of a report entry.
@@ -43,14 +146,16 @@ const (
 	ResultWarn = "warn"
 )
 
-// entry is one finding on one object: a PolicyReport result.
+// entry is one finding on one object: a report result.
 type entry struct {
-	Result  string
-	Check   string
-	Field   string
-	Message string // the report message: "field: message"
-	Ref     objectRef
-	Since   time.Time
+	Result   string
+	Severity string
+	Category string
+	Check    string
+	Field    string
+	Message  string // the report message: "field: message"
+	Ref      objectRef
+	Since    time.Time
 }
 
 type objectRef struct {
@@ -119,6 +224,7 @@ func collect(outcomes []Outcome, now time.Time) map[string]*namespaceFindings {
 		add := func(result string, fs []core.Finding) {
 			for _, f := range fs {
 				nf.entries = append(nf.entries, entry{Result: result, Check: f.Check, Field: f.Field,
+					Severity: Severity(f, result == ResultFail), Category: Category(f.Check, o.Target.GVK.Kind),
 					Message: reportMessage(f), Ref: ref, Since: now})
 			}
 		}
@@ -134,8 +240,12 @@ func collect(outcomes []Outcome, now time.Time) map[string]*namespaceFindings {
 		}
 	}
 	for _, nf := range out {
+		// Most severe first, so the cap keeps what matters most.
 		sort.SliceStable(nf.entries, func(i, j int) bool {
 			a, b := nf.entries[i], nf.entries[j]
+			if ra, rb := severityRank(a.Severity), severityRank(b.Severity); ra != rb {
+				return ra < rb
+			}
 			for _, p := range [][2]string{{a.Ref.Kind, b.Ref.Kind}, {a.Ref.Name, b.Ref.Name}, {a.Check, b.Check}, {a.Message, b.Message}} {
 				if p[0] != p[1] {
 					return p[0] < p[1]
@@ -194,12 +304,19 @@ func asInt64(v any) (int64, bool) {
 	return 0, false
 }
 
-// reportContent is the results and summary of a namespace's report. Entries
-// that were in the previous report keep their first-seen timestamp, so an
-// unchanged namespace gives an identical report.
-func reportContent(nf *namespaceFindings, previous map[string]time.Time) (results []any, summary map[string]any) {
+// reportContent is the results and summary of a namespace's report: at most
+// maxResults results (the most severe; dropped says how many more there
+// were), and a summary that counts every finding. Entries that were in the
+// previous report keep their first-seen timestamp, so an unchanged namespace
+// gives an identical report.
+func reportContent(nf *namespaceFindings, previous map[string]time.Time, maxResults int) (results []any, summary map[string]any, dropped int) {
 	results = []any{}
-	for _, e := range nf.entries {
+	entries := nf.entries
+	if maxResults > 0 && len(entries) > maxResults {
+		dropped = len(entries) - maxResults
+		entries = entries[:maxResults]
+	}
+	for _, e := range entries {
 		since := e.Since
 		if t, ok := previous[e.key()]; ok && !t.IsZero() {
 			since = t
@@ -208,6 +325,8 @@ func reportContent(nf *namespaceFindings, previous map[string]time.Time) (result
 			"policy":    Policy,
 			"rule":      e.Check,
 			"result":    e.Result,
+			"severity":  e.Severity,
+			"category":  e.Category,
 			"message":   e.Message,
 			"source":    Source,
 			"scored":    true,
@@ -229,34 +348,61 @@ func reportContent(nf *namespaceFindings, previous map[string]time.Time) (result
 		"error": int64(0),
 		"skip":  int64(nf.skip),
 	}
-	return results, summary
+	return results, summary, dropped
 }
 
-// reportsInstalled says whether the PolicyReport CRD is served.
-func reportsInstalled(c client.Client) (bool, error) {
-	_, err := c.RESTMapper().RESTMapping(PolicyReportGVK.GroupKind(), PolicyReportGVK.Version)
-	if err == nil {
-		return true, nil
-	}
-	if notInstalled(err) {
+// ServedFunc says whether the API server serves a kind now.
+type ServedFunc func(ctx context.Context, f ReportFormat) (bool, error)
+
+// DiscoveryServed asks the API server's discovery on every call, so a report
+// CRD installed or removed while gatewarden runs is noticed on the next run
+// (a cached REST mapping would keep a removed kind).
+func DiscoveryServed(d discovery.DiscoveryInterface) ServedFunc {
+	return func(_ context.Context, f ReportFormat) (bool, error) {
+		l, err := d.ServerResourcesForGroupVersion(f.GVK.GroupVersion().String())
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		for _, r := range l.APIResources {
+			if r.Name == f.Resource && r.Kind == f.GVK.Kind {
+				return true, nil
+			}
+		}
 		return false, nil
 	}
-	return false, err
 }
 
-// existingReports lists gatewarden's reports by namespace.
-func existingReports(ctx context.Context, c client.Reader, namespace string) (map[string]*unstructured.Unstructured, error) {
+// mapperServed asks the client's REST mapper: enough where the kinds do not
+// change while the process runs (tests, a fixed mapper).
+func mapperServed(c client.Client) ServedFunc {
+	return func(_ context.Context, f ReportFormat) (bool, error) {
+		_, err := c.RESTMapper().RESTMapping(f.GVK.GroupKind(), f.GVK.Version)
+		if err == nil {
+			return true, nil
+		}
+		if notInstalled(err) {
+			return false, nil
+		}
+		return false, err
+	}
+}
+
+// existingReports lists gatewarden's reports of a format by namespace.
+func existingReports(ctx context.Context, c client.Reader, f ReportFormat, namespace string) (map[string]*unstructured.Unstructured, error) {
 	l := &unstructured.UnstructuredList{}
-	l.SetGroupVersionKind(policyReportListGVK)
+	l.SetGroupVersionKind(f.listGVK())
 	opts := []client.ListOption{client.MatchingLabels{ManagedByLabel: managedBy}}
 	if namespace != "" {
 		opts = append(opts, client.InNamespace(namespace))
 	}
 	if err := c.List(ctx, l, opts...); err != nil {
-		if meta.IsNoMatchError(err) {
+		if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("listing PolicyReports: %w", err)
+		return nil, fmt.Errorf("listing %s: %w", f, err)
 	}
 	out := map[string]*unstructured.Unstructured{}
 	for i := range l.Items {
@@ -267,11 +413,119 @@ func existingReports(ctx context.Context, c client.Reader, namespace string) (ma
 	return out, nil
 }
 
-// writeReports makes each namespace's report say what this run found:
-// created where missing, updated where changed, deleted where the namespace
-// no longer has anything gatewarden audits.
-func writeReports(ctx context.Context, c client.Client, found map[string]*namespaceFindings, existing map[string]*unstructured.Unstructured) error {
+// reportFields is every field of a report gatewarden sets besides its
+// identity: what a run compares to decide whether to write.
+func reportFields(f ReportFormat, results []any, summary map[string]any, maxResults int) map[string]any {
+	body := map[string]any{"results": results, "summary": summary}
+	if f.openReports {
+		body["source"] = Source
+		if maxResults > 0 {
+			body["configuration"] = map[string]any{"limits": map[string]any{"maxResults": int64(maxResults)}}
+		}
+	}
+	return body
+}
+
+// setDropped keeps the dropped-results annotation in step; it reports
+// whether it changed anything.
+func setDropped(u *unstructured.Unstructured, dropped int) bool {
+	ann := u.GetAnnotations()
+	old, had := ann[DroppedAnnotation]
+	want := strconv.Itoa(dropped)
+	switch {
+	case dropped == 0 && !had:
+		return false
+	case dropped == 0:
+		delete(ann, DroppedAnnotation)
+	case had && old == want:
+		return false
+	default:
+		if ann == nil {
+			ann = map[string]string{}
+		}
+		ann[DroppedAnnotation] = want
+	}
+	u.SetAnnotations(ann)
+	return true
+}
+
+// report writes the run's findings into the report formats the mode selects
+// among those served, clears gatewarden's reports of served formats it does
+// not select, and records the Events. Events come first: a report that
+// cannot be written must not hold back the announcement of a finding.
+func (a *Auditor) report(ctx context.Context, outcomes []Outcome, found map[string]*namespaceFindings) []error {
 	var errs []error
+	served := a.Served
+	if served == nil {
+		served = mapperServed(a.Client)
+	}
+	isServed := func(f ReportFormat) bool {
+		ok, err := served(ctx, f)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("looking up %s: %w", f, err))
+		}
+		return ok
+	}
+	openServed, policyServed := isServed(OpenReports), isServed(PolicyReports)
+	write, clear := a.Options.Reports.formats(openServed, policyServed)
+	for _, f := range a.Options.Reports.missing(openServed, policyServed) {
+		errs = append(errs, fmt.Errorf("--reports=%s, but the API server does not serve %s: install its CRD or choose another mode", a.Options.Reports, f.GVK.GroupVersion().WithKind(f.GVK.Kind)))
+	}
+
+	existing := map[ReportFormat]map[string]*unstructured.Unstructured{}
+	var listed []ReportFormat
+	for _, f := range append(append([]ReportFormat{}, write...), clear...) {
+		ex, err := existingReports(ctx, a.Client, f, a.Options.Namespace)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		existing[f] = ex
+		listed = append(listed, f)
+	}
+	var seen []map[string]*unstructured.Unstructured
+	for _, f := range listed {
+		seen = append(seen, existing[f])
+	}
+	a.events(outcomes, seen...)
+
+	dropped := map[string]int{}
+	for _, f := range write {
+		ex, ok := existing[f]
+		if !ok {
+			continue // not listed: writing blind could duplicate or clobber
+		}
+		n, err := writeReports(ctx, a.Client, f, found, ex, a.Options.MaxResults)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		for ns, d := range n {
+			dropped[ns] = max(dropped[ns], d)
+		}
+	}
+	for _, f := range clear {
+		if ex, ok := existing[f]; ok {
+			if err := clearReports(ctx, a.Client, ex); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	setDroppedMetric(dropped)
+	for ns, d := range dropped {
+		if d > 0 {
+			a.Log.Info("report results capped; the summary counts them all", "namespace", ns, "dropped", d, "maxResults", a.Options.MaxResults)
+		}
+	}
+	return errs
+}
+
+// writeReports makes each namespace's report of format f say what this run
+// found: created where missing, updated where changed, deleted where the
+// namespace no longer has anything gatewarden audits. It returns how many
+// findings the cap left out, by namespace.
+func writeReports(ctx context.Context, c client.Client, f ReportFormat, found map[string]*namespaceFindings, existing map[string]*unstructured.Unstructured, maxResults int) (map[string]int, error) {
+	var errs []error
+	dropped := map[string]int{}
 	namespaces := make([]string, 0, len(found))
 	for ns := range found {
 		namespaces = append(namespaces, ns)
@@ -283,28 +537,40 @@ func writeReports(ctx context.Context, c client.Client, found map[string]*namesp
 		if old != nil {
 			previous = reportEntries(old)
 		}
-		results, summary := reportContent(found[ns], previous)
+		results, summary, n := reportContent(found[ns], previous, maxResults)
+		dropped[ns] = n
+		body := reportFields(f, results, summary, maxResults)
 		if old == nil {
-			u := &unstructured.Unstructured{Object: map[string]any{"results": results, "summary": summary}}
-			u.SetGroupVersionKind(PolicyReportGVK)
+			u := &unstructured.Unstructured{Object: body}
+			u.SetGroupVersionKind(f.GVK)
 			u.SetNamespace(ns)
 			u.SetName(ReportName)
 			u.SetLabels(map[string]string{ManagedByLabel: managedBy})
+			setDropped(u, n)
 			// A namespace being deleted refuses new objects; its report
 			// would go with it anyway.
 			if err := c.Create(ctx, u); err != nil && !apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
-				errs = append(errs, fmt.Errorf("creating PolicyReport %s/%s: %w", ns, ReportName, err))
+				errs = append(errs, fmt.Errorf("creating %s %s/%s: %w", f, ns, ReportName, err))
 			}
 			continue
 		}
-		if sameJSON(old.Object["results"], results) && sameJSON(old.Object["summary"], summary) {
+		u := old.DeepCopy()
+		changed := setDropped(u, n)
+		for k, v := range body {
+			if !sameJSON(old.Object[k], v) {
+				u.Object[k] = v
+				changed = true
+			}
+		}
+		if _, had := old.Object["configuration"]; had && body["configuration"] == nil {
+			delete(u.Object, "configuration")
+			changed = true
+		}
+		if !changed {
 			continue
 		}
-		u := old.DeepCopy()
-		u.Object["results"] = results
-		u.Object["summary"] = summary
 		if err := c.Update(ctx, u); err != nil {
-			errs = append(errs, fmt.Errorf("updating PolicyReport %s/%s: %w", ns, ReportName, err))
+			errs = append(errs, fmt.Errorf("updating %s %s/%s: %w", f, ns, ReportName, err))
 		}
 	}
 	for ns, old := range existing {
@@ -312,7 +578,18 @@ func writeReports(ctx context.Context, c client.Client, found map[string]*namesp
 			continue
 		}
 		if err := c.Delete(ctx, old); err != nil && !apierrors.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("deleting PolicyReport %s/%s: %w", ns, ReportName, err))
+			errs = append(errs, fmt.Errorf("deleting %s %s/%s: %w", f, ns, ReportName, err))
+		}
+	}
+	return dropped, errors.Join(errs...)
+}
+
+// clearReports deletes gatewarden's reports of a format it no longer writes.
+func clearReports(ctx context.Context, c client.Client, existing map[string]*unstructured.Unstructured) error {
+	var errs []error
+	for _, old := range existing {
+		if err := c.Delete(ctx, old); err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("deleting %s %s/%s: %w", old.GetKind(), old.GetNamespace(), old.GetName(), err))
 		}
 	}
 	return errors.Join(errs...)

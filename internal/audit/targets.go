@@ -2,8 +2,9 @@
 // webhook sees an object only when it is written, but the secrets, services
 // and issuers it depends on change later. The audit runs the same checks
 // (review.Reviewer.Validate) on an interval and after dependencies change,
-// and reports what it finds as PolicyReports, Events and a metric. The live
-// `gatewarden check --kubeconfig` shares the listing and checking code.
+// and reports what it finds as OpenReports or PolicyReports, Events and
+// metrics. The live `gatewarden check --kubeconfig` shares the listing and
+// checking code.
 package audit
 
 import (
