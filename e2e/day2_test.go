@@ -66,8 +66,8 @@ func eventuallyNoConflict(f func() error) error {
 	return err
 }
 
-// gone waits until the object no longer exists.
-func gone(t *testing.T, u *unstructured.Unstructured, within time.Duration) {
+// waitGone waits until the object no longer exists.
+func waitGone(t *testing.T, u *unstructured.Unstructured, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
@@ -186,7 +186,7 @@ spec:
 	}
 	c3, w3 := newClient(t)
 	admitted(t, dropFinalizers(ctx, c3, rule))
-	gone(t, rule, 10*time.Second)
+	waitGone(t, rule, 10*time.Second)
 	for _, msg := range w3.all() {
 		if strings.Contains(msg, "apirule-service") && !strings.Contains(msg, review.NoteDeleting) {
 			t.Errorf("warning on the finalizer removal does not say the object is being deleted: %s", msg)
@@ -218,7 +218,7 @@ func TestDay2GatewayOutlivesItsSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	admitted(t, dropFinalizers(ctx, c, gw))
-	gone(t, gw, 10*time.Second)
+	waitGone(t, gw, 10*time.Second)
 }
 
 // (f) `kubectl delete namespace` completes with APIRules, Services,
@@ -448,7 +448,7 @@ func TestDay2InstallIntoPopulatedCluster(t *testing.T) {
 				t.Errorf("%s: finalizer removal while deleting refused: %v", key, err)
 			}
 		}
-		gone(t, o, 10*time.Second)
+		waitGone(t, o, 10*time.Second)
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gatewarden/gatewarden/validators"
+	"github.com/gatewarden/gatewarden/internal/core"
 )
 
 // This file renders `check` results for CI systems: JUnit XML for test
@@ -56,7 +56,7 @@ var internalRule = rule{ID: "gatewarden", Default: "warn",
 // internal rule.
 func ruleCatalog() []rule {
 	var out []rule
-	for _, c := range validators.Catalog() {
+	for _, c := range core.Catalog() {
 		out = append(out, rule{ID: c.ID, Kinds: c.Kinds, Default: string(c.Default), Description: c.Description})
 	}
 	return append(out, internalRule)
@@ -67,11 +67,11 @@ func knownCheck(id string) bool {
 	if id == internalRule.ID {
 		return true
 	}
-	_, ok := validators.Lookup(id)
+	_, ok := core.Lookup(id)
 	return ok
 }
 
-func findingIDs(fs []validators.Finding) []string {
+func findingIDs(fs []core.Finding) []string {
 	ids := make([]string, 0, len(fs))
 	for _, f := range fs {
 		ids = append(ids, f.Check)
@@ -366,7 +366,7 @@ func writeSARIF(w io.Writer, results []CheckResult) error {
 				loc.PhysicalLocation.Region = &sarifRegion{StartLine: line}
 			}
 		}
-		add := func(level string, fs []validators.Finding) {
+		add := func(level string, fs []core.Finding) {
 			for _, f := range fs {
 				i, ok := index[f.Check]
 				if !ok {

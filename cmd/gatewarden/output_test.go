@@ -12,7 +12,7 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
-	"github.com/gatewarden/gatewarden/validators"
+	"github.com/gatewarden/gatewarden/internal/core"
 )
 
 const issuerRAYAML = `apiVersion: security.istio.io/v1
@@ -129,7 +129,7 @@ func TestCheckSARIF(t *testing.T) {
 	run := doc.Runs[0]
 	rules := run.Tool.Driver.Rules
 	// Every check of the registry is a rule, with its help and level.
-	for _, c := range validators.Catalog() {
+	for _, c := range core.Catalog() {
 		found := false
 		for _, r := range rules {
 			if r.ID == c.ID {
@@ -291,7 +291,7 @@ func TestCheckUnknownOutput(t *testing.T) {
 func TestJUnitEscapes(t *testing.T) {
 	var buf bytes.Buffer
 	r := CheckResult{APIVersion: "v1", Kind: "Gateway", Namespace: "a", Name: "b", Source: "x <&> y.yaml:3",
-		Violations: []validators.Finding{{Check: "c", Field: "spec", Message: "bad <value> & \"quotes\"\nsecond line"}}}
+		Violations: []core.Finding{{Check: "c", Field: "spec", Message: "bad <value> & \"quotes\"\nsecond line"}}}
 	if err := writeJUnit(&buf, []CheckResult{r}, testTime); err != nil {
 		t.Fatal(err)
 	}

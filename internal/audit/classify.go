@@ -3,7 +3,7 @@ package audit
 import (
 	"strings"
 
-	"github.com/gatewarden/gatewarden/validators"
+	"github.com/gatewarden/gatewarden/internal/core"
 )
 
 // Severity values of report results, as OpenReports and the Policy WG's
@@ -49,7 +49,7 @@ const (
 // checks say so, and gatewarden's own notes carry the check ID
 // "gatewarden". Tests in this package hold the validators to these
 // conventions with their real output.
-func Classify(f validators.Finding) FindingClass {
+func Classify(f core.Finding) FindingClass {
 	switch {
 	case f.Check == InternalCheck:
 		return NotChecked
@@ -64,7 +64,7 @@ func Classify(f validators.Finding) FindingClass {
 // Severity of a finding in a report: what the check's action made of it
 // (a denial or a warning), lowered when the check could not run. The table
 // is in docs/audit.md.
-func Severity(f validators.Finding, denied bool) string {
+func Severity(f core.Finding, denied bool) string {
 	switch Classify(f) {
 	case NotChecked:
 		return SeverityInfo
@@ -93,9 +93,9 @@ func Category(check, kind string) string {
 		return CategoryAuthorization
 	}
 	switch kind {
-	case validators.KindGateway:
+	case core.KindGateway:
 		return CategoryGateway
-	case validators.KindRequestAuthentication, validators.KindAuthorizationPolicy:
+	case core.KindRequestAuthentication, core.KindAuthorizationPolicy:
 		return CategoryAuthorization
 	}
 	return CategoryAPIRule

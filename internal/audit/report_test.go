@@ -18,8 +18,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/gatewarden/gatewarden/internal/cluster"
+	"github.com/gatewarden/gatewarden/internal/core"
 	"github.com/gatewarden/gatewarden/internal/trust"
-	"github.com/gatewarden/gatewarden/validators"
 )
 
 func TestReportModeFormats(t *testing.T) {
@@ -373,7 +373,7 @@ func TestSeverityOfInternalFindings(t *testing.T) {
 	if got := Severity(timedOut, false); got != SeverityInfo {
 		t.Errorf("audit timeout: severity %q, want info", got)
 	}
-	if got := Category(timedOut.Check, validators.KindRequestAuthentication); got != CategoryAuthorization {
+	if got := Category(timedOut.Check, core.KindRequestAuthentication); got != CategoryAuthorization {
 		t.Errorf("category of an internal finding on a RequestAuthentication = %q, want authorization (by kind)", got)
 	}
 	if got := Category(timedOut.Check, "APIRule"); got != CategoryAPIRule {
@@ -384,7 +384,7 @@ func TestSeverityOfInternalFindings(t *testing.T) {
 // Every check in the catalogue has a category of its own by its ID: a new
 // ID prefix must be given one on purpose, not fall through to the kind.
 func TestEveryCheckHasACategory(t *testing.T) {
-	for _, c := range validators.Catalog() {
+	for _, c := range core.Catalog() {
 		got := Category(c.ID, "")
 		prefix, _, _ := strings.Cut(c.ID, "-")
 		byPrefix := map[string]string{"jwt": CategoryTrust, "gateway": CategoryGateway, "apirule": CategoryAPIRule,
