@@ -391,9 +391,13 @@ func (c *converter) internalTraffic() {
 	for _, i := range c.internal {
 		idx = append(idx, fmt.Sprint(i))
 	}
+	which := "rule " + idx[0]
+	if len(idx) > 1 {
+		which = "rules " + strings.Join(idx, ", ")
+	}
 	c.note(field.NewPath("spec", "rules"),
-		"rules %s admitted in-cluster callers in v1beta1; v2 admits only requests through the ingress gateway, so in-cluster callers get 403 RBAC: access denied: add an AuthorizationPolicy for them (docs/migrate.md, internal traffic)",
-		strings.Join(idx, ", "))
+		"%s admitted in-cluster callers in v1beta1; v2 admits only requests through the ingress gateway, so in-cluster callers get 403 RBAC: access denied: add an AuthorizationPolicy for them (docs/migrate.md, internal traffic)",
+		which)
 }
 
 // sortedKeys lists a map's keys in order, for deterministic messages.

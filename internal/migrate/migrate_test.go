@@ -206,7 +206,7 @@ rules:
 - path: /headers
   methods: [HEAD]
   noAuth: true`,
-		notes: []string{"spec.rules[0].methods: the allow strategy routed every HTTP method", "spec.rules: rules 0 admitted in-cluster callers"},
+		notes: []string{"spec.rules[0].methods: the allow strategy routed every HTTP method", "spec.rules: rule 0 admitted in-cluster callers"},
 	}, {
 		name: "a short host under another gateway's domain becomes the v1beta1 FQDN",
 		spec: `
@@ -287,7 +287,7 @@ rules:
     authorizations:
     - requiredScopes: [a, b]
       audiences: [audA, audB]`,
-		notes: []string{"spec.rules: rules 0 admitted in-cluster callers"},
+		notes: []string{"spec.rules: rule 0 admitted in-cluster callers"},
 	}, {
 		name: "Ory jwt with one issuer and one JWKS, as Kyma converts it, without an empty authorization",
 		spec: `
@@ -436,7 +436,7 @@ rules:
 - path: /anything
   methods: [POST]
   extAuth: {authorizers: [oauth2-proxy]}`,
-		notes: []string{`spec.rules[0].accessStrategies[0].config: introspection_url, required_scope is what Oathkeeper checked against the introspection answer; v2 hands each request to authorizer "oauth2-proxy"`},
+		notes: []string{`spec.rules[0].accessStrategies[0].config: Oathkeeper introspected tokens as configured here (introspection_url, required_scope); v2 hands each request to authorizer "oauth2-proxy"`},
 	}, {
 		name: "oauth2_introspection without a registered authorizer is refused",
 		spec: `

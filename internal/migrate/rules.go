@@ -415,7 +415,7 @@ func (c *converter) extAuth(hp *field.Path, h *apirule.Handler) (*apirule.ExtAut
 		}
 	}
 	if len(cfg) > 0 {
-		c.note(hp.Child("config"), "%s is what Oathkeeper checked against the introspection answer; v2 hands each request to authorizer %q instead: make sure it enforces the same", strings.Join(sortedKeys(cfg), ", "), name)
+		c.note(hp.Child("config"), "Oathkeeper introspected tokens as configured here (%s); v2 hands each request to authorizer %q instead: make sure it validates tokens the same way, scopes included", strings.Join(sortedKeys(cfg), ", "), name)
 	} else {
 		c.note(hp.Child("handler"), "moved to authorizer %q, the only one registered in the mesh config: make sure it introspects these tokens", name)
 	}
