@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -125,6 +126,7 @@ func runMigrate(ctx context.Context, f *migrateFlags, stdin io.Reader, out, repo
 	}
 	ns := f.namespace
 	var state cluster.State
+	handler := ""
 	var inputs []*unstructured.Unstructured
 	var sources []string
 	if f.kubeconfig == "" {
@@ -143,6 +145,9 @@ func runMigrate(ctx context.Context, f *migrateFlags, stdin io.Reader, out, repo
 			if typed != nil {
 				stateObjs = append(stateObjs, typed)
 			}
+			if cm, ok := typed.(*corev1.ConfigMap); ok && cm.Namespace == kymaConfig.Namespace && cm.Name == kymaConfig.Name {
+				handler = jwtHandlerOf(cm)
+			}
 			inputs, sources = append(inputs, o.Unstructured), append(sources, o.Source)
 		}
 		st, err := cluster.FromObjects(stateObjs...)
@@ -159,6 +164,10 @@ func runMigrate(ctx context.Context, f *migrateFlags, stdin io.Reader, out, repo
 			ns = ctxNS
 		}
 		state = f.state(cluster.FromReader(c))
+		cm := &corev1.ConfigMap{}
+		if err := c.Get(ctx, kymaConfig, cm); err == nil {
+			handler = jwtHandlerOf(cm)
+		}
 		if len(f.files) > 0 {
 			for _, o := range objs {
 				if o.GetNamespace() == "" {
@@ -180,7 +189,7 @@ func runMigrate(ctx context.Context, f *migrateFlags, stdin io.Reader, out, repo
 	}
 
 	rv := &review.Reviewer{Config: cfg, Cluster: state, Trust: resolver}
-	env := migrate.Env{Lookup: state, Trust: resolver, Authorizer: f.authorizer}
+	env := migrate.Env{Lookup: state, Trust: resolver, Authorizer: f.authorizer, JWTHandler: handler}
 	var results []*migration
 	for i, u := range inputs {
 		rule, from, ok, err := migrate.FromObject(u)
@@ -223,6 +232,24 @@ func runMigrate(ctx context.Context, f *migrateFlags, stdin io.Reader, out, repo
 		}
 	}
 	return nil
+}
+
+// kymaConfig is the ConfigMap naming Kyma's v1beta1 jwt handler
+// (internal/helpers/config.go in kyma-project/api-gateway).
+var kymaConfig = client.ObjectKey{Namespace: "kyma-system", Name: "api-gateway-config"}
+
+func jwtHandlerOf(cm *corev1.ConfigMap) string {
+	var c struct {
+		JWTHandler string `json:"jwtHandler"`
+	}
+	if yaml.Unmarshal([]byte(cm.Data["api-gateway-config"]), &c) != nil {
+		return ""
+	}
+	switch h := strings.ToLower(c.JWTHandler); h {
+	case migrate.HandlerOry, migrate.HandlerIstio:
+		return h
+	}
+	return ""
 }
 
 // checkMigrated runs the result through the defaults and checks `check`

@@ -143,6 +143,38 @@ func TestMigrateOffline(t *testing.T) {
 	}
 }
 
+// Kyma's v1beta1 jwt handler decides what v1beta1 did to in-cluster
+// callers: migrate reads it from kyma-system/api-gateway-config.
+func TestMigrateReadsKymasJWTHandler(t *testing.T) {
+	in := writeFile(t, "apirule.yaml", strings.Split(migrateInput, "---\n")[0])
+	for handler, want := range map[string]string{
+		"":      "Kyma's Ory jwt handler (Kyma's default when kyma-system/api-gateway-config does not name one)",
+		"ory":   "Kyma's Ory jwt handler (configured in kyma-system/api-gateway-config)",
+		"istio": "",
+	} {
+		args := []string{"migrate", "--no-network", "-f", writeFile(t, "state.yaml", migrateState), "-f", in}
+		if handler != "" {
+			args = append(args, "-f", writeFile(t, "config.yaml", `apiVersion: v1
+kind: ConfigMap
+metadata: {name: api-gateway-config, namespace: kyma-system}
+data:
+  api-gateway-config: "jwtHandler: `+handler+`"
+`))
+		}
+		code, _, stderr := runCaptured(t, args...)
+		if code != 0 {
+			t.Fatalf("%q: exit %d\n%s", handler, code, stderr)
+		}
+		if want == "" {
+			if strings.Contains(stderr, "in-cluster callers") {
+				t.Errorf("istio handler: an APIRule with a no_auth rule had policies admitting only the gateway already:\n%s", stderr)
+			}
+		} else if !strings.Contains(stderr, want) {
+			t.Errorf("%q: report lacks %q:\n%s", handler, want, stderr)
+		}
+	}
+}
+
 func TestMigrateJSONIsAList(t *testing.T) {
 	state := writeFile(t, "state.yaml", migrateState)
 	in := writeFile(t, "apirule.yaml", strings.Split(migrateInput, "---\n")[0])

@@ -90,7 +90,17 @@ type Env struct {
 	// Authorizer is the ext_authz provider oauth2_introspection rules move
 	// to; empty picks the only registered one.
 	Authorizer string
+	// JWTHandler is Kyma's v1beta1 jwtHandler ("ory" or "istio", from the
+	// ConfigMap kyma-system/api-gateway-config); empty when not known.
+	JWTHandler string
 }
+
+// Kyma's v1beta1 jwt handlers (internal/helpers/config.go); ory is the
+// default when the ConfigMap does not say.
+const (
+	HandlerOry   = "ory"
+	HandlerIstio = "istio"
+)
 
 // Input is one v1beta1 APIRule and where it was read.
 type Input struct {
@@ -133,9 +143,6 @@ type converter struct {
 	in  *apirule.V1beta1APIRule
 	out *apirule.APIRule
 	res *Result
-	// internal lists the rules whose v1beta1 form admitted in-cluster
-	// callers that v2 turns away.
-	internal []int
 }
 
 func (c *converter) note(p *field.Path, format string, args ...any) {
@@ -383,13 +390,35 @@ func validFQDN(h string) bool {
 // in-cluster callers through and whose v2 policies do not: v2 admits only
 // requests from the ingress gateway (its AuthorizationPolicies name the
 // istio-ingressgateway service account).
+//
+// With the Ory handler Kyma's v1beta1 controller created no
+// AuthorizationPolicies (processors/ory). With the Istio handler it created
+// them for every rule of an APIRule with a jwt or no_auth rule
+// (RequiresAuthorizationPolicies), those of allow and no_auth rules admitting
+// the ingress gateway only, those of jwt rules naming no source
+// (WithForcedJWTAuthorization).
 func (c *converter) internalTraffic() {
-	if len(c.internal) == 0 || len(c.res.Refusals) > 0 {
+	if len(c.res.Refusals) > 0 {
 		return
 	}
+	if h, how := c.handler(); h == HandlerOry {
+		c.note(field.NewPath("spec", "rules"),
+			"Kyma's Ory jwt handler (%s) created no AuthorizationPolicies for v1beta1, so in-cluster callers reached the workload directly; v2 admits only requests through the ingress gateway, so they get 403 RBAC: access denied: add an AuthorizationPolicy for them (docs/migrate.md, internal traffic)", how)
+		return
+	}
+	all := !c.requiredPolicies()
 	var idx []string
-	for _, i := range c.internal {
-		idx = append(idx, fmt.Sprint(i))
+	for i, r := range c.in.Spec.Rules {
+		jwt := false
+		for _, h := range r.AccessStrategies {
+			jwt = jwt || (h != nil && h.Name == hJWT)
+		}
+		if all || jwt {
+			idx = append(idx, fmt.Sprint(i))
+		}
+	}
+	if len(idx) == 0 {
+		return
 	}
 	which := "rule " + idx[0]
 	if len(idx) > 1 {
@@ -398,6 +427,43 @@ func (c *converter) internalTraffic() {
 	c.note(field.NewPath("spec", "rules"),
 		"%s admitted in-cluster callers in v1beta1; v2 admits only requests through the ingress gateway, so in-cluster callers get 403 RBAC: access denied: add an AuthorizationPolicy for them (docs/migrate.md, internal traffic)",
 		which)
+}
+
+// handler is the v1beta1 jwt handler the APIRule ran under: the configured
+// one, else the one its jwt configs imply (each handler refused the other's
+// form), else Kyma's default; how says which.
+func (c *converter) handler() (string, string) {
+	if c.env.JWTHandler != "" {
+		return c.env.JWTHandler, "configured in kyma-system/api-gateway-config"
+	}
+	for _, r := range c.in.Spec.Rules {
+		for _, h := range r.AccessStrategies {
+			if h == nil || h.Name != hJWT {
+				continue
+			}
+			if ory, ist, err := h.JWTConfig(); err == nil {
+				switch {
+				case ist.Authentications != nil || ist.Authorizations != nil:
+					return HandlerIstio, "implied by the Istio form of the jwt config"
+				case ory.TrustedIssuers != nil || ory.JwksURLs != nil:
+					return HandlerOry, "implied by the Ory form of the jwt config"
+				}
+			}
+		}
+	}
+	return HandlerOry, "Kyma's default when kyma-system/api-gateway-config does not name one"
+}
+
+// requiredPolicies is Kyma's RequiresAuthorizationPolicies for v1beta1.
+func (c *converter) requiredPolicies() bool {
+	for _, r := range c.in.Spec.Rules {
+		for _, h := range r.AccessStrategies {
+			if h != nil && (h.Name == hJWT || h.Name == hNoAuth) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // sortedKeys lists a map's keys in order, for deterministic messages.

@@ -150,8 +150,9 @@ rules:
 - path: /{**}
   methods: [GET, POST]
   noAuth: true` + defaultCORS,
-		notes:      []string{"spec.corsPolicy: not set: v1beta1 applied Kyma's default CORS policy"},
-		noNotesFor: []string{"spec.host", "spec.rules"},
+		notes: []string{"spec.corsPolicy: not set: v1beta1 applied Kyma's default CORS policy",
+			"spec.rules: Kyma's Ory jwt handler (Kyma's default when kyma-system/api-gateway-config does not name one) created no AuthorizationPolicies for v1beta1, so in-cluster callers reached the workload directly"},
+		noNotesFor: []string{"spec.host"},
 	}, {
 		name: "no_auth with a corsPolicy is migrated without notes",
 		spec: `
@@ -169,6 +170,7 @@ rules:
   methods: [GET]
   timeout: 10
   accessStrategies: [{handler: no_auth}]`,
+		env:    Env{JWTHandler: HandlerIstio},
 		status: Migrated,
 		want: `
 hosts: [httpbin.local.kyma.dev]
@@ -196,6 +198,7 @@ rules:
 - path: /headers
   methods: [HEAD]
   accessStrategies: [{handler: allow}]`,
+		env:    Env{JWTHandler: HandlerIstio},
 		status: MigratedWithNotes,
 		want: `
 hosts: [app.example.com]
@@ -234,6 +237,7 @@ service: {name: shop, port: 80}
 corsPolicy: {allowOrigins: [{regex: ".*"}]}
 rules:
 - {path: /orders, methods: [GET], accessStrategies: [{handler: no_auth}]}`,
+		env:    Env{JWTHandler: HandlerIstio},
 		status: Migrated,
 		want: `
 hosts: [shop]
@@ -315,8 +319,8 @@ rules:
   jwt:
     authentications:
     - {issuer: https://tenant.accounts.ondemand.com, jwksUri: https://tenant.accounts.ondemand.com/oauth2/certs}`,
-		notes:      []string{"spec.rules[0].accessStrategies[0].config: Oathkeeper read the token only from the Authorization header"},
-		noNotesFor: []string{"spec.rules"},
+		notes: []string{"spec.rules[0].accessStrategies[0].config: Oathkeeper read the token only from the Authorization header",
+			"spec.rules: Kyma's Ory jwt handler (implied by the Ory form of the jwt config) created no AuthorizationPolicies"},
 	}, {
 		name: "Ory jwt with only jwks_urls takes the issuer from the IdP's discovery document",
 		spec: `
@@ -555,6 +559,46 @@ rules:
 			`spec.rules[0].path: the regex "/(favicon.ico|robots\\.txt)" also matched any character where it has '.'`,
 			"spec.rules[0].path: the regex \"/(favicon.ico|robots\\\\.txt)\" matches the same requests as the v2 paths /favicon.ico, /robots.txt",
 		},
+	}, {
+		name: "with the Ory handler, /* was a regex for slashes only",
+		spec: `
+host: a.example.com
+gateway: kyma-system/kyma-gateway
+service: {name: a, port: 80}
+corsPolicy: {allowOrigins: [{regex: ".*"}]}
+rules: [{path: /*, methods: [GET], accessStrategies: [{handler: noop}]}]`,
+		env:    Env{JWTHandler: HandlerOry},
+		status: MigratedWithNotes,
+		want: `
+hosts: [a.example.com]
+gateway: kyma-system/kyma-gateway
+service: {name: a, port: 80}
+corsPolicy: {allowOrigins: [{regex: ".*"}]}
+rules: [{path: /*, methods: [GET], noAuth: true}]`,
+		notes: []string{`spec.rules[0].path: Kyma's Ory jwt handler (configured in kyma-system/api-gateway-config) matched "/*" as a regex`,
+			"spec.rules: Kyma's Ory jwt handler (configured in kyma-system/api-gateway-config) created no AuthorizationPolicies"},
+	}, {
+		name: "with the Istio handler, an APIRule without jwt or no_auth rules had no policies",
+		spec: `
+host: a.example.com
+gateway: kyma-system/kyma-gateway
+service: {name: a, port: 80}
+corsPolicy: {allowOrigins: [{regex: ".*"}]}
+rules:
+- {path: /*, methods: [GET], accessStrategies: [{handler: noop}]}
+- {path: /b, methods: [GET], accessStrategies: [{handler: allow}]}`,
+		env:        Env{JWTHandler: HandlerIstio},
+		status:     MigratedWithNotes,
+		notes:      []string{"spec.rules: rules 0, 1 admitted in-cluster callers in v1beta1"},
+		noNotesFor: []string{"spec.rules[0].path"},
+		want: `
+hosts: [a.example.com]
+gateway: kyma-system/kyma-gateway
+service: {name: a, port: 80}
+corsPolicy: {allowOrigins: [{regex: ".*"}]}
+rules:
+- {path: /*, methods: [GET], noAuth: true}
+- {path: /b, methods: [GET], noAuth: true}`,
 	}, {
 		name: "an unknown gateway with a short host cannot be expanded",
 		spec: `

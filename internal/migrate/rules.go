@@ -36,8 +36,6 @@ type access struct {
 	// through the VirtualService, Oathkeeper for noop, Ory jwt and
 	// oauth2_introspection); allow and no_auth routed past both.
 	mutated bool
-	// internal: the v1beta1 policies let in-cluster callers through.
-	internal bool
 }
 
 func (c *converter) rules() {
@@ -63,8 +61,10 @@ func (c *converter) rules() {
 		if err != nil || !ok {
 			continue
 		}
-		if a.internal {
-			c.internal = append(c.internal, i)
+		if r.Path == "/*" {
+			if h, how := c.handler(); h == HandlerOry {
+				c.note(p.Child("path"), "Kyma's Ory jwt handler (%s) matched \"/*\" as a regex, which matches only \"/\" and repeated slashes; v2's /* matches every path", how)
+			}
 		}
 		if tr.DotAsLiteral {
 			c.note(p.Child("path"), "the regex %q also matched any character where it has '.'; v2 matches '.' only", r.Path)
@@ -133,13 +133,12 @@ func (c *converter) access(p *field.Path, r apirule.V1beta1Rule) (access, bool) 
 	case open:
 		a := access{noAuth: true, mutated: len(byName[hNoop]) > 0}
 		if len(byName[hAllow]) > 0 {
-			a.internal = true
 			c.note(p.Child("methods"), "the allow strategy routed every HTTP method whatever methods listed; v2 routes only %v: add the methods clients use (OPTIONS for CORS preflight, HEAD...)", r.Methods)
 		}
 		return a, true
 	case len(names) == 1 && names[0] == hJWT:
-		jwt, internal, ok := c.jwt(sp, byName[hJWT])
-		return access{jwt: jwt, mutated: true, internal: internal}, ok
+		jwt, ok := c.jwt(sp, byName[hJWT])
+		return access{jwt: jwt, mutated: true}, ok
 	case len(names) == 1 && names[0] == hIntrospection && len(byName[hIntrospection]) == 1:
 		ext, ok := c.extAuth(sp.Index(byName[hIntrospection][0].k), byName[hIntrospection][0].h)
 		return access{extAuth: ext, mutated: true}, ok
@@ -175,17 +174,15 @@ var oryKeys = map[string]bool{
 // alternatives (Oathkeeper tries each); their authentications merge, and
 // their authorizations must then be the same, since v2 applies one list to
 // every issuer.
-func (c *converter) jwt(sp *field.Path, hs []indexed) (*apirule.JWT, bool, bool) {
+func (c *converter) jwt(sp *field.Path, hs []indexed) (*apirule.JWT, bool) {
 	out := &apirule.JWT{}
-	internal := false
 	var authz [][]apirule.JWTAuthorization
 	for _, ih := range hs {
 		cp := sp.Index(ih.k).Child("config")
-		j, istio, ok := c.jwtConfig(cp, ih.h)
+		j, ok := c.jwtConfig(cp, ih.h)
 		if !ok {
-			return nil, false, false
+			return nil, false
 		}
-		internal = internal || istio
 		for _, a := range j.Authentications {
 			if !slices.ContainsFunc(out.Authentications, func(b apirule.JWTAuthentication) bool { return reflect.DeepEqual(a, b) }) {
 				out.Authentications = append(out.Authentications, a)
@@ -197,42 +194,39 @@ func (c *converter) jwt(sp *field.Path, hs []indexed) (*apirule.JWT, bool, bool)
 		if !reflect.DeepEqual(authz[0], authz[i]) {
 			c.refuse(field.Invalid(sp.Index(hs[i].k).Child("config"), "", fmt.Sprintf(
 				"this jwt strategy requires other scopes or audiences than the one at index %d; a v2 rule applies one list of authorizations to every issuer: split the rule, or make the requirements the same", hs[0].k)))
-			return nil, false, false
+			return nil, false
 		}
 	}
 	out.Authorizations = authz[0]
-	return out, internal, true
+	return out, true
 }
 
-// jwtConfig maps one jwt handler config; istio says it was the Istio form,
-// whose policies admitted in-cluster callers with a token.
-func (c *converter) jwtConfig(cp *field.Path, h *apirule.Handler) (*apirule.JWT, bool, bool) {
+// jwtConfig maps one jwt handler config.
+func (c *converter) jwtConfig(cp *field.Path, h *apirule.Handler) (*apirule.JWT, bool) {
 	if h.Config == nil || len(h.Config.Raw) == 0 {
 		c.refuse(field.Required(cp, "a jwt strategy without config accepted no issuer Kyma could name (Kyma: supplied config cannot be empty): name the issuer and JWKS URL"))
-		return nil, false, false
+		return nil, false
 	}
 	var keys map[string]json.RawMessage
 	if err := json.Unmarshal(h.Config.Raw, &keys); err != nil {
 		c.refuse(field.Invalid(cp, string(h.Config.Raw), "not a JSON object: "+err.Error()))
-		return nil, false, false
+		return nil, false
 	}
 	ory, ist, err := h.JWTConfig()
 	if err != nil {
 		c.refuse(field.Invalid(cp, string(h.Config.Raw), "not a jwt config: "+err.Error()))
-		return nil, false, false
+		return nil, false
 	}
 	oryForm := ory.TrustedIssuers != nil || ory.JwksURLs != nil || ory.RequiredScope != nil || ory.TargetAudience != nil
 	istioForm := ist.Authentications != nil || ist.Authorizations != nil
 	switch {
 	case oryForm && istioForm:
 		c.refuse(field.Forbidden(cp, "mixes the Ory form (trusted_issuers, jwks_urls, ...) with the Istio form (authentications, authorizations), which Kyma refused: keep one"))
-		return nil, false, false
+		return nil, false
 	case istioForm:
-		j, ok := c.istioJWT(cp, ist)
-		return j, true, ok
+		return c.istioJWT(cp, ist)
 	}
-	j, ok := c.oryJWT(cp, ory, keys)
-	return j, false, ok
+	return c.oryJWT(cp, ory, keys)
 }
 
 // istioJWT copies the Istio form, which v2 took over field for field. An
