@@ -116,6 +116,16 @@ func (r *Request) tokenHeader() string {
 
 func (r *Request) tokenPrefix() string { return r.TokenPrefix }
 
+// header is a request header by name, whatever the case of the key.
+func (r *Request) header(name string) string {
+	for k, v := range r.Headers {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
+}
+
 func (r *Request) tokenLocation() string {
 	if r.TokenParam != "" {
 		return "query parameter " + r.TokenParam

@@ -115,6 +115,9 @@ spec:
   - path: /open
     methods: [GET]
     noAuth: true
+  - path: /opts
+    methods: [OPTIONS]
+    noAuth: true
   - path: /ext
     methods: [GET]
     extAuth: {authorizers: [oauth2-proxy]}
@@ -231,6 +234,12 @@ func TestExplain(t *testing.T) {
 			decision: Refused, status: 404, step: "route"},
 		{name: "an unknown host", req: Request{Method: "GET", Path: "/orders", Host: "other.local.kyma.dev", Token: good},
 			decision: Refused, status: 404, lines: []string{`no APIRule exposes host "other.local.kyma.dev"`}},
+		{name: "a CORS preflight skips jwt_authn, and then needs an ALLOW rule for OPTIONS", req: Request{Method: "OPTIONS", Path: "/orders", Token: "not-even-a-jwt",
+			Headers: map[string]string{"Origin": "https://app.example.com", "Access-Control-Request-Method": "GET"}},
+			decision: Refused, status: 404, lines: []string{"no rule of APIRule test/httpbin matches OPTIONS /orders"}},
+		{name: "a CORS preflight on a route with OPTIONS passes jwt_authn unchecked", req: Request{Method: "OPTIONS", Path: "/opts", Token: "not-even-a-jwt",
+			Headers: map[string]string{"Origin": "https://app.example.com", "Access-Control-Request-Method": "GET"}},
+			decision: Allowed, lines: []string{"bypass_cors_preflight"}},
 		{name: "offline: the signature is not checked", req: Request{Method: "GET", Path: "/orders", Token: good}, offline: true,
 			decision: Undetermined, lines: []string{"JWKS not fetched (--no-network)"}},
 	} {
