@@ -234,8 +234,8 @@ func runMigrate(ctx context.Context, f *migrateFlags, stdin io.Reader, out, repo
 	return nil
 }
 
-// kymaConfig is the ConfigMap naming Kyma's v1beta1 jwt handler
-// (internal/helpers/config.go in kyma-project/api-gateway).
+// kymaConfig is the ConfigMap naming Kyma's v1beta1 jwt handler, in its
+// key api-gateway-config as YAML with jwtHandler.
 var kymaConfig = client.ObjectKey{Namespace: "kyma-system", Name: "api-gateway-config"}
 
 func jwtHandlerOf(cm *corev1.ConfigMap) string {

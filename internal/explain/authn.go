@@ -15,14 +15,12 @@ import (
 	"github.com/gatewarden/gatewarden/internal/trust"
 )
 
-// How istiod turns RequestAuthentications into Envoy's jwt_authn filter
-// (pilot/pkg/security/authn/policy_applier.go, convertToEnvoyJwtConfig): the
+// How istiod turns RequestAuthentications into Envoy's jwt_authn filter: the
 // jwtRules of every policy that applies, sorted by issuer, become providers;
 // one provider is required as {provider OR allow_missing}; several as
 // {P1 OR P2 ... OR AND({P1 OR allow_missing}, {P2 OR allow_missing} ...)}.
-// Envoy (jwt_authn authenticator.cc, extractor.cc) reads a provider's token
-// from its locations only, and allow_missing passes only when no token is
-// there; a token found but failing is a 401.
+// Envoy reads a provider's token from its locations only, and allow_missing
+// passes only when no token is there; a token found but failing is a 401.
 
 // provider is one jwtRule as Envoy's jwt_authn sees it.
 type provider struct {
@@ -71,8 +69,8 @@ func (p *provider) locations() []location {
 	return out
 }
 
-// base64url characters and '.', with which Envoy's extractJWT skips to the
-// token after a prefix.
+// base64url characters and '.': after a header prefix, Envoy skips to the
+// first of them.
 const jwtChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
 
 // extract is what the provider finds in the request, "" for nothing.
@@ -167,7 +165,7 @@ func (k *keySource) fetch(rule *securityapi.JWTRule) keysAnswer {
 
 var errOffline = fmt.Errorf("not fetched (--no-network)")
 
-// parseJWKS keeps the keys that parse; jwt_verify_lib skips the others.
+// parseJWKS keeps the keys that parse; Envoy skips the others.
 func parseJWKS(raw []byte) ([]jose.JSONWebKey, error) {
 	var doc struct {
 		Keys []json.RawMessage `json:"keys"`
@@ -322,8 +320,8 @@ func timeLine(t *Token, now int64) string {
 	return strings.Join(parts, ", ")
 }
 
-// audienceAllowed is jwt_verify_lib's CheckAudience: any token audience in
-// the list, both without http(s):// and a trailing '/'.
+// audienceAllowed is Envoy's audience check: any token audience in the list,
+// both compared without http(s):// and a trailing '/'.
 func audienceAllowed(config, token []string) bool {
 	norm := func(s string) string {
 		s = strings.TrimPrefix(strings.TrimPrefix(s, "http://"), "https://")
@@ -462,8 +460,8 @@ func (e *explainer) authenticate(providers []*provider) authnResult {
 			firstFailure, firstFailureP = &o.v, p
 		}
 	}
-	// No provider verified the token. The request still passes if every
-	// provider either found no token (allow_missing) and none found one.
+	// No provider verified the token; since one found it, allow_missing
+	// does not save the request.
 	if firstFailure == nil {
 		res.ok = true
 		return res
@@ -501,9 +499,8 @@ func issOf(t *Token) string {
 	return t.Iss
 }
 
-// spaceDelimited are the claims Envoy splits at spaces for this jwtRule
-// (istiod's buildSpaceDelimitedClaims: scope and permission, plus the
-// rule's own).
+// spaceDelimited are the claims Envoy splits at spaces for this jwtRule:
+// istiod always names scope and permission, plus the rule's own.
 func spaceDelimited(r *securityapi.JWTRule) []string {
 	return append([]string{"permission", "scope"}, r.SpaceDelimitedClaims...)
 }

@@ -8,8 +8,7 @@ import (
 	securityapi "istio.io/api/security/v1beta1"
 )
 
-// How istiod's authorization builder (pilot/pkg/security/authz/model and
-// matcher) turns AuthorizationPolicy rules into Envoy RBAC matchers, which
+// How istiod turns AuthorizationPolicy rules into Envoy RBAC matchers, which
 // this file evaluates for one request: values of a field are alternatives,
 // notValues exclude, the fields of a source or operation and the when
 // conditions must all hold, any from and any to entry may. The sidecar asks
@@ -73,7 +72,7 @@ type attrs struct {
 	claims    map[string]any
 }
 
-// glob is istiod's StringMatcher: "*" any non-empty value, "*x" a suffix,
+// glob is istiod's string match: "*" any non-empty value, "*x" a suffix,
 // "x*" a prefix, else exact.
 func glob(pattern, v string, fold bool) bool {
 	if fold {
@@ -115,7 +114,7 @@ func pathMatch(pattern, path string) bool {
 	return err == nil && re.MatchString(path)
 }
 
-// requestPrincipalMatch is istiod's requestPrincipalGenerator: the value
+// requestPrincipalMatch is istiod's requestPrincipals match: the value
 // splits at its last '/' into iss and sub patterns, and "*" matches any
 // non-empty value, so "iss/*" needs a sub.
 func requestPrincipalMatch(v string, a *attrs, tok *Token) bool {

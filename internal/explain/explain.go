@@ -537,7 +537,7 @@ func (e *explainer) policyStep(wl *workload) (Step, []*raPolicy, []*apPolicy) {
 			r2, a2 := generate(ar, i, hosts, wl.labels, svc.Namespace)
 			for _, ra := range r2 {
 				// Kyma creates one RequestAuthentication per distinct set of
-				// jwtRules of a workload (GetRequestAuthenticationKey).
+				// jwtRules of a workload.
 				key := raKey(ra)
 				if seenRA[key] {
 					continue

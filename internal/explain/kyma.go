@@ -14,16 +14,13 @@ import (
 )
 
 // The policies Kyma's v2 controller generates for an APIRule, and the
-// VirtualService route a request takes, as kyma-project/api-gateway builds
-// them in internal/processing/processors/v2alpha1 (requestauthentication,
-// authorizationpolicy and virtualservice creators).
+// VirtualService route a request takes; docs/explain.md lists the rules.
 
-// ingressPrincipal is the source principal of Kyma's ALLOW policies
-// (internal/builders/istio.go).
+// ingressPrincipal is the source principal of Kyma's ALLOW policies.
 const ingressPrincipal = "cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account"
 
 // scopeClaims are the claims requiredScopes may be in, one AuthorizationPolicy
-// rule each (defaultScopeKeys).
+// rule each.
 var scopeClaims = []string{"scp", "scope", "scopes"}
 
 // raPolicy and apPolicy are RequestAuthentications and
@@ -71,7 +68,7 @@ func fromAP(ap *securityv1.AuthorizationPolicy) *apPolicy {
 }
 
 // serviceRef is the Service a rule routes to, with the namespace Kyma
-// resolves (FindServiceNamespace: rule, then spec, then the APIRule's).
+// resolves: rule, then spec, then the APIRule's.
 type serviceRef struct {
 	Namespace, Name string
 	Port            int64
@@ -105,7 +102,7 @@ func ruleService(ar *apirule.APIRule, r apirule.Rule) (serviceRef, bool) {
 }
 
 // gatewayDomain is the domain Kyma's v2 controller expands short hosts with:
-// the first server's first host without "*." (getHostsFromAPIRule).
+// the first server's first host without "*.".
 func gatewayDomain(gw *networkingv1.Gateway) string {
 	if gw == nil {
 		return ""
@@ -142,7 +139,7 @@ func fqdns(ar *apirule.APIRule, gw *networkingv1.Gateway) ([]string, bool) {
 }
 
 // envoyTemplates are Kyma's regexes for {*} and {**} in VirtualService
-// routes (envoyTemplatesTranslation).
+// routes.
 var envoyTemplates = strings.NewReplacer(
 	`{**}`, `([A-Za-z0-9-._~!$&'()*+,;=:@/]|%[0-9a-fA-F]{2})*`,
 	`{*}`, `([A-Za-z0-9-._~!$&'()*+,;=:@]|%[0-9a-fA-F]{2})+`,
@@ -168,7 +165,7 @@ func standardPath(p string) string {
 }
 
 // notPaths are the paths of earlier rules sharing a method, which Kyma
-// excludes from a rule's policies (generateNotPaths).
+// excludes from a rule's policies.
 func notPaths(rules []apirule.Rule, current apirule.Rule) []string {
 	var out []string
 	before := true
@@ -265,9 +262,9 @@ func generate(ar *apirule.APIRule, i int, hosts []string, selector map[string]st
 	return ras, aps
 }
 
-// ownedByKyma says whether a policy was created by Kyma for the APIRule
-// (owner labels of internal/processing/label.go, and the older
-// apirule.gateway.kyma-project.io/v1beta1=<name>.<namespace>).
+// ownedByKyma says whether a policy was created by Kyma for the APIRule: its
+// owner labels name and namespace, or the older label
+// apirule.gateway.kyma-project.io/v1beta1=<name>.<namespace>.
 func ownedByKyma(labels map[string]string, ar *apirule.APIRule) bool {
 	if labels["apirule.gateway.kyma-project.io/name"] == ar.Name && labels["apirule.gateway.kyma-project.io/namespace"] == ar.Namespace {
 		return true

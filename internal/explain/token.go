@@ -13,15 +13,15 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 )
 
-// envoyAlgs are the algorithms jwt_verify_lib implements (isImplemented in
-// its jwt.cc); a token with another alg fails before anything else.
+// envoyAlgs are the algorithms Envoy's JWT library implements; a token with
+// another alg fails before anything else.
 var envoyAlgs = []jose.SignatureAlgorithm{
 	jose.ES256, jose.ES384, jose.ES512, jose.HS256, jose.HS384, jose.HS512,
 	jose.RS256, jose.RS384, jose.RS512, jose.PS256, jose.PS384, jose.PS512, jose.EdDSA,
 }
 
-// Status texts of jwt_verify_lib (status.cc), which Envoy sends as the body
-// of its 401.
+// Status texts of Envoy's JWT library, which Envoy sends as the body of its
+// 401.
 const (
 	stMissing         = "Jwt is missing"
 	stBadFormat       = "Jwt is not in the form of Header.Payload.Signature"
@@ -40,7 +40,7 @@ const (
 	stNoValidKeys     = "Jwks doesn't have any valid public key"
 )
 
-// clockSkew is jwt_verify_lib's kClockSkewInSecond, which Istio keeps.
+// clockSkew is Envoy's default clock skew in seconds, which Istio keeps.
 const clockSkew = 60
 
 // Token is what a token says about itself, read without trusting it. It
@@ -68,9 +68,8 @@ type Token struct {
 	sigErr error
 }
 
-// ParseToken reads a JWT the way jwt_verify_lib's Jwt::parseFromString
-// does, in its order; the error text is Envoy's status for the first
-// problem.
+// ParseToken reads a JWT the way Envoy does, in its order; the error text
+// is Envoy's status for the first problem.
 func ParseToken(raw string) (*Token, error) {
 	if strings.Count(raw, ".") != 2 {
 		return nil, fmt.Errorf("%s", stBadFormat)
@@ -135,7 +134,7 @@ func b64(s string) ([]byte, error) {
 	return base64.URLEncoding.DecodeString(s)
 }
 
-// readClaims applies jwt_verify_lib's type rules: iss, sub and jti are
+// readClaims applies Envoy's type rules: iss, sub and jti are
 // strings, iat, nbf and exp numbers, aud a string or a list of strings.
 func (t *Token) readClaims() error {
 	str := func(name string) (string, bool, error) {
@@ -227,7 +226,7 @@ func claimStrings(v any, split bool) []string {
 
 // payload is the claims as Envoy's metadata holds them after verification:
 // claims named as space-delimited (scope and permission, plus the jwtRule's
-// spaceDelimitedClaims, as istiod's buildSpaceDelimitedClaims sets them)
+// spaceDelimitedClaims, as istiod sets them)
 // become lists when they are strings.
 func (t *Token) payload(spaceDelimited []string) map[string]any {
 	out := make(map[string]any, len(t.claims))

@@ -21,10 +21,9 @@ type v1beta1CORS struct {
 }
 
 // DefaultCORS is what Kyma's v1beta1 controller put on every route of an
-// APIRule without corsPolicy (reconcileConfig in cmd/main.go of
-// kyma-project/api-gateway: origins "regex:.*", methods
-// GET,POST,PUT,DELETE,PATCH, headers Authorization,Content-Type,*). v2 sets
-// no CORS policy unless asked, so the migration writes these out.
+// APIRule without corsPolicy: origins matching the regex ".*", methods
+// GET, POST, PUT, DELETE, PATCH, headers Authorization, Content-Type, *.
+// v2 sets no CORS policy unless asked, so the migration writes these out.
 func DefaultCORS() *apirule.CorsPolicy {
 	return &apirule.CorsPolicy{
 		AllowOrigins: []map[string]string{{"regex": ".*"}},
@@ -58,7 +57,7 @@ func (c *converter) cors() {
 			case "regex", "exact", "prefix":
 				om[k] = m[k]
 			default:
-				// Kyma's ToIstioStringMatchArray reads any other key as a prefix.
+				// Kyma reads any other key as a prefix match.
 				om["prefix"] = m[k]
 				c.note(p.Child("allowOrigins").Index(i), "key %q is not regex, exact or prefix; Kyma read it as prefix %q, and v2 writes it so", k, m[k])
 			}

@@ -23,9 +23,8 @@ import (
 	"github.com/gatewarden/gatewarden/internal/trust"
 )
 
-// Kyma's annotations on APIRules, from apis/gateway/v1beta1/apirule_conversion.go
-// in kyma-project/api-gateway: the conversion keeps the whole v1beta1 spec
-// as JSON once the stored object is v2alpha1.
+// Kyma's annotations on APIRules: its conversion keeps the whole v1beta1
+// spec as JSON once the stored object is v2alpha1.
 const (
 	AnnotationOriginalVersion = "gateway.kyma-project.io/original-version"
 	AnnotationV1beta1Spec     = "gateway.kyma-project.io/v1beta1-spec"
@@ -33,8 +32,7 @@ const (
 	annotationLastApplied     = "kubectl.kubernetes.io/last-applied-configuration"
 )
 
-// kymaGateway is where v1beta1 short hosts take their domain from
-// (internal/processing/default_domain in kyma-project/api-gateway).
+// kymaGateway is where v1beta1 short hosts take their domain from.
 const kymaGateway = "kyma-system/kyma-gateway"
 
 // Status is what happened to one APIRule.
@@ -95,8 +93,8 @@ type Env struct {
 	JWTHandler string
 }
 
-// Kyma's v1beta1 jwt handlers (internal/helpers/config.go); ory is the
-// default when the ConfigMap does not say.
+// Kyma's v1beta1 jwt handlers; ory is the default when the ConfigMap does
+// not say.
 const (
 	HandlerOry   = "ory"
 	HandlerIstio = "istio"
@@ -166,9 +164,9 @@ func namespaceOf(r *apirule.V1beta1APIRule) string {
 
 // meta keeps name, namespace, labels and the user's annotations; Kyma's
 // conversion annotations and kubectl's last-applied copy describe the v1beta1
-// object and are left out. Kyma sets original-version to v2 itself when a v2
-// object with rules is applied over a v1beta1 one (apis/gateway/v2
-// apirule_conversion.go), so the manifest does not set it.
+// object and are left out. Kyma's conversion sets original-version to v2
+// itself when a v2 object with rules is applied over a v1beta1 one, so the
+// manifest does not set it.
 func (c *converter) meta() metav1.ObjectMeta {
 	m := metav1.ObjectMeta{Name: c.in.Name, Namespace: c.in.Namespace}
 	if len(c.in.Labels) > 0 {
@@ -315,7 +313,7 @@ func (c *converter) host(gw *networkingv1.Gateway) {
 	}
 }
 
-// v1beta1Domain is GetDomainFromKymaGateway of Kyma's v1beta1 controller:
+// v1beta1Domain is the domain Kyma's v1beta1 controller gave short hosts:
 // kyma-system/kyma-gateway must have exactly one HTTPS server with exactly one
 // host of the form *.domain.
 func (c *converter) v1beta1Domain() (string, error) {
@@ -392,11 +390,10 @@ func validFQDN(h string) bool {
 // istio-ingressgateway service account).
 //
 // With the Ory handler Kyma's v1beta1 controller created no
-// AuthorizationPolicies (processors/ory). With the Istio handler it created
-// them for every rule of an APIRule with a jwt or no_auth rule
-// (RequiresAuthorizationPolicies), those of allow and no_auth rules admitting
-// the ingress gateway only, those of jwt rules naming no source
-// (WithForcedJWTAuthorization).
+// AuthorizationPolicies. With the Istio handler it created them for every
+// rule of an APIRule with a jwt or no_auth rule, those of allow and no_auth
+// rules admitting the ingress gateway only, those of jwt rules naming no
+// source.
 func (c *converter) internalTraffic() {
 	if len(c.res.Refusals) > 0 {
 		return
@@ -454,7 +451,9 @@ func (c *converter) handler() (string, string) {
 	return HandlerOry, "Kyma's default when kyma-system/api-gateway-config does not name one"
 }
 
-// requiredPolicies is Kyma's RequiresAuthorizationPolicies for v1beta1.
+// requiredPolicies says whether Kyma's v1beta1 Istio handler created
+// AuthorizationPolicies for the APIRule: it did when a rule is jwt or
+// no_auth.
 func (c *converter) requiredPolicies() bool {
 	for _, r := range c.in.Spec.Rules {
 		for _, h := range r.AccessStrategies {

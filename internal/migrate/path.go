@@ -10,11 +10,10 @@ import (
 // v1beta1 rule paths are regular expressions: Kyma put them into the
 // VirtualService as uri.regex (only "/*" became prefix "/"), and Envoy matches
 // them with RE2 against the whole path, query excluded. v2 paths are exact,
-// with {*} for one segment and {**} for any rest, and Kyma turns those into
-// the regexes of envoyTemplatesTranslation (virtual_service_processor.go):
-// {*} is one or more path characters without '/', {**} zero or more with
-// '/'. TranslatePath keeps a regex only where the v2 form matches the same
-// paths.
+// with {*} for one segment and {**} for any rest, which Kyma's VirtualService
+// writes as regexes: {*} is one or more path characters without '/', {**}
+// zero or more with '/'. TranslatePath keeps a regex only where the v2 form
+// matches the same paths.
 
 // maxPaths bounds how many v2 rules one v1beta1 path may become.
 const maxPaths = 8

@@ -67,8 +67,8 @@ func TestTranslatePath(t *testing.T) {
 	}
 }
 
-// Kyma's v2 VirtualService regexes for {*} and {**}
-// (envoyTemplatesTranslation); "/*" is the prefix "/".
+// v2Regex is the path as Kyma's v2 VirtualService matches it: {*} and {**}
+// as regexes, "/*" as the prefix "/".
 func v2Regex(path string) *regexp.Regexp {
 	if path == "/*" {
 		return regexp.MustCompile(`^/`)

@@ -12,7 +12,7 @@ import (
 	"github.com/gatewarden/gatewarden/internal/apirule"
 )
 
-// Access strategy names of v1beta1 (apis/gateway/v1beta1/rule.go).
+// Access strategy names of v1beta1.
 const (
 	hAllow             = "allow"
 	hNoAuth            = "no_auth"
@@ -257,7 +257,7 @@ func (c *converter) istioJWT(cp *field.Path, in *apirule.JWT) (*apirule.JWT, boo
 // oryJWT maps Oathkeeper's jwt authenticator config. Oathkeeper accepted a
 // token whose iss is any of trusted_issuers and whose signature any key of
 // jwks_urls verifies; v2 pairs each issuer with one JWKS. Kyma's own
-// conversion (jwt_conversion.go) handles one issuer with one URL only.
+// conversion handles one issuer with one URL only.
 func (c *converter) oryJWT(cp *field.Path, ory *apirule.OryJWTConfig, keys map[string]json.RawMessage) (*apirule.JWT, bool) {
 	iss, jwks := nonEmpty(ory.TrustedIssuers), nonEmpty(ory.JwksURLs)
 	out := &apirule.JWT{}
@@ -425,7 +425,7 @@ func listOrNone(names []string) string {
 
 // request maps header and cookie mutators to v2's request headers and
 // cookies, which Kyma sets on the route the same way the Istio jwt handler
-// did (builders.HttpRouteHeadersBuilder).
+// did.
 func (c *converter) request(p *field.Path, r apirule.V1beta1Rule, applied bool) *apirule.Request {
 	if len(r.Mutators) == 0 {
 		return nil
