@@ -13,7 +13,6 @@ import (
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -231,33 +230,20 @@ func explainFiles(f *explainFlags, stdin io.Reader) (*explain.Inputs, error) {
 	if ns == "" {
 		ns = "default"
 	}
-	in := &explain.Inputs{}
-	var state []runtime.Object
-	var pods []metav1.ObjectMeta
-	for _, o := range objs {
-		if o.GetNamespace() == "" && o.GetKind() != "Namespace" {
-			o.SetNamespace(ns)
-		}
-		gvk := o.GroupVersionKind()
-		if err := addExplainObject(in, o.Unstructured); err != nil {
-			return nil, fmt.Errorf("%s: %s %q: %v", o.Source, o.GetKind(), o.GetName(), err)
-		}
-		if gvk == podGVK {
-			pods = append(pods, metav1.ObjectMeta{Namespace: o.GetNamespace(), Name: o.GetName(), Labels: o.GetLabels()})
-		}
-		typed, err := toStateObject(o)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %s %q: %v", o.Source, o.GetKind(), o.GetName(), err)
-		}
-		if typed != nil {
-			state = append(state, typed)
-		}
-	}
-	st, err := cluster.FromObjects(state...)
+	st, err := f.fileState(objs, ns)
 	if err != nil {
 		return nil, err
 	}
-	in.Lookup = f.state(st)
+	in := &explain.Inputs{Lookup: st}
+	var pods []metav1.ObjectMeta
+	for _, o := range objs {
+		if err := addExplainObject(in, o.Unstructured); err != nil {
+			return nil, fmt.Errorf("%s: %s %q: %v", o.Source, o.GetKind(), o.GetName(), err)
+		}
+		if o.GroupVersionKind() == podGVK {
+			pods = append(pods, metav1.ObjectMeta{Namespace: o.GetNamespace(), Name: o.GetName(), Labels: o.GetLabels()})
+		}
+	}
 	if len(pods) > 0 {
 		in.PodLabels = func(_ context.Context, ns string, sel map[string]string) (map[string]string, error) {
 			return firstPodLabels(pods, ns, sel), nil

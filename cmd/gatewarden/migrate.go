@@ -133,28 +133,16 @@ func runMigrate(ctx context.Context, f *migrateFlags, stdin io.Reader, out, repo
 		if ns == "" {
 			ns = "default"
 		}
-		var stateObjs []runtime.Object
+		if state, err = f.fileState(objs, ns); err != nil {
+			return err
+		}
 		for _, o := range objs {
-			if o.GetNamespace() == "" && o.GetKind() != "Namespace" {
-				o.SetNamespace(ns)
-			}
-			typed, err := toStateObject(o)
-			if err != nil {
-				return fmt.Errorf("%s: %s %q: %v", o.Source, o.GetKind(), o.GetName(), err)
-			}
-			if typed != nil {
-				stateObjs = append(stateObjs, typed)
-			}
-			if cm, ok := typed.(*corev1.ConfigMap); ok && cm.Namespace == kymaConfig.Namespace && cm.Name == kymaConfig.Name {
-				handler = jwtHandlerOf(cm)
+			if o.GetKind() == "ConfigMap" && o.GetNamespace() == kymaConfig.Namespace && o.GetName() == kymaConfig.Name {
+				data, _, _ := unstructured.NestedString(o.Object, "data", "api-gateway-config")
+				handler = jwtHandlerOf(data)
 			}
 			inputs, sources = append(inputs, o.Unstructured), append(sources, o.Source)
 		}
-		st, err := cluster.FromObjects(stateObjs...)
-		if err != nil {
-			return err
-		}
-		state = cluster.WithMeshConfigMap(st, f.meshConfigMap())
 	} else {
 		c, ctxNS, err := liveClient(f.kubeconfig, f.kubeContext)
 		if err != nil {
@@ -166,7 +154,7 @@ func runMigrate(ctx context.Context, f *migrateFlags, stdin io.Reader, out, repo
 		state = f.state(cluster.FromReader(c))
 		cm := &corev1.ConfigMap{}
 		if err := c.Get(ctx, kymaConfig, cm); err == nil {
-			handler = jwtHandlerOf(cm)
+			handler = jwtHandlerOf(cm.Data["api-gateway-config"])
 		}
 		if len(f.files) > 0 {
 			for _, o := range objs {
@@ -238,11 +226,11 @@ func runMigrate(ctx context.Context, f *migrateFlags, stdin io.Reader, out, repo
 // key api-gateway-config as YAML with jwtHandler.
 var kymaConfig = client.ObjectKey{Namespace: "kyma-system", Name: "api-gateway-config"}
 
-func jwtHandlerOf(cm *corev1.ConfigMap) string {
+func jwtHandlerOf(config string) string {
 	var c struct {
 		JWTHandler string `json:"jwtHandler"`
 	}
-	if yaml.Unmarshal([]byte(cm.Data["api-gateway-config"]), &c) != nil {
+	if yaml.Unmarshal([]byte(config), &c) != nil {
 		return ""
 	}
 	switch h := strings.ToLower(c.JWTHandler); h {
@@ -250,6 +238,30 @@ func jwtHandlerOf(cm *corev1.ConfigMap) string {
 		return h
 	}
 	return ""
+}
+
+// fileState is the cluster state that -f objects form, built as check
+// builds it (objects without a namespace are put in ns); migrate and explain
+// build it only here.
+func (f *commonFlags) fileState(objs []manifest.Object, ns string) (cluster.State, error) {
+	var state []runtime.Object
+	for _, o := range objs {
+		if o.GetNamespace() == "" && o.GetKind() != "Namespace" {
+			o.SetNamespace(ns)
+		}
+		typed, err := toStateObject(o)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s %q: %v", o.Source, o.GetKind(), o.GetName(), err)
+		}
+		if typed != nil {
+			state = append(state, typed)
+		}
+	}
+	st, err := cluster.FromObjects(state...)
+	if err != nil {
+		return nil, err
+	}
+	return f.state(st), nil
 }
 
 // checkMigrated runs the result through the defaults and checks `check`
