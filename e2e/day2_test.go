@@ -307,11 +307,12 @@ spec:
 }
 
 // populatedObjects is what a cluster holds before gatewarden is installed:
-// 33 objects of every kind, some already broken in ways the checks report.
+// 34 objects of every kind, 8 of them already broken in ways the checks
+// report.
 func populatedObjects(t *testing.T, ns string) []*unstructured.Unstructured {
 	var docs []string
 	add := func(format string, args ...any) { docs = append(docs, fmt.Sprintf(format, args...)) }
-	for i, svc := range []string{"orders", "payments", "catalog"} {
+	for i, svc := range []string{"orders", "payments", "catalog", "inventory", "shipping"} {
 		add(`{apiVersion: v1, kind: Service, metadata: {name: %s, namespace: %s}, spec: {selector: {app: %s}, ports: [{port: %d}]}}`, svc, ns, svc, 8080+i)
 	}
 	add(`{apiVersion: v1, kind: Secret, metadata: {name: unrelated, namespace: %s}, stringData: {k: v}}`, ns)
@@ -357,7 +358,7 @@ spec:
   rules: [{path: /.*, methods: [GET], accessStrategies: [{handler: allow}]}]
 `, ns, kymaFinalizer)
 	// Gateways.
-	for i := 0; i < 4; i++ {
+	for i := 0; i < 6; i++ {
 		add(`{apiVersion: networking.istio.io/v1, kind: Gateway, metadata: {name: web-%d, namespace: %s}, spec: {selector: {istio: ingressgateway}, servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["web-%d.example.com"]}]}}`, i, ns, i)
 	}
 	add(`{apiVersion: networking.istio.io/v1beta1, kind: Gateway, metadata: {name: mtls-no-ca, namespace: %s}, spec: {selector: {istio: ingressgateway}, servers: [{port: {number: 443, name: https, protocol: HTTPS}, hosts: ["m.example.com"], tls: {mode: MUTUAL}}]}}`, ns)
@@ -368,7 +369,7 @@ spec:
 	}
 	add(`{apiVersion: security.istio.io/v1beta1, kind: RequestAuthentication, metadata: {name: ra-bad-header, namespace: %s}, spec: {jwtRules: [{issuer: "issuer-x", jwks: '{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","use":"sig"}]}', fromHeaders: [{name: "bad header"}]}]}}`, ns)
 	// AuthorizationPolicies.
-	for i := 0; i < 4; i++ {
+	for i := 0; i < 6; i++ {
 		add(`{apiVersion: security.istio.io/v1, kind: AuthorizationPolicy, metadata: {name: ap-%d, namespace: %s}, spec: {action: ALLOW, rules: [{to: [{operation: {methods: [GET], paths: ["/p%d"]}}]}]}}`, i, ns, i)
 	}
 	add(`{apiVersion: security.istio.io/v1, kind: AuthorizationPolicy, metadata: {name: custom-no-provider, namespace: %s}, spec: {action: CUSTOM, provider: {name: oauth2-proxy}, rules: [{to: [{operation: {paths: ["/admin"]}}]}]}}`, ns)

@@ -29,7 +29,7 @@ func run(args []string) int {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newCheckCmd(os.Stdin), newTestCmd(), newChecksCmd(), &cobra.Command{
+	root.AddCommand(newServeCmd(), newCheckCmd(os.Stdin), newTestCmd(), newChecksCmd(), newMigrateCmd(os.Stdin), newExplainCmd(os.Stdin), &cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
 		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), version) },
