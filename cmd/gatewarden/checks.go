@@ -57,16 +57,16 @@ check to `+"`deny`, `warn` or `off`"+`; see [configuration](configuration.md). C
 identity providers; a fetch that gets no answer follows `+"`networkErrorAction`"+` (default `+"`warn`"+`), and
 `+"`gatewarden check --no-network`"+` skips them with a warning.
 
-| ID | Kinds | Default | Network | What it checks | Code |
-|---|---|---|---|---|---|
+| ID | Kinds | Default | Network | What it checks | Decided at runtime by | Code |
+|---|---|---|---|---|---|---|
 `)
 	for _, c := range core.Catalog() {
 		net := ""
 		if c.Network {
 			net = "network"
 		}
-		fmt.Fprintf(w, "| `%s` | %s | %s | %s | %s | [%s](../%s) |\n", c.ID, strings.Join(c.Kinds, ", "), c.Default, net,
-			strings.ReplaceAll(c.Description, "|", `\|`), path.Base(c.Source), c.Source)
+		fmt.Fprintf(w, "| `%s` | %s | %s | %s | %s | %s | [%s](../%s) |\n", c.ID, strings.Join(c.Kinds, ", "), c.Default, net,
+			strings.ReplaceAll(c.Description, "|", `\|`), strings.ReplaceAll(c.Runtime, "|", `\|`), path.Base(c.Source), c.Source)
 	}
 	fmt.Fprint(w, `
 ## Defaults

@@ -51,6 +51,11 @@ type Check struct {
 	// Network is set for checks that fetch from issuers; `check
 	// --no-network` skips them with a warning.
 	Network bool
+	// Runtime names the code that decides whether what the check reports
+	// breaks at runtime (repository, path and function in istiod, Envoy or
+	// Kyma's api-gateway), which is what its default action rests on;
+	// docs/runtime.md has the reasoning.
+	Runtime string
 	// Source is the file that implements the check, relative to the
 	// repository root (set by Register), so the catalogue leads to the code.
 	Source string
