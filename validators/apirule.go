@@ -41,7 +41,7 @@ func APIRule(ctx context.Context, obj *core.Object, env *core.Env, r *core.Repor
 		r.Deny(APIRuleRequireAuth, deny...)
 		r.Warn(APIRuleRequireAuth, warn...)
 	}
-	validateRuleOrder(ar.Spec.Rules, r)
+	validateRuleOrder(ctx, ar.Spec.Rules, r)
 	validateAPIRuleJWTTrust(ctx, ar, env, r)
 }
 

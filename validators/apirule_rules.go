@@ -144,19 +144,19 @@ func methodErrors(rules []apirule.Rule, p *field.Path) field.ErrorList {
 
 // duplicateRuleErrors reports a rule whose path (with /* read as /{**}) and
 // some method an earlier rule already has; apirule-rule-order leaves these
-// pairs alone.
+// pairs alone. Rules are grouped by path, so the cost is linear.
 func duplicateRuleErrors(rules []apirule.Rule, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
+	byPath := map[string][]int{}
 	for j := range rules {
-		for i := 0; i < j; i++ {
-			if normalizedRulePath(rules[i].Path) != normalizedRulePath(rules[j].Path) {
-				continue
-			}
+		np := normalizedRulePath(rules[j].Path)
+		for _, i := range byPath[np] {
 			if shared := sharedMethods(rules[i].Methods, rules[j].Methods); len(shared) > 0 {
 				errs = append(errs, duplicate(p.Index(j).Child("path"), rules[j].Path, fmt.Sprintf(
 					"rule %d already has this path for %s, and wins: merge the two rules or remove the methods from one", i, strings.Join(shared, ", "))))
 			}
 		}
+		byPath[np] = append(byPath[np], j)
 	}
 	return errs
 }
