@@ -254,7 +254,8 @@ func reviewFiles(ctx context.Context, rv *review.Reviewer, objs []manifest.Objec
 		if ns == "" {
 			ns = defaultNS
 		}
-		res := rv.Review(ctx, &review.Request{GVK: gvk, Namespace: ns, Name: o.GetName(), Operation: "CREATE", Object: o.Raw})
+		octx := trust.WithFetchBudget(ctx, trust.DefaultObjectFetches, trust.DefaultObjectFetchConcurrency) // each object its own, as in serve
+		res := rv.Review(octx, &review.Request{GVK: gvk, Namespace: ns, Name: o.GetName(), Operation: "CREATE", Object: o.Raw})
 		results = append(results, CheckResult{
 			APIVersion: o.GetAPIVersion(), Kind: o.GetKind(), Namespace: ns, Name: o.GetName(),
 			Allowed: res.Allowed, Violations: nonNil(res.Violations), Warnings: nonNil(res.Warnings),
