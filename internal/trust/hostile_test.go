@@ -488,3 +488,25 @@ func TestAllowed(t *testing.T) {
 		t.Errorf("Offline: %v", err)
 	}
 }
+
+// BenchmarkInspectKeySetHostile: time and allocation of one inspection of
+// the hostile key sets (docs/benchmarks.md, "Hostile input").
+func BenchmarkInspectKeySetHostile(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		raw  []byte
+	}{
+		{"400k-numbers-800KB", manyEntries("1", 400000)},
+		{"400k-empty-objects-1.2MB", manyEntries("{}", 400000)},
+		{"2MB-symmetric-keys", upTo(`{"kty":"oct","k":"c2VjcmV0"}`, 2<<20)},
+		{"2MB-private-members", upTo(`{"kty":"RSA","n":"AQAB","e":"AQAB","d":"c2VjcmV0"}`, 2<<20)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(bc.raw)))
+			for b.Loop() {
+				InspectKeySet(bc.raw)
+			}
+		})
+	}
+}
