@@ -165,6 +165,8 @@ func TestInspectKeySetPrivateMaterialAnywhere(t *testing.T) {
 			errs: []string{"[0]: contains private key material", "not a JSON Web Key Set"}},
 		{name: "private key after the analysed ones", raw: string(manyEntries(pub, MaxAnalysedKeys+20)[:len(manyEntries(pub, MaxAnalysedKeys+20))-2]) + `,` + priv + `]}`,
 			usable: MaxAnalysedKeys, errs: []string{fmt.Sprintf("keys[%d] (kid \"leak\"): contains private key material", MaxAnalysedKeys+20)}},
+		{name: "member names that could forge a message", raw: `{"keys":[` + pub + `],"a\nb":{"d":"c2VjcmV0"},"":{"k":"c2VjcmV0"}}`, usable: 1,
+			errs: []string{`a\nb: contains private key material (d)`, `"": contains private key material (k)`}},
 		{name: "names of private members as values are not private", raw: `{"keys":[` + pub + `],"note":"d","list":["k","p"]}`, usable: 1},
 	}
 	for _, tt := range tests {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -211,12 +212,13 @@ type inspector struct {
 	skip        skipValue
 }
 
-// segment is one step of a path: a member name, or an index (name "").
-// keys is the number of the "keys" member an index of one belongs to.
+// segment is one step of a path: a member name, or an index; keys is the
+// number of the "keys" member an index of one belongs to.
 type segment struct {
-	name  string
-	index int
-	keys  int
+	name    string
+	isIndex bool
+	index   int
+	keys    int
 }
 
 // skipValue consumes a value through Decoder.Decode without copying or
@@ -345,7 +347,7 @@ func (in *inspector) document() bool {
 func (in *inspector) keys() bool {
 	for i := 0; in.err == nil && in.dec.More(); i++ {
 		in.n.rep.Keys++
-		in.push(segment{index: i, keys: in.keysMembers})
+		in.push(segment{isIndex: true, index: i, keys: in.keysMembers})
 		if in.next() != '{' {
 			in.skipOrWalk()
 			if in.n.want(probNotObject, false) {
@@ -429,7 +431,7 @@ func (in *inspector) value(tok json.Token) {
 		}
 	case json.Delim('['):
 		for i := 0; in.err == nil && in.dec.More(); i++ {
-			in.push(segment{index: i})
+			in.push(segment{isIndex: true, index: i})
 			in.skipOrWalk()
 			in.pop()
 		}
@@ -476,11 +478,11 @@ func (in *inspector) label(f *objectFacts) string {
 	var b strings.Builder
 	for _, p := range in.path {
 		switch {
-		case p.name != "":
+		case !p.isIndex:
 			if b.Len() > 0 {
 				b.WriteByte('.')
 			}
-			b.WriteString(echo(p.name))
+			b.WriteString(printable(p.name))
 		case p.keys > 1:
 			fmt.Fprintf(&b, "keys(%d)[%d]", p.keys, p.index)
 		case p.keys == 1:
@@ -497,6 +499,16 @@ func (in *inspector) label(f *objectFacts) string {
 		fmt.Fprintf(&b, " (kid %q)", echo(f.kid))
 	}
 	return b.String()
+}
+
+// printable is a member name for a path: shortened, control characters
+// escaped so that a name cannot forge lines of a message.
+func printable(name string) string {
+	if name == "" {
+		return `""`
+	}
+	q := strconv.Quote(echo(name))
+	return q[1 : len(q)-1]
 }
 
 // echo shortens a value from the document for a message.
