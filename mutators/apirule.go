@@ -206,5 +206,17 @@ func discoverJWKS(ctx context.Context, tr trust.Resolver, issuer string) (string
 	case d.JWKSURI == "":
 		return "", fmt.Errorf("issuer %s: discovery document has no jwks_uri", issuer)
 	}
+	// The issuer chose this URL, not the object's author: it must pass the
+	// same policy as a URL the author wrote, or the default would put an
+	// address gatewarden refuses to fetch (a metadata endpoint, say) into
+	// the object.
+	if err := trust.Allowed(ctx, tr, d.JWKSURI, nil); err != nil {
+		detail := err.Error()
+		var fe *trust.FetchError
+		if errors.As(err, &fe) && fe.Err != nil {
+			detail = fe.Err.Error()
+		}
+		return "", fmt.Errorf("issuer %s: discovery names jwks_uri %q, which the fetch policy refuses: %s", issuer, trust.Redact(d.JWKSURI), detail)
+	}
 	return d.JWKSURI, nil
 }

@@ -251,16 +251,8 @@ func reviewFiles(ctx context.Context, rv *review.Reviewer, objs []manifest.Objec
 		if ns == "" {
 			ns = defaultNS
 		}
-		// The API server sends the object with its namespace filled in;
-		// without it a check that skips the object itself in the cluster
-		// state (gateway-duplicate-host) would find it as another object.
-		u := o.DeepCopy()
-		u.SetNamespace(ns)
-		raw, err := u.MarshalJSON()
-		if err != nil {
-			raw = o.Raw
-		}
-		res := rv.Review(ctx, &review.Request{GVK: gvk, Namespace: ns, Name: o.GetName(), Operation: "CREATE", Object: raw})
+		octx := trust.WithFetchBudget(ctx, trust.DefaultObjectFetches, trust.DefaultObjectFetchConcurrency) // each object its own, as in serve
+		res := rv.Review(octx, &review.Request{GVK: gvk, Namespace: ns, Name: o.GetName(), Operation: "CREATE", Object: o.Raw})
 		results = append(results, CheckResult{
 			APIVersion: o.GetAPIVersion(), Kind: o.GetKind(), Namespace: ns, Name: o.GetName(),
 			Allowed: res.Allowed, Violations: nonNil(res.Violations), Warnings: nonNil(res.Warnings),

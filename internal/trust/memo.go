@@ -68,3 +68,9 @@ func (m *memo) JWKS(ctx context.Context, uri string) (*KeySet, error) {
 	}
 	return a.ks, a.err
 }
+
+// Allowed forwards the wrapped resolver's URL policy: wrapping must not
+// make defaults write URLs the fetch policy refuses.
+func (m *memo) Allowed(ctx context.Context, rawURL string) error {
+	return Allowed(ctx, m.r, rawURL, nil)
+}
