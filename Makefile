@@ -66,6 +66,7 @@ bench: build tools crds ## Benchmarks: review path per kind, trust cold path and
 	$(GO) test -count=1 -run 'TestColdPath500ConcurrentAdmissions|TestCacheManyIssuersIsBounded' -v ./internal/trust/ | grep -vE '^=== (RUN|PAUSE|CONT)'
 	$(GO) test -count=1 -run 'TestColdPath500ConcurrentReviews' -v ./internal/review/ | grep -vE '^=== (RUN|PAUSE|CONT)'
 	$(GO) test -count=1 -run '^$$' -bench CacheManyIssuers -benchtime 1x -benchmem ./internal/trust/
+	$(GO) test -count=1 -run '^$$' -bench ListAPIRules -benchmem ./internal/cluster/
 	$(GO) run ./e2e/cmd/gatewarden-bench
 
 # Every fuzz target, as package:Func. `make fuzz` runs each for FUZZTIME;
