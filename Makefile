@@ -67,7 +67,7 @@ bench: build tools crds ## Benchmarks: review path per kind, trust cold path and
 	$(GO) test -count=1 -run 'TestColdPath500ConcurrentReviews' -v ./internal/review/ | grep -vE '^=== (RUN|PAUSE|CONT)'
 	$(GO) test -count=1 -run '^$$' -bench CacheManyIssuers -benchtime 1x -benchmem ./internal/trust/
 	$(GO) test -count=1 -run '^$$' -bench ListAPIRules -benchmem ./internal/cluster/
-	$(GO) run ./e2e/cmd/gatewarden-bench
+	$(GO) run ./hack/bench
 
 # Every fuzz target, as package:Func. `make fuzz` runs each for FUZZTIME;
 # `make test` runs them briefly (fuzz-short) so a crash on a seed or a quickly
@@ -83,8 +83,8 @@ fuzz: ## Fuzz every decoder and validator for FUZZTIME each (default 2m)
 
 # fuzz-short counts executions instead of timing them: with a duration,
 # Go 1.26's fuzz coordinator can fail a target with a bare "context deadline
-# exceeded" at the end of the window when the CPU is busy (golang/go#75804,
-# fixed in Go 1.27), which is no finding and must not turn make test red.
+# exceeded" at the end of the window when the CPU is busy (fixed in Go 1.27),
+# which is no finding and must not turn make test red.
 fuzz-short: ## Fuzz every target for 1000 executions (part of make test)
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=1000x
 
