@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/gatewarden/gatewarden/validators"
 )
 
 func TestParse(t *testing.T) {
@@ -105,7 +103,7 @@ func TestRenamedChecks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]validators.Action{"apirule-gateway": validators.Warn, "apirule-host-taken": validators.Off, "apirule-service": validators.Warn}
+	want := map[string]action{"apirule-gateway": warn, "apirule-host-taken": off, "apirule-service": warn}
 	if len(c.Checks) != len(want) {
 		t.Errorf("checks %v, want %v", c.Checks, want)
 	}
@@ -128,7 +126,7 @@ func TestRenamedChecks(t *testing.T) {
 	// Every rename points at a registered check, and no retired ID is
 	// also a target.
 	for from, to := range renamedChecks {
-		if _, ok := validators.Lookup(to); !ok {
+		if _, ok := checkByID(to); !ok {
 			t.Errorf("%s is renamed to %s, which is not a registered check", from, to)
 		}
 		if _, chained := renamedChecks[to]; chained {
@@ -159,7 +157,7 @@ func TestFillDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Settings.CertExpiryWarning.Duration != 30*24*time.Hour || c.NetworkErrorAction != validators.Warn || c.NamespaceLabel != DefaultNamespaceLabel {
+	if c.Settings.CertExpiryWarning.Duration != 30*24*time.Hour || c.NetworkErrorAction != warn || c.NamespaceLabel != DefaultNamespaceLabel {
 		t.Errorf("defaults not filled: %+v", c)
 	}
 }
@@ -169,26 +167,26 @@ func TestPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	denyCheck, _ := validators.Lookup("apirule-gateway")
-	warned, _ := validators.Lookup("gateway-mtls-credential")
-	service, _ := validators.Lookup("apirule-service")
+	denyCheck, _ := checkByID("apirule-gateway")
+	warned, _ := checkByID("gateway-mtls-credential")
+	service, _ := checkByID("apirule-service")
 	// A check that still reports under a retired ID follows the entry of
 	// its current ID.
-	retired := &validators.Check{ID: "apirule-v1beta1-service-not-found", Default: validators.Deny}
+	retired := &check{ID: "apirule-v1beta1-service-not-found", Default: deny}
 	cases := []struct {
 		ns     string
 		labels map[string]string
-		check  *validators.Check
-		want   validators.Action
-		net    validators.Action
+		check  *check
+		want   action
+		net    action
 	}{
-		{"app", nil, denyCheck, validators.Deny, validators.Deny},
-		{"app", nil, warned, validators.Warn, validators.Deny},
-		{"app", nil, service, validators.Off, validators.Deny},
-		{"app", nil, retired, validators.Off, validators.Deny},
-		{"app", map[string]string{DefaultNamespaceLabel: "warn"}, denyCheck, validators.Warn, validators.Warn},
-		{"app", map[string]string{DefaultNamespaceLabel: "off"}, denyCheck, validators.Off, validators.Deny},
-		{"legacy", nil, denyCheck, validators.Off, validators.Deny},
+		{"app", nil, denyCheck, deny, deny},
+		{"app", nil, warned, warn, deny},
+		{"app", nil, service, off, deny},
+		{"app", nil, retired, off, deny},
+		{"app", map[string]string{DefaultNamespaceLabel: "warn"}, denyCheck, warn, warn},
+		{"app", map[string]string{DefaultNamespaceLabel: "off"}, denyCheck, off, deny},
+		{"legacy", nil, denyCheck, off, deny},
 	}
 	for _, tc := range cases {
 		p := c.Policy(c.EnforcementFor(tc.ns, tc.labels))

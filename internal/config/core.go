@@ -22,9 +22,12 @@ const (
 	off  = validators.Off
 )
 
+// checkByID finds a check in the registry.
+func checkByID(id string) (*check, bool) { return validators.Lookup(id) }
+
 // lookupCheck reports whether a check ID is in the registry.
 func lookupCheck(id string) bool {
-	_, ok := validators.Lookup(id)
+	_, ok := checkByID(id)
 	return ok
 }
 
