@@ -34,10 +34,8 @@ unit: ## Unit tests
 e2e: build tools crds ## End-to-end tests against a real kube-apiserver
 	$(GO) test -count=1 -timeout 20m ./e2e/... -v -run . 2>&1 | tee $(BIN)/e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|e2e:' ; exit $${PIPESTATUS[0]}
 
-lint: ## gofmt and go vet
-	@out=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./...
-	@for f in hack/*.sh .ci/run; do bash -n "$$f" || exit 1; done
+lint: ## gofmt, go vet, staticcheck (built into bin/), shellcheck (installed with apt-get when missing)
+	@GO=$(GO) bash hack/lint.sh
 
 chart-check: tools ## helm lint and template in every mode
 	$(BIN)/helm lint --strict charts/gatewarden

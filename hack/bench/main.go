@@ -48,8 +48,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gatewarden/gatewarden/e2e/framework"
-	"github.com/gatewarden/gatewarden/internal/cluster"
 	"github.com/gatewarden/gatewarden/hack/bench/loadgen"
+	"github.com/gatewarden/gatewarden/internal/cluster"
 	"github.com/gatewarden/gatewarden/validators"
 )
 
