@@ -34,10 +34,8 @@ unit: ## Unit tests
 e2e: build tools crds ## End-to-end tests against a real kube-apiserver
 	$(GO) test -count=1 -timeout 20m ./e2e/... -v -run . 2>&1 | tee $(BIN)/e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|e2e:' ; exit $${PIPESTATUS[0]}
 
-lint: ## gofmt and go vet
-	@out=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./...
-	@for f in hack/*.sh .ci/run; do bash -n "$$f" || exit 1; done
+lint: ## gofmt, go vet, staticcheck (built into bin/), shellcheck (installed with apt-get when missing)
+	@GO=$(GO) bash hack/lint.sh
 
 chart-check: tools ## helm lint and template in every mode
 	$(BIN)/helm lint --strict charts/gatewarden
@@ -66,7 +64,8 @@ bench: build tools crds ## Benchmarks: review path per kind, trust cold path and
 	$(GO) test -count=1 -run 'TestColdPath500ConcurrentAdmissions|TestCacheManyIssuersIsBounded' -v ./internal/trust/ | grep -vE '^=== (RUN|PAUSE|CONT)'
 	$(GO) test -count=1 -run 'TestColdPath500ConcurrentReviews' -v ./internal/review/ | grep -vE '^=== (RUN|PAUSE|CONT)'
 	$(GO) test -count=1 -run '^$$' -bench CacheManyIssuers -benchtime 1x -benchmem ./internal/trust/
-	$(GO) run ./e2e/cmd/gatewarden-bench
+	$(GO) test -count=1 -run '^$$' -bench ListAPIRules -benchmem ./internal/cluster/
+	$(GO) run ./hack/bench
 
 # Every fuzz target, as package:Func. `make fuzz` runs each for FUZZTIME;
 # `make test` runs them briefly (fuzz-short) so a crash on a seed or a quickly
@@ -82,8 +81,8 @@ fuzz: ## Fuzz every decoder and validator for FUZZTIME each (default 2m)
 
 # fuzz-short counts executions instead of timing them: with a duration,
 # Go 1.26's fuzz coordinator can fail a target with a bare "context deadline
-# exceeded" at the end of the window when the CPU is busy (golang/go#75804,
-# fixed in Go 1.27), which is no finding and must not turn make test red.
+# exceeded" at the end of the window when the CPU is busy (fixed in Go 1.27),
+# which is no finding and must not turn make test red.
 fuzz-short: ## Fuzz every target for 1000 executions (part of make test)
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=1000x
 

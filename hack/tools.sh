@@ -35,7 +35,8 @@ kube() {
     echo ")"
   } >"$d/go.mod"
   echo 'package tools' >"$d/tools.go"
-  (cd "$d" && go mod tidy -e >/dev/null 2>&1 || true)
+  # tidy only fills go.sum ahead of go get; its complaints are go get's to report.
+  (cd "$d" && { go mod tidy -e >/dev/null 2>&1 || true; })
   echo ">> building kube-apiserver and kubectl $KUBE_VERSION (first time: several minutes)"
   (cd "$d" && go get "k8s.io/kubernetes@$KUBE_VERSION" &&
     go build -trimpath -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${KUBE_VERSION#v1.}" \

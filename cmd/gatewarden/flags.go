@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/netip"
+	"os"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -59,7 +60,15 @@ func (f *commonFlags) loadConfig() (*config.Config, error) {
 	if f.configFile == "" {
 		return config.Default(), nil
 	}
-	return config.Load(f.configFile)
+	cfg, err := config.Load(f.configFile)
+	if err != nil {
+		return nil, err
+	}
+	// stderr: check's stdout is its report, and serve logs there too.
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(os.Stderr, "warning:", w)
+	}
+	return cfg, nil
 }
 
 func (f *commonFlags) trustOptions(cfg *config.Config) (trust.Options, error) {

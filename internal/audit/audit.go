@@ -136,7 +136,8 @@ func Add(mgr manager.Manager, rv *review.Reviewer, opts Options) error {
 		Reader:   reader,
 		Client:   mgr.GetClient(),
 		Served:   DiscoveryServed(dc),
-		Recorder: mgr.GetEventRecorderFor("gatewarden-audit"), //nolint:staticcheck // core/v1 Events are what kubectl describe shows
+		//lint:ignore SA1019 core/v1 Events are what kubectl describe shows and older viewers read
+		Recorder: mgr.GetEventRecorderFor("gatewarden-audit"),
 		Options:  opts,
 		Log:      ctrl.Log.WithName("audit"),
 	}

@@ -143,8 +143,8 @@ func (c *converter) access(p *field.Path, r apirule.V1beta1Rule) (access, bool) 
 		ext, ok := c.extAuth(sp.Index(byName[hIntrospection][0].k), byName[hIntrospection][0].h)
 		return access{extAuth: ext, mutated: true}, ok
 	}
-	c.refuse(field.Invalid(sp, strings.Join(names, ", "), fmt.Sprintf(
-		"Oathkeeper let a request through when any of these strategies accepted it; a v2 rule has exactly one of noAuth, jwt or extAuth: keep one strategy, or split the rule by path")))
+	c.refuse(field.Invalid(sp, strings.Join(names, ", "),
+		"Oathkeeper let a request through when any of these strategies accepted it; a v2 rule has exactly one of noAuth, jwt or extAuth: keep one strategy, or split the rule by path"))
 	return access{}, false
 }
 
