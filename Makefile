@@ -60,9 +60,9 @@ down: ## Stop what `make up` started
 	bash hack/down.sh
 
 bench: build tools crds ## Benchmarks: review path per kind, trust cold path and cache bound, load vs the no-op floor
-	$(GO) test -run '^$$' -bench . -benchmem ./internal/review/
+	$(GO) test -run '^$$' -bench . -benchmem ./review/
 	$(GO) test -count=1 -run 'TestColdPath500ConcurrentAdmissions|TestCacheManyIssuersIsBounded' -v ./internal/trust/ | grep -vE '^=== (RUN|PAUSE|CONT)'
-	$(GO) test -count=1 -run 'TestColdPath500ConcurrentReviews' -v ./internal/review/ | grep -vE '^=== (RUN|PAUSE|CONT)'
+	$(GO) test -count=1 -run 'TestColdPath500ConcurrentReviews' -v ./review/ | grep -vE '^=== (RUN|PAUSE|CONT)'
 	$(GO) test -count=1 -run '^$$' -bench CacheManyIssuers -benchtime 1x -benchmem ./internal/trust/
 	$(GO) test -count=1 -run '^$$' -bench ListAPIRules -benchmem ./internal/cluster/
 	$(GO) run ./hack/bench
@@ -71,8 +71,8 @@ bench: build tools crds ## Benchmarks: review path per kind, trust cold path and
 # `make test` runs them briefly (fuzz-short) so a crash on a seed or a quickly
 # found input fails the build.
 FUZZ_TARGETS := webhook:FuzzAdmissionReview \
-	internal/review:FuzzDecode internal/review:FuzzValidateAPIRule internal/review:FuzzValidateGateway \
-	internal/review:FuzzValidateRequestAuthentication internal/review:FuzzValidateAuthorizationPolicy \
+	review:FuzzDecode review:FuzzValidateAPIRule review:FuzzValidateGateway \
+	review:FuzzValidateRequestAuthentication review:FuzzValidateAuthorizationPolicy \
 	internal/trust:FuzzInspectKeySet internal/pki:FuzzPKI
 FUZZTIME ?= 2m
 

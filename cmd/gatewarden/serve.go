@@ -36,12 +36,12 @@ import (
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/gatewarden/gatewarden/audit"
 	"github.com/gatewarden/gatewarden/internal/apirule"
-	"github.com/gatewarden/gatewarden/internal/audit"
 	"github.com/gatewarden/gatewarden/internal/cluster"
-	"github.com/gatewarden/gatewarden/internal/review"
 	"github.com/gatewarden/gatewarden/internal/selfcert"
 	"github.com/gatewarden/gatewarden/internal/trust"
+	"github.com/gatewarden/gatewarden/review"
 	"github.com/gatewarden/gatewarden/webhook"
 )
 
