@@ -247,7 +247,18 @@ func hostTakenErrors(ctx context.Context, ar *apirule.APIRule, gw *networkingv1.
 		}
 	}
 
-	others, err := st.APIRules(ctx, "")
+	// Only APIRules naming one of these can hold a host of mine: an FQDN of
+	// mine, or a short host that one of my FQDNs starts with.
+	mineHosts := make([]string, 0, len(mine))
+	keys := make([]string, 0, 2*len(mine))
+	for f := range mine {
+		mineHosts = append(mineHosts, f)
+		keys = append(keys, f)
+		if label, _, ok := strings.Cut(f, "."); ok {
+			keys = append(keys, label)
+		}
+	}
+	others, err := cluster.APIRulesWithHost(ctx, st, keys)
 	if err != nil {
 		warn = append(warn, couldNotRun(p, "APIRules", err))
 	}
@@ -280,7 +291,7 @@ func hostTakenErrors(ctx context.Context, ar *apirule.APIRule, gw *networkingv1.
 		}
 	}
 
-	err = eachForeignVirtualServiceHost(ctx, st, self, func(f, owner, by string) {
+	err = eachForeignVirtualServiceHost(ctx, st, self, mineHosts, func(f, owner, by string) {
 		if _, taken := mine[f]; taken && (owner == "" || !reported[f+" "+owner]) {
 			report(f, owner, by)
 		}
@@ -306,11 +317,12 @@ func shortHostDomain(ctx context.Context, ar *apirule.APIRule, gw *networkingv1.
 }
 
 // eachForeignVirtualServiceHost calls fn with every host (lower case) of
-// every VirtualService that the APIRule self (namespace/name) does not own.
-// owner is the APIRule that owns the VirtualService, "" when none; by names
-// the VirtualService, and its owner, for a message.
-func eachForeignVirtualServiceHost(ctx context.Context, st cluster.State, self string, fn func(host, owner, by string)) error {
-	vss, err := st.VirtualServices(ctx, "")
+// every VirtualService naming one of hosts that the APIRule self
+// (namespace/name) does not own. owner is the APIRule that owns the
+// VirtualService, "" when none; by names the VirtualService, and its owner,
+// for a message.
+func eachForeignVirtualServiceHost(ctx context.Context, st cluster.State, self string, hosts []string, fn func(host, owner, by string)) error {
+	vss, err := cluster.VirtualServicesWithHost(ctx, st, hosts)
 	if err != nil {
 		return err
 	}

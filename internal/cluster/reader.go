@@ -3,8 +3,10 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	certmanagerv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
@@ -27,18 +29,28 @@ import (
 // the ConfigMap `istio` in istiod's namespace.
 var MeshConfigMap = client.ObjectKey{Namespace: "istio-system", Name: "istio"}
 
-// FromReader backs State with any controller-runtime reader: the manager's
-// cache in the webhook, an in-memory client for files and tests.
+// FromReader backs State with any controller-runtime reader: an in-memory
+// client for files and tests, a live client. Indexed questions (Lookups) are
+// answered by listing and filtering.
 func FromReader(r client.Reader) State {
 	decoded, _ := lru.New[string, *apirule.APIRule](decodedAPIRules)
-	return &reader{r: r, mesh: MeshConfigMap, decoded: decoded}
+	return &reader{r: r, mesh: MeshConfigMap, decoded: decoded, meshCache: &meshCache{}}
 }
 
-// decodedAPIRules bounds the memo of decoded APIRules. Checks that look for
-// host conflicts read every APIRule in the cluster on every admission;
-// decoding each from JSON every time made an admission's cost grow with the
-// number of APIRules (docs/benchmarks.md).
-const decodedAPIRules = 8192
+// FromCache backs State with serve's cache, built with CacheOptions and
+// Indexes: Lookups go through the field indexes, and reads share the cached
+// objects instead of copying them (State's callers only read what they get).
+func FromCache(r client.Reader) State {
+	s := FromReader(r).(*reader)
+	s.indexed, s.shared = true, true
+	return s
+}
+
+// decodedAPIRules bounds the memo of decoded APIRules. With the host index
+// an admission decodes only the APIRules that name its hosts; the memo
+// spares decoding them again while they are unchanged, and its bound keeps
+// it from becoming a second copy of every stored APIRule.
+const decodedAPIRules = 1024
 
 // WithMeshConfigMap makes a State from FromReader or FromObjects read the
 // mesh configuration from key (istiod installed outside istio-system). The
@@ -46,7 +58,7 @@ const decodedAPIRules = 8192
 func WithMeshConfigMap(s State, key client.ObjectKey) State {
 	if r, ok := s.(*reader); ok {
 		c := *r
-		c.mesh = key
+		c.mesh, c.meshCache = key, &meshCache{}
 		return &c
 	}
 	return s
@@ -59,6 +71,25 @@ type reader struct {
 	// object with the same resourceVersion has the same content. The
 	// values are shared between callers, which only read them.
 	decoded *lru.Cache[string, *apirule.APIRule]
+	// indexed: r has the field indexes of Indexes. shared: r hands out
+	// its objects without copies when asked (the cache; others copy anyway).
+	indexed, shared bool
+	meshCache       *meshCache
+}
+
+// readOpts make reads through a shared reader skip the cache's deep copy.
+func (c *reader) getOpts() []client.GetOption {
+	if c.shared {
+		return []client.GetOption{client.UnsafeDisableDeepCopy}
+	}
+	return nil
+}
+
+func (c *reader) listOpts(opts ...client.ListOption) []client.ListOption {
+	if c.shared {
+		return append(opts, client.UnsafeDisableDeepCopy)
+	}
+	return opts
 }
 
 // absent reports errors that mean "there is nothing": the object does not
@@ -76,9 +107,9 @@ func isNoKind(err error) bool {
 	return err != nil && (strings.Contains(err.Error(), "no kind is registered") || strings.Contains(err.Error(), "no matches for kind"))
 }
 
-func get[T client.Object](ctx context.Context, r client.Reader, obj T, ns, name string) (T, error) {
+func get[T client.Object](ctx context.Context, r client.Reader, obj T, ns, name string, opts ...client.GetOption) (T, error) {
 	var zero T
-	if err := r.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj); err != nil {
+	if err := r.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj, opts...); err != nil {
 		if absent(err) {
 			return zero, nil
 		}
@@ -88,26 +119,26 @@ func get[T client.Object](ctx context.Context, r client.Reader, obj T, ns, name 
 }
 
 func (c *reader) Gateway(ctx context.Context, ns, name string) (*networkingv1.Gateway, error) {
-	return get(ctx, c.r, &networkingv1.Gateway{}, ns, name)
+	return get(ctx, c.r, &networkingv1.Gateway{}, ns, name, c.getOpts()...)
 }
 
 func (c *reader) Secret(ctx context.Context, ns, name string) (*corev1.Secret, error) {
-	return get(ctx, c.r, &corev1.Secret{}, ns, name)
+	return get(ctx, c.r, &corev1.Secret{}, ns, name, c.getOpts()...)
 }
 
 func (c *reader) Service(ctx context.Context, ns, name string) (*corev1.Service, error) {
-	return get(ctx, c.r, &corev1.Service{}, ns, name)
+	return get(ctx, c.r, &corev1.Service{}, ns, name, c.getOpts()...)
 }
 
 func (c *reader) Namespace(ctx context.Context, name string) (*corev1.Namespace, error) {
-	return get(ctx, c.r, &corev1.Namespace{}, "", name)
+	return get(ctx, c.r, &corev1.Namespace{}, "", name, c.getOpts()...)
 }
 
 func (c *reader) list(ctx context.Context, l client.ObjectList, ns string, opts ...client.ListOption) (bool, error) {
 	if ns != "" {
 		opts = append(opts, client.InNamespace(ns))
 	}
-	if err := c.r.List(ctx, l, opts...); err != nil {
+	if err := c.r.List(ctx, l, c.listOpts(opts...)...); err != nil {
 		if absent(err) {
 			return false, nil
 		}
@@ -174,7 +205,22 @@ func (c *reader) decode(u *unstructured.Unstructured) *apirule.APIRule {
 func (c *reader) PodNamespaces(ctx context.Context, ns string, selector map[string]string) ([]string, error) {
 	l := &metav1.PartialObjectMetadataList{}
 	l.SetGroupVersionKind(schema.GroupVersionKind{Version: "v1", Kind: "PodList"})
-	if _, err := c.list(ctx, l, ns, client.MatchingLabels(selector)); err != nil {
+	opts := []client.ListOption{client.MatchingLabels(selector)}
+	if c.indexed && len(selector) > 0 {
+		// The pods carrying one of the labels, then the whole selector on
+		// those: the cache would otherwise match it against every pod.
+		keys := make([]string, 0, len(selector))
+		for k := range selector {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		opts = append(opts, client.MatchingFields{IndexPodLabel: keys[0] + "=" + selector[keys[0]]})
+	}
+	_, err := c.list(ctx, l, ns, opts...)
+	if errIndexMissing(err) {
+		_, err = c.list(ctx, l, ns, client.MatchingLabels(selector))
+	}
+	if err != nil {
 		return nil, err
 	}
 	seen := map[string]bool{}
@@ -191,13 +237,13 @@ func (c *reader) PodNamespaces(ctx context.Context, ns string, selector map[stri
 
 func (c *reader) Mesh(ctx context.Context) (*Mesh, error) {
 	m := &Mesh{RootNamespace: c.mesh.Namespace, TrustDomain: "cluster.local"}
-	cm, err := get(ctx, c.r, &corev1.ConfigMap{}, c.mesh.Namespace, c.mesh.Name)
+	cm, err := get(ctx, c.r, &corev1.ConfigMap{}, c.mesh.Namespace, c.mesh.Name, c.getOpts()...)
 	if err != nil {
 		return nil, err
 	}
 	if cm != nil {
 		m.Found = true
-		if err := parseMesh(cm.Data["mesh"], m); err != nil {
+		if err := c.meshCache.parse(cm, m); err != nil {
 			return nil, err
 		}
 	}
@@ -288,4 +334,41 @@ func (c *reader) Certificates(ctx context.Context, ns string) ([]Certificate, er
 			Ready: strings.EqualFold(state, "Ready"), Failed: strings.EqualFold(state, "Error"), Message: msg})
 	}
 	return out, nil
+}
+
+// meshCache keeps the parsed mesh configuration of the last ConfigMap seen:
+// every RequestAuthentication and AuthorizationPolicy admission reads it,
+// and parsing its YAML cost more than the checks that read it.
+type meshCache struct {
+	mu     sync.Mutex
+	key    string
+	parsed Mesh
+}
+
+// parse fills m from cm, from the cache when cm is the version parsed last.
+func (mc *meshCache) parse(cm *corev1.ConfigMap, m *Mesh) error {
+	key := ""
+	if cm.UID != "" && cm.ResourceVersion != "" {
+		key = string(cm.UID) + "/" + cm.ResourceVersion
+	}
+	mc.mu.Lock()
+	if key != "" && key == mc.key {
+		p := mc.parsed
+		mc.mu.Unlock()
+		m.RootNamespace, m.TrustDomain = p.RootNamespace, p.TrustDomain
+		m.ExtAuthzProviders, m.Providers = slices.Clone(p.ExtAuthzProviders), slices.Clone(p.Providers)
+		return nil
+	}
+	mc.mu.Unlock()
+	if err := parseMesh(cm.Data["mesh"], m); err != nil {
+		return err
+	}
+	if key != "" {
+		mc.mu.Lock()
+		mc.key = key
+		mc.parsed = Mesh{RootNamespace: m.RootNamespace, TrustDomain: m.TrustDomain,
+			ExtAuthzProviders: slices.Clone(m.ExtAuthzProviders), Providers: slices.Clone(m.Providers)}
+		mc.mu.Unlock()
+	}
+	return nil
 }

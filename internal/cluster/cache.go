@@ -1,0 +1,216 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	toolscache "k8s.io/client-go/tools/cache"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/gatewarden/gatewarden/internal/apirule"
+)
+
+// Field indexes serve's cache keeps, so that the questions checks ask on
+// every admission cost what their answer holds, not what the cluster holds.
+// FromCache asks them; other readers answer the same questions by listing.
+const (
+	// IndexAPIRuleHost keys APIRules by each host in spec.hosts (v1beta1:
+	// spec.host), lower case.
+	IndexAPIRuleHost = "gatewarden.io/apirule-host"
+	// IndexVirtualServiceHost keys VirtualServices by each spec.hosts
+	// entry, lower case.
+	IndexVirtualServiceHost = "gatewarden.io/virtualservice-host"
+	// IndexPodLabel keys pods by each of their labels as key=value.
+	IndexPodLabel = "gatewarden.io/pod-label"
+)
+
+// Index is one field index of the cache: Extract gives the keys an object
+// is found under.
+type Index struct {
+	Object  client.Object
+	Field   string
+	Extract client.IndexerFunc
+}
+
+// Indexes are the field indexes the State from FromCache reads.
+func Indexes() []Index {
+	return []Index{
+		{Object: apiRuleObject(), Field: IndexAPIRuleHost, Extract: func(o client.Object) []string {
+			u, ok := o.(*unstructured.Unstructured)
+			if !ok {
+				return nil
+			}
+			return apiRuleHostKeys(u)
+		}},
+		{Object: &networkingv1.VirtualService{}, Field: IndexVirtualServiceHost, Extract: func(o client.Object) []string {
+			vs, ok := o.(*networkingv1.VirtualService)
+			if !ok {
+				return nil
+			}
+			return lowerUnique(vs.Spec.Hosts)
+		}},
+		{Object: podObject(), Field: IndexPodLabel, Extract: func(o client.Object) []string {
+			out := make([]string, 0, len(o.GetLabels()))
+			for k, v := range o.GetLabels() {
+				out = append(out, k+"="+v)
+			}
+			return out
+		}},
+	}
+}
+
+// AddIndexes registers indexes with a cache that has not started. A kind
+// the cluster does not serve is skipped: its reads find nothing, and the
+// State falls back to listing should its CRD appear later.
+func AddIndexes(ctx context.Context, fi client.FieldIndexer, indexes ...Index) (skipped []string, err error) {
+	for _, ix := range indexes {
+		if err := fi.IndexField(ctx, ix.Object, ix.Field, ix.Extract); err != nil {
+			if meta.IsNoMatchError(err) || isNoKind(err) {
+				skipped = append(skipped, ix.Field)
+				continue
+			}
+			return skipped, fmt.Errorf("index %s: %w", ix.Field, err)
+		}
+	}
+	return skipped, nil
+}
+
+// apiRuleHostKeys are the index keys of a stored APIRule, read as v2 (the
+// API server serves every version under v2; a v1beta1 object keeps its
+// spec.host without Kyma's conversion webhook).
+func apiRuleHostKeys(u *unstructured.Unstructured) []string {
+	hosts, _, _ := unstructured.NestedStringSlice(u.Object, "spec", "hosts")
+	if h, ok, _ := unstructured.NestedString(u.Object, "spec", "host"); ok && h != "" {
+		hosts = append(hosts, h)
+	}
+	return lowerUnique(hosts)
+}
+
+func lowerUnique(in []string) []string {
+	out := make([]string, 0, len(in))
+	for _, h := range in {
+		h = strings.ToLower(h)
+		if h != "" && !slices.Contains(out, h) {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+func apiRuleObject() client.Object {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(apirule.V2)
+	return u
+}
+
+func podObject() client.Object {
+	p := &metav1.PartialObjectMetadata{}
+	p.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Pod"))
+	return p
+}
+
+// LastAppliedAnnotation is where `kubectl apply` keeps a copy of the whole
+// object it applied.
+const LastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
+
+// TrimMetadata drops from a cached object what no check reads and what
+// costs the most memory per object: managedFields (a second tree the size
+// of the spec) and kubectl's last-applied annotation (a copy of the whole
+// object as JSON; of a Secret, its data once more).
+func TrimMetadata(obj any) (any, error) {
+	if d, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+		return d, nil
+	}
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return obj, nil // not an object: leave it to the informer
+	}
+	m.SetManagedFields(nil)
+	if ann := m.GetAnnotations(); ann != nil {
+		if _, had := ann[LastAppliedAnnotation]; had {
+			delete(ann, LastAppliedAnnotation)
+			if len(ann) == 0 {
+				ann = nil
+			}
+			m.SetAnnotations(ann)
+		}
+	}
+	return obj, nil
+}
+
+// trimAPIRule also drops the status Kyma's controller writes: the checks and
+// the audit read spec and metadata only.
+func trimAPIRule(obj any) (any, error) {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		delete(u.Object, "status")
+	}
+	return TrimMetadata(obj)
+}
+
+// trimVirtualService keeps what the host checks read: hosts, gateways and
+// the owner labels. Kyma writes one VirtualService per APIRule, with its
+// routes, headers and CORS policy; a check that reads more of it must keep
+// more here.
+func trimVirtualService(obj any) (any, error) {
+	vs, ok := obj.(*networkingv1.VirtualService)
+	if !ok {
+		return TrimMetadata(obj)
+	}
+	out := &networkingv1.VirtualService{TypeMeta: vs.TypeMeta, ObjectMeta: vs.ObjectMeta}
+	out.Spec.Hosts, out.Spec.Gateways = vs.Spec.Hosts, vs.Spec.Gateways
+	return TrimMetadata(out)
+}
+
+// trimPod keeps a pod's identity and labels: pods are read to find where a
+// selector's workloads run, and their annotations (sidecar status, checksums)
+// are the bulk of their metadata.
+func trimPod(obj any) (any, error) {
+	p, ok := obj.(*metav1.PartialObjectMetadata)
+	if !ok {
+		return TrimMetadata(obj)
+	}
+	p.ObjectMeta = metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, UID: p.UID,
+		ResourceVersion: p.ResourceVersion, Labels: p.Labels}
+	return p, nil
+}
+
+// CacheScope narrows what serve's cache reads: Secrets only in the gateway
+// namespaces, the mesh ConfigMap only. Nil fields read everywhere.
+type CacheScope struct {
+	Secrets    map[string]cache.Config
+	ConfigMaps map[string]cache.Config
+}
+
+// CacheOptions are the options of serve's cache: what each kind keeps (the
+// transforms above) and where it is read from. Reads through FromCache skip
+// the cache's deep copies (the State's callers only read), so the cache
+// need not turn them off; APIRules also skip them for every other reader,
+// since each stored one costs a copy of its whole object tree.
+func CacheOptions(scope CacheScope) cache.Options {
+	return cache.Options{
+		DefaultTransform: TrimMetadata,
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}:               {Namespaces: scope.Secrets, Transform: TrimMetadata},
+			&corev1.ConfigMap{}:            {Namespaces: scope.ConfigMaps, Transform: TrimMetadata},
+			apiRuleObject():                {UnsafeDisableDeepCopy: ptr.To(true), Transform: trimAPIRule},
+			&networkingv1.VirtualService{}: {Transform: trimVirtualService},
+			podObject():                    {Transform: trimPod},
+		},
+	}
+}
+
+// errIndexMissing is how the cache answers a List by an index it does not
+// have: the kind's informer started before its index was registered (its
+// CRD was installed after serve started).
+func errIndexMissing(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "Index with name") && strings.Contains(err.Error(), "does not exist")
+}

@@ -1,0 +1,201 @@
+package cluster
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/gatewarden/gatewarden/internal/apirule"
+)
+
+// Lookups are the questions an admission asks about other objects that a
+// whole-kind List would answer at a cost growing with the cluster. The
+// States of this package answer them from the cache's indexes (FromCache)
+// or by listing (FromReader, FromObjects); the functions below ask any
+// State, listing when it has no Lookups of its own.
+type Lookups interface {
+	// APIRule is one APIRule in the v2 shape, nil when it does not exist.
+	APIRule(ctx context.Context, namespace, name string) (*apirule.APIRule, error)
+	// APIRulesWithHost lists, by namespace and name, the APIRules (v2
+	// shape) with any of hosts in spec.hosts, compared in lower case.
+	APIRulesWithHost(ctx context.Context, hosts []string) ([]*apirule.APIRule, error)
+	// VirtualServicesWithHost lists, by namespace and name, the
+	// VirtualServices with any of hosts in spec.hosts, compared in lower
+	// case.
+	VirtualServicesWithHost(ctx context.Context, hosts []string) ([]*networkingv1.VirtualService, error)
+}
+
+// APIRule asks st for one APIRule.
+func APIRule(ctx context.Context, st State, namespace, name string) (*apirule.APIRule, error) {
+	if l, ok := st.(Lookups); ok {
+		return l.APIRule(ctx, namespace, name)
+	}
+	return listedAPIRule(ctx, st, namespace, name)
+}
+
+// APIRulesWithHost asks st for the APIRules naming any of hosts.
+func APIRulesWithHost(ctx context.Context, st State, hosts []string) ([]*apirule.APIRule, error) {
+	if l, ok := st.(Lookups); ok {
+		return l.APIRulesWithHost(ctx, hosts)
+	}
+	return listedAPIRulesWithHost(ctx, st, hosts)
+}
+
+// VirtualServicesWithHost asks st for the VirtualServices naming any of
+// hosts.
+func VirtualServicesWithHost(ctx context.Context, st State, hosts []string) ([]*networkingv1.VirtualService, error) {
+	if l, ok := st.(Lookups); ok {
+		return l.VirtualServicesWithHost(ctx, hosts)
+	}
+	return listedVirtualServicesWithHost(ctx, st, hosts)
+}
+
+func listedAPIRule(ctx context.Context, st State, namespace, name string) (*apirule.APIRule, error) {
+	rules, err := st.APIRules(ctx, namespace)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rules {
+		if r.Name == name {
+			return r, nil
+		}
+	}
+	return nil, nil
+}
+
+func listedAPIRulesWithHost(ctx context.Context, st State, hosts []string) ([]*apirule.APIRule, error) {
+	rules, err := st.APIRules(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	want := lowerUnique(hosts)
+	return slices.DeleteFunc(slices.Clone(rules), func(r *apirule.APIRule) bool { return !namesAny(r.Spec.Hosts, want) }), nil
+}
+
+func listedVirtualServicesWithHost(ctx context.Context, st State, hosts []string) ([]*networkingv1.VirtualService, error) {
+	vss, err := st.VirtualServices(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	want := lowerUnique(hosts)
+	return slices.DeleteFunc(slices.Clone(vss), func(vs *networkingv1.VirtualService) bool {
+		return vs == nil || !namesAny(vs.Spec.Hosts, want)
+	}), nil
+}
+
+// namesAny reports whether any of have is in want (lower case).
+func namesAny(have, want []string) bool {
+	for _, h := range have {
+		if slices.Contains(want, strings.ToLower(h)) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *reader) APIRule(ctx context.Context, namespace, name string) (*apirule.APIRule, error) {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(apirule.V2)
+	got, err := get(ctx, c.r, u, namespace, name, c.getOpts()...)
+	if err != nil || got == nil {
+		return nil, err
+	}
+	return c.decode(got), nil
+}
+
+func (c *reader) APIRulesWithHost(ctx context.Context, hosts []string) ([]*apirule.APIRule, error) {
+	if !c.indexed {
+		return listedAPIRulesWithHost(ctx, c, hosts)
+	}
+	var found []*unstructured.Unstructured
+	seen := map[string]bool{}
+	for _, h := range lowerUnique(hosts) {
+		l := &unstructured.UnstructuredList{}
+		l.SetGroupVersionKind(apirule.V2.GroupVersion().WithKind("APIRuleList"))
+		_, err := c.list(ctx, l, "", client.MatchingFields{IndexAPIRuleHost: h})
+		if errIndexMissing(err) {
+			return listedAPIRulesWithHost(ctx, c, hosts)
+		}
+		if err != nil {
+			return nil, err
+		}
+		for i := range l.Items {
+			if k := l.Items[i].GetNamespace() + "/" + l.Items[i].GetName(); !seen[k] {
+				seen[k] = true
+				found = append(found, &l.Items[i])
+			}
+		}
+	}
+	slices.SortFunc(found, func(a, b *unstructured.Unstructured) int { return compareKeys(a, b) })
+	out := make([]*apirule.APIRule, 0, len(found))
+	for _, u := range found {
+		if r := c.decode(u); r != nil {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func (c *reader) VirtualServicesWithHost(ctx context.Context, hosts []string) ([]*networkingv1.VirtualService, error) {
+	if !c.indexed {
+		return listedVirtualServicesWithHost(ctx, c, hosts)
+	}
+	var out []*networkingv1.VirtualService
+	seen := map[string]bool{}
+	for _, h := range lowerUnique(hosts) {
+		var l networkingv1.VirtualServiceList
+		_, err := c.list(ctx, &l, "", client.MatchingFields{IndexVirtualServiceHost: h})
+		if errIndexMissing(err) {
+			return listedVirtualServicesWithHost(ctx, c, hosts)
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, vs := range l.Items {
+			if vs == nil {
+				continue
+			}
+			if k := vs.Namespace + "/" + vs.Name; !seen[k] {
+				seen[k] = true
+				out = append(out, vs)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b *networkingv1.VirtualService) int { return compareKeys(a, b) })
+	return out, nil
+}
+
+// compareKeys orders objects by namespace, then name: the order of a List
+// from the map-backed reader, so indexed and listed answers agree.
+func compareKeys(a, b client.Object) int {
+	if c := strings.Compare(a.GetNamespace(), b.GetNamespace()); c != 0 {
+		return c
+	}
+	return strings.Compare(a.GetName(), b.GetName())
+}
+
+func (m *memo) APIRule(ctx context.Context, namespace, name string) (*apirule.APIRule, error) {
+	return ask(m, memoKey{"apirule", namespace, name}, func() (*apirule.APIRule, error) { return APIRule(ctx, m.s, namespace, name) })
+}
+
+func (m *memo) APIRulesWithHost(ctx context.Context, hosts []string) ([]*apirule.APIRule, error) {
+	return ask(m, memoKey{"apirules-host", "", hostsKey(hosts)}, func() ([]*apirule.APIRule, error) {
+		return APIRulesWithHost(ctx, m.s, hosts)
+	})
+}
+
+func (m *memo) VirtualServicesWithHost(ctx context.Context, hosts []string) ([]*networkingv1.VirtualService, error) {
+	return ask(m, memoKey{"virtualservices-host", "", hostsKey(hosts)}, func() ([]*networkingv1.VirtualService, error) {
+		return VirtualServicesWithHost(ctx, m.s, hosts)
+	})
+}
+
+func hostsKey(hosts []string) string {
+	h := lowerUnique(hosts)
+	slices.Sort(h)
+	return strings.Join(h, ",")
+}

@@ -1,0 +1,173 @@
+package cluster_test
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"testing"
+
+	networkingapi "istio.io/api/networking/v1alpha3"
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/gatewarden/gatewarden/internal/apirule"
+	"github.com/gatewarden/gatewarden/internal/cluster"
+	"github.com/gatewarden/gatewarden/internal/cluster/informertest"
+)
+
+func rule(ns, name string, spec map[string]any) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{Object: map[string]any{
+		"metadata": map[string]any{"name": name, "namespace": ns, "managedFields": []any{map[string]any{"manager": "kubectl"}},
+			"annotations": map[string]any{cluster.LastAppliedAnnotation: "{}"}},
+		"spec":   spec,
+		"status": map[string]any{"state": "Ready"},
+	}}
+	u.SetGroupVersionKind(apirule.V2)
+	return u
+}
+
+func vs(ns, name string, hosts ...string) *networkingv1.VirtualService {
+	return &networkingv1.VirtualService{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: networkingapi.VirtualService{Hosts: hosts, Http: []*networkingapi.HTTPRoute{{Name: "r"}}}}
+}
+
+// indexFixture is what both States hold: APIRules (v2 and a v1beta1 read as
+// v2), VirtualServices and pods.
+func indexFixture() []client.Object {
+	return []client.Object{
+		rule("b", "one", map[string]any{"hosts": []any{"One.example.com", "short"}, "gateway": "kyma-system/kyma-gateway"}),
+		rule("a", "two", map[string]any{"hosts": []any{"two.example.com"}}),
+		rule("a", "dup", map[string]any{"hosts": []any{"one.example.com"}}),
+		rule("c", "legacy", map[string]any{"host": "legacy.example.com", "gateway": "kyma-gateway.kyma-system.svc.cluster.local"}),
+		vs("x", "v1", "one.example.com", "other.example.com"),
+		vs("w", "v2", "TWO.example.com"),
+		informertest.PodMeta("p1", "a", map[string]string{"app": "x", "v": "1"}),
+		informertest.PodMeta("p2", "b", map[string]string{"app": "x", "v": "2"}),
+		informertest.PodMeta("p3", "c", map[string]string{"app": "y", "v": "1"}),
+	}
+}
+
+func names[T metav1.Object](l []T) []string {
+	out := []string{}
+	for _, o := range l {
+		out = append(out, o.GetNamespace()+"/"+o.GetName())
+	}
+	return out
+}
+
+// The cache's indexes give the answers that listing everything gives, in
+// the same order.
+func TestIndexedLookupsAgreeWithListing(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	objs := indexFixture()
+	c, err := informertest.New(ctx, nil, nil, objs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var robjs []runtime.Object
+	for _, o := range objs {
+		robjs = append(robjs, o.DeepCopyObject())
+	}
+	listed, err := cluster.FromObjects(robjs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	indexed := cluster.FromCache(c)
+	for _, st := range []cluster.State{indexed, cluster.Memo(indexed)} {
+		for _, hosts := range [][]string{{"one.example.com"}, {"ONE.example.com", "short"}, {"two.example.com", "legacy.example.com"}, {"nothing"}, nil} {
+			want, err := cluster.APIRulesWithHost(ctx, listed, hosts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := cluster.APIRulesWithHost(ctx, st, hosts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(names(got), names(want)) {
+				t.Errorf("APIRulesWithHost(%q) = %v, listing gives %v", hosts, names(got), names(want))
+			}
+			wantVS, err := cluster.VirtualServicesWithHost(ctx, listed, hosts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gotVS, err := cluster.VirtualServicesWithHost(ctx, st, hosts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(names(gotVS), names(wantVS)) {
+				t.Errorf("VirtualServicesWithHost(%q) = %v, listing gives %v", hosts, names(gotVS), names(wantVS))
+			}
+		}
+		for _, sel := range []map[string]string{{"app": "x"}, {"app": "x", "v": "1"}, {"v": "1"}, {"app": "z"}} {
+			for _, ns := range []string{"", "b"} {
+				want, _ := listed.PodNamespaces(ctx, ns, sel)
+				got, err := st.PodNamespaces(ctx, ns, sel)
+				if err != nil || !reflect.DeepEqual(got, want) {
+					t.Errorf("PodNamespaces(%q, %v) = %v %v, listing gives %v", ns, sel, got, err, want)
+				}
+			}
+		}
+		r, err := cluster.APIRule(ctx, st, "c", "legacy")
+		if err != nil || r == nil || r.Spec.Hosts[0] != "legacy.example.com" || r.ShortHostGateway == "" {
+			t.Errorf("APIRule c/legacy = %+v, %v; want the v2 view of the v1beta1 rule", r, err)
+		}
+		if r, err := cluster.APIRule(ctx, st, "c", "missing"); r != nil || err != nil {
+			t.Errorf("a missing APIRule: %v, %v", r, err)
+		}
+	}
+	// The cache has the index (no fallback to listing behind the answers).
+	l := &unstructured.UnstructuredList{}
+	l.SetGroupVersionKind(apirule.V2.GroupVersion().WithKind("APIRuleList"))
+	if err := c.List(ctx, l, client.MatchingFields{cluster.IndexAPIRuleHost: "one.example.com"}); err != nil || len(l.Items) != 2 {
+		t.Fatalf("index %s: %d items, %v", cluster.IndexAPIRuleHost, len(l.Items), err)
+	}
+	// The expected answers, so that agreement is not agreement on nothing.
+	got, _ := cluster.APIRulesWithHost(ctx, indexed, []string{"one.example.com"})
+	if want := []string{"a/dup", "b/one"}; !reflect.DeepEqual(names(got), want) {
+		t.Errorf("APIRules with one.example.com: %v, want %v", names(got), want)
+	}
+}
+
+// What the cache keeps of each object: no managedFields, no last-applied
+// copy, no APIRule status, VirtualServices cut down to their hosts.
+func TestCacheTrimsObjects(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "istio-system", Name: "s",
+		ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}},
+		Annotations:   map[string]string{cluster.LastAppliedAnnotation: `{"data":"..."}`, "cert-manager.io/certificate-name": "c"}}}
+	c, err := informertest.New(ctx, nil, nil, append(indexFixture(), sec)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(apirule.V2)
+	if err := c.Get(ctx, client.ObjectKey{Namespace: "b", Name: "one"}, u); err != nil {
+		t.Fatal(err)
+	}
+	if u.GetManagedFields() != nil || u.GetAnnotations()[cluster.LastAppliedAnnotation] != "" || u.Object["status"] != nil {
+		t.Errorf("APIRule kept %v", u.Object)
+	}
+	if _, ok := u.Object["spec"]; !ok {
+		t.Error("APIRule lost its spec")
+	}
+	var s corev1.Secret
+	if err := c.Get(ctx, client.ObjectKeyFromObject(sec), &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.ManagedFields != nil || s.Annotations[cluster.LastAppliedAnnotation] != "" || s.Annotations["cert-manager.io/certificate-name"] != "c" {
+		t.Errorf("Secret metadata kept: %+v", s.ObjectMeta)
+	}
+	var v networkingv1.VirtualService
+	if err := c.Get(ctx, client.ObjectKey{Namespace: "x", Name: "v1"}, &v); err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Spec.Http) != 0 || len(v.Spec.Hosts) != 2 {
+		t.Errorf("VirtualService spec kept: %v", fmt.Sprint(&v.Spec))
+	}
+}
