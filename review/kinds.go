@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -48,8 +50,10 @@ type Kind struct {
 // fields are ignored: the API server has checked the schema, and a newer
 // CRD must not make the webhook fail), its defaults and its checks.
 type Version struct {
-	Name     string
-	New      func() any
+	Name string
+	New  func() any
+	// Decode reads an object of the version; nil: encoding/json into New.
+	Decode   func(raw []byte) (any, error)
 	Default  mutators.Defaulter
 	Validate func(context.Context, *core.Object, *core.Env, *core.Report)
 }
@@ -89,30 +93,81 @@ var Kinds = []Kind{
 	},
 	{
 		Group: "networking.istio.io", Kind: core.KindGateway, Resource: "gateways",
-		Versions:   istioVersions([]string{"v1", "v1beta1", "v1alpha3"}, func() any { return &networkingv1.Gateway{} }, mutators.Gateway, validators.Gateway),
+		Versions:   istioVersions([]string{"v1", "v1beta1", "v1alpha3"}, func() any { return &networkingv1.Gateway{} }, decodeGateway, mutators.Gateway, validators.Gateway),
 		Cached:     func() client.Object { return &networkingv1.Gateway{} },
 		CachedList: func() client.ObjectList { return &networkingv1.GatewayList{} },
 	},
 	{
 		Group: "security.istio.io", Kind: core.KindRequestAuthentication, Resource: "requestauthentications",
-		Versions:   istioVersions([]string{"v1", "v1beta1"}, func() any { return &securityv1.RequestAuthentication{} }, nil, validators.RequestAuthentication),
+		Versions:   istioVersions([]string{"v1", "v1beta1"}, func() any { return &securityv1.RequestAuthentication{} }, decodeRequestAuthentication, nil, validators.RequestAuthentication),
 		Cached:     func() client.Object { return &securityv1.RequestAuthentication{} },
 		CachedList: func() client.ObjectList { return &securityv1.RequestAuthenticationList{} },
 	},
 	{
 		Group: "security.istio.io", Kind: core.KindAuthorizationPolicy, Resource: "authorizationpolicies",
-		Versions:   istioVersions([]string{"v1", "v1beta1"}, func() any { return &securityv1.AuthorizationPolicy{} }, nil, validators.AuthorizationPolicy),
+		Versions:   istioVersions([]string{"v1", "v1beta1"}, func() any { return &securityv1.AuthorizationPolicy{} }, decodeAuthorizationPolicy, nil, validators.AuthorizationPolicy),
 		Cached:     func() client.Object { return &securityv1.AuthorizationPolicy{} },
 		CachedList: func() client.ObjectList { return &securityv1.AuthorizationPolicyList{} },
 	},
 }
 
-func istioVersions(names []string, newObj func() any, d mutators.Defaulter, v func(context.Context, *core.Object, *core.Env, *core.Report)) []Version {
+func istioVersions(names []string, newObj func() any, dec func([]byte) (any, error), d mutators.Defaulter, v func(context.Context, *core.Object, *core.Env, *core.Report)) []Version {
 	out := make([]Version, len(names))
 	for i, n := range names {
-		out[i] = Version{Name: n, New: newObj, Default: d, Validate: v}
+		out[i] = Version{Name: n, New: newObj, Decode: dec, Default: d, Validate: v}
 	}
 	return out
+}
+
+// istioObject is the part of an Istio object the checks read, with the spec
+// left as JSON for protojson: the types' own UnmarshalJSON goes through the
+// legacy jsonpb package, which took six times as long and was most of the
+// cost of a Gateway admission (docs/benchmarks.md). The status, written by
+// istiod, is not read.
+type istioObject struct {
+	metav1.TypeMeta `json:",inline"`
+	Metadata        metav1.ObjectMeta `json:"metadata"`
+	Spec            json.RawMessage   `json:"spec"`
+}
+
+// specJSON ignores unknown fields, as the types' own decoder does: the API
+// server has checked the schema, and a newer CRD must not make the webhook
+// fail.
+var specJSON = protojson.UnmarshalOptions{DiscardUnknown: true}
+
+func decodeIstio(raw []byte, spec proto.Message) (metav1.TypeMeta, metav1.ObjectMeta, error) {
+	var o istioObject
+	if err := json.Unmarshal(raw, &o); err != nil {
+		return o.TypeMeta, o.Metadata, err
+	}
+	if len(o.Spec) == 0 || string(o.Spec) == "null" {
+		return o.TypeMeta, o.Metadata, nil
+	}
+	if err := specJSON.Unmarshal(o.Spec, spec); err != nil {
+		return o.TypeMeta, o.Metadata, fmt.Errorf("spec: %w", err)
+	}
+	return o.TypeMeta, o.Metadata, nil
+}
+
+func decodeGateway(raw []byte) (any, error) {
+	g := &networkingv1.Gateway{}
+	var err error
+	g.TypeMeta, g.ObjectMeta, err = decodeIstio(raw, &g.Spec)
+	return g, err
+}
+
+func decodeRequestAuthentication(raw []byte) (any, error) {
+	r := &securityv1.RequestAuthentication{}
+	var err error
+	r.TypeMeta, r.ObjectMeta, err = decodeIstio(raw, &r.Spec)
+	return r, err
+}
+
+func decodeAuthorizationPolicy(raw []byte) (any, error) {
+	p := &securityv1.AuthorizationPolicy{}
+	var err error
+	p.TypeMeta, p.ObjectMeta, err = decodeIstio(raw, &p.Spec)
+	return p, err
 }
 
 // Lookup finds the kind of a group and kind.
@@ -155,6 +210,9 @@ func Find(gvk schema.GroupVersionKind) (*Kind, *Version, bool) {
 
 // decode reads raw into the version's Go type.
 func (v *Version) decode(raw []byte) (any, error) {
+	if v.Decode != nil {
+		return v.Decode(raw)
+	}
 	obj := v.New()
 	if err := json.Unmarshal(raw, obj); err != nil {
 		return nil, err

@@ -60,10 +60,12 @@ type Reviewer struct {
 	Now     func() time.Time
 }
 
-func (rv *Reviewer) enforcement(ctx context.Context, ns string) config.Enforcement {
+// enforcement reads the namespace through the review's memo, where the
+// checks that read its labels find it again.
+func (rv *Reviewer) enforcement(ctx context.Context, ns string, env *core.Env) config.Enforcement {
 	var labels map[string]string
 	if ns != "" {
-		if n, err := rv.Cluster.Namespace(ctx, ns); err == nil && n != nil {
+		if n, err := env.Cluster.Namespace(ctx, ns); err == nil && n != nil {
 			labels = n.Labels
 		}
 	}
@@ -119,7 +121,7 @@ func (rv *Reviewer) mutate(ctx context.Context, req *Request, env *core.Env) *Re
 	if deleting(obj) || (req.Operation == "UPDATE" && specUnchanged(req.OldObject, req.Object)) {
 		return &Result{Allowed: true}
 	}
-	if rv.enforcement(ctx, obj.Namespace) == config.Exempt {
+	if rv.enforcement(ctx, obj.Namespace, env) == config.Exempt {
 		return &Result{Allowed: true}
 	}
 	patch, warnings := mutators.Run(ctx, obj, env, v.Default)
@@ -143,7 +145,7 @@ func (rv *Reviewer) validate(ctx context.Context, req *Request, env *core.Env) *
 	if res != nil {
 		return res
 	}
-	e := rv.enforcement(ctx, obj.Namespace)
+	e := rv.enforcement(ctx, obj.Namespace, env)
 	rep := rv.check(ctx, obj, v, e, env)
 	if !rep.Allowed() {
 		rv.ratchet(ctx, req, obj, v, e, env, rep)
@@ -237,14 +239,8 @@ func generatedFor(ctx context.Context, obj *core.Object, st cluster.State) strin
 	if !ok {
 		return ""
 	}
-	rules, err := st.APIRules(ctx, ns)
-	if err != nil {
-		return ""
-	}
-	for _, r := range rules {
-		if r.Name == name {
-			return owner
-		}
+	if r, err := cluster.APIRule(ctx, st, ns, name); err == nil && r != nil {
+		return owner
 	}
 	return ""
 }
