@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Action is what a finding of a check does to an admission.
@@ -77,6 +78,7 @@ func Register(c Check) *Check {
 		c.Source = sourcePath(file)
 	}
 	registry[c.ID] = &c
+	forKind.Clear()
 	return &c
 }
 
@@ -110,8 +112,15 @@ func Lookup(id string) (*Check, bool) {
 	return c, ok
 }
 
-// ForKind lists the checks that apply to a kind.
+// forKind keeps ForKind's answers: every validated admission asks it.
+var forKind sync.Map
+
+// ForKind lists the checks that apply to a kind, sorted by ID. The list is
+// shared: callers only read it.
 func ForKind(kind string) []*Check {
+	if l, ok := forKind.Load(kind); ok {
+		return l.([]*Check)
+	}
 	var out []*Check
 	for _, c := range Catalog() {
 		for _, k := range c.Kinds {
@@ -121,5 +130,6 @@ func ForKind(kind string) []*Check {
 			}
 		}
 	}
+	forKind.Store(kind, out)
 	return out
 }
