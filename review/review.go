@@ -50,6 +50,9 @@ type Result struct {
 	Checks map[string]core.Result
 	// Kind is the object's kind as checks name it ("" when not checked).
 	Kind string
+	// Name is the object's name: the request's, else metadata.name, else
+	// metadata.generateName ("" when not decoded).
+	Name string
 }
 
 // Reviewer holds what every review needs.
@@ -96,7 +99,13 @@ func (rv *Reviewer) decode(req *Request) (*core.Object, *Version, *Result) {
 			Check: "gatewarden", Message: fmt.Sprintf("cannot decode %s: %v", req.GVK.Kind, err)}}}
 	}
 	ns := normalize(typed, req.Namespace)
-	return &core.Object{GVK: req.GVK, Kind: k.Kind, Namespace: ns, Name: req.Name, Operation: req.Operation, Typed: typed}, v, nil
+	name := req.Name
+	if m, ok := typed.(metav1.Object); ok && name == "" {
+		if name = m.GetName(); name == "" {
+			name = m.GetGenerateName()
+		}
+	}
+	return &core.Object{GVK: req.GVK, Kind: k.Kind, Namespace: ns, Name: name, Operation: req.Operation, Typed: typed}, v, nil
 }
 
 // Mutate computes the defaults patch for the object. Objects being deleted
@@ -125,7 +134,7 @@ func (rv *Reviewer) mutate(ctx context.Context, req *Request, env *core.Env) *Re
 		return &Result{Allowed: true}
 	}
 	patch, warnings := mutators.Run(ctx, obj, env, v.Default)
-	return &Result{Allowed: true, Patch: patch, Warnings: warnings}
+	return &Result{Allowed: true, Patch: patch, Warnings: warnings, Name: obj.Name}
 }
 
 // Validate runs the checks on the object as it is. Only what a write
@@ -151,7 +160,7 @@ func (rv *Reviewer) validate(ctx context.Context, req *Request, env *core.Env) *
 		rv.ratchet(ctx, req, obj, v, e, env, rep)
 	}
 	rep.Finish()
-	return &Result{Allowed: rep.Allowed(), Violations: rep.Violations, Warnings: rep.Warnings, Checks: rep.Results(obj.Kind), Kind: obj.Kind}
+	return &Result{Allowed: rep.Allowed(), Violations: rep.Violations, Warnings: rep.Warnings, Checks: rep.Results(obj.Kind), Kind: obj.Kind, Name: obj.Name}
 }
 
 func (rv *Reviewer) check(ctx context.Context, obj *core.Object, v *Version, e config.Enforcement, env *core.Env) *core.Report {

@@ -1,8 +1,8 @@
 package webhook
 
-// FuzzAdmissionReview: arbitrary request bodies through controller-runtime's
-// admission.Webhook and gatewarden's Handler (validate and mutate), the way
-// the API server reaches them, with in-memory cluster state and issuers.
+// FuzzAdmissionReview: arbitrary request bodies through gatewarden's
+// Handler (validate and mutate), the way the API server reaches them, with
+// in-memory cluster state and issuers.
 // Panic recovery is off so a panic anywhere in the review path is a finding.
 // Every answer must be HTTP 200 with a JSON AdmissionReview holding a
 // response; a refusal carries a status; a patch is a JSON Patch.
@@ -24,7 +24,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/gatewarden/gatewarden/internal/cluster"
 	"github.com/gatewarden/gatewarden/internal/config"
@@ -56,7 +55,7 @@ func (fuzzTrust) JWKS(_ context.Context, uri string) (*trust.KeySet, error) {
 		`"x":"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4","y":"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"}]}`)}, nil
 }
 
-func fuzzWebhooks(f testing.TB) (validate, mutate *admission.Webhook) {
+func fuzzWebhooks(f testing.TB) (validate, mutate http.Handler) {
 	st, err := cluster.FromObjects([]runtime.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "default"}},
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "off", Labels: map[string]string{"gatewarden.io/enforcement": "off"}}},
@@ -70,14 +69,13 @@ func fuzzWebhooks(f testing.TB) (validate, mutate *admission.Webhook) {
 	}
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	rv := &review.Reviewer{Config: config.Default(), Cluster: st, Trust: fuzzTrust{}, Now: func() time.Time { return now }}
-	noRecover := false
-	validate = &admission.Webhook{Handler: &Handler{Reviewer: rv, Budget: 5 * time.Second}, RecoverPanic: &noRecover}
-	mutate = &admission.Webhook{Handler: &Handler{Reviewer: rv, Mutate: true, Budget: 5 * time.Second}, RecoverPanic: &noRecover}
+	validate = &Handler{Reviewer: rv, Budget: 5 * time.Second, panics: true}
+	mutate = &Handler{Reviewer: rv, Mutate: true, Budget: 5 * time.Second, panics: true}
 	return validate, mutate
 }
 
 // post sends body to wh as the API server does.
-func post(wh *admission.Webhook, body []byte) *httptest.ResponseRecorder {
+func post(wh http.Handler, body []byte) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(http.MethodPost, ValidatePath, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()

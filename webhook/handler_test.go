@@ -3,14 +3,15 @@ package webhook
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
 	admissionv1 "k8s.io/api/admission/v1"
 )
 
-// serve sends one AdmissionReview body through controller-runtime's
-// admission.Webhook and the Handler, as the API server does.
+// serve sends one AdmissionReview body to the Handler, as the API server
+// does.
 func serve(t *testing.T, mutating bool, body []byte) *admissionv1.AdmissionResponse {
 	t.Helper()
 	validate, mutate := fuzzWebhooks(t)
@@ -75,6 +76,52 @@ func TestHandlerAnswers(t *testing.T) {
 			}
 			if tc.want == "" && (len(r.Warnings) > 0 || len(r.Patch) > 0) {
 				t.Errorf("want a plain admission, got warnings %q patch %s", r.Warnings, r.Patch)
+			}
+		})
+	}
+}
+
+// The answer is an AdmissionReview of the request's version echoing its UID,
+// whatever the request: HTTP 200, refusals in the status.
+func TestHandlerEnvelope(t *testing.T) {
+	validate, _ := fuzzWebhooks(t)
+	const generated = `{"metadata":{"generateName":"gw-","namespace":"default"},"spec":{"servers":[{"port":{"number":443,"name":"https","protocol":"HTTPS"},"hosts":["a.example.com"],"tls":{"mode":"MUTUAL"}}]}}`
+	v1beta1 := strings.Replace(string(seedReview("networking.istio.io", "v1", "Gateway", "gateways", "CREATE", "default", generated)),
+		`"admission.k8s.io/v1"`, `"admission.k8s.io/v1beta1"`, 1)
+	v1beta1 = strings.Replace(v1beta1, `"name":"x",`, "", 1)
+	tests := []struct {
+		name        string
+		contentType string
+		body        string
+		apiVersion  string
+		code        int32
+		want        string
+	}{
+		{"v1beta1 answered in v1beta1, named by generateName", "application/json", v1beta1, "admission.k8s.io/v1beta1", http.StatusUnprocessableEntity, `Gateway "gw-" is invalid`},
+		{"not JSON", "application/json", `{`, "admission.k8s.io/v1", http.StatusBadRequest, "not an AdmissionReview"},
+		{"no request", "application/json", `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`, "admission.k8s.io/v1", http.StatusBadRequest, "no request"},
+		{"wrong content type", "text/plain", string(seedReview("networking.istio.io", "v1", "Gateway", "gateways", "CREATE", "default", generated)), "admission.k8s.io/v1", http.StatusBadRequest, "contentType=text/plain"},
+		{"too large", "application/json", `{"request":{"object":"` + strings.Repeat("a", MaxRequestBytes) + `"}}`, "admission.k8s.io/v1", http.StatusRequestEntityTooLarge, "too large"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodPost, ValidatePath, strings.NewReader(tc.body))
+			req.Header.Set("Content-Type", tc.contentType)
+			rec := httptest.NewRecorder()
+			validate.ServeHTTP(rec, req)
+			var rev admissionv1.AdmissionReview
+			if err := json.Unmarshal(rec.Body.Bytes(), &rev); err != nil || rev.Response == nil || rec.Code != http.StatusOK {
+				t.Fatalf("HTTP %d, not an AdmissionReview answer (%v): %s", rec.Code, err, rec.Body.Bytes())
+			}
+			if rev.APIVersion != tc.apiVersion || rev.Kind != "AdmissionReview" {
+				t.Errorf("answered as %s %s, want %s AdmissionReview", rev.APIVersion, rev.Kind, tc.apiVersion)
+			}
+			r := rev.Response
+			if r.Allowed || r.Result == nil || r.Result.Code != tc.code || !strings.Contains(r.Result.Message, tc.want) {
+				t.Errorf("answer %+v, want refused with %d mentioning %q", r.Result, tc.code, tc.want)
+			}
+			if tc.code == http.StatusUnprocessableEntity && r.UID != "u-1" {
+				t.Errorf("uid %q, want the request's", r.UID)
 			}
 		})
 	}

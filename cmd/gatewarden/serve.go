@@ -27,17 +27,14 @@ import (
 	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/gatewarden/gatewarden/audit"
-	"github.com/gatewarden/gatewarden/internal/apirule"
 	"github.com/gatewarden/gatewarden/internal/cluster"
 	"github.com/gatewarden/gatewarden/internal/selfcert"
 	"github.com/gatewarden/gatewarden/internal/trust"
@@ -55,6 +52,7 @@ type serveFlags struct {
 	keyName          string
 	metricsAddr      string
 	probeAddr        string
+	pprofAddr        string
 	enableHTTP2      bool
 	secretNamespaces []string
 	budget           time.Duration
@@ -96,6 +94,7 @@ func newServeCmd() *cobra.Command {
 	fs.StringVar(&f.keyName, "key-name", "tls.key", "serving key file name in --cert-dir")
 	fs.StringVar(&f.metricsAddr, "metrics-bind-address", ":8080", "Prometheus metrics address (0 disables)")
 	fs.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
+	fs.StringVar(&f.pprofAddr, "pprof-bind-address", "0", "address of Go's /debug/pprof profiles (0 disables; keep it on loopback)")
 	fs.BoolVar(&f.enableHTTP2, "enable-http2", false, "serve HTTP/2 (off by default: HTTP/2 rapid reset, CVE-2023-44487)")
 	fs.StringSliceVar(&f.secretNamespaces, "secret-namespaces", []string{"istio-system"}, "namespaces whose Secrets gateway checks may read (the gateway workloads' namespaces)")
 	fs.DurationVar(&f.budget, "admission-budget", 3*time.Second, "time one admission may take, fetches included; keep below the webhook timeoutSeconds")
@@ -188,17 +187,15 @@ func serve(f *serveFlags) error {
 			Host: f.host, Port: f.port, CertDir: f.certDir, CertName: f.certName, KeyName: f.keyName,
 			TLSOpts: append(slices.Clone(tlsOpts), serving.TLSConfig),
 		}),
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			// Secrets only where gateways read them, and not istiod's own
-			// (secretCacheNamespaces): least privilege, and nothing else's
-			// credentials in memory.
-			&corev1.Secret{}: {Namespaces: secretNS},
-			&corev1.ConfigMap{}: {Namespaces: map[string]cache.Config{f.meshConfigMap().Namespace: {
-				FieldSelector: fields.OneTermEqualSelector("metadata.name", f.meshConfigMap().Name)}}},
-			// Host checks list every APIRule on each admission: no deep copy
-			// of each (readers only read; the audit copies what it changes).
-			apiRulesObject(): {UnsafeDisableDeepCopy: ptr.To(true)},
-		}},
+		// Secrets only where gateways read them, and not istiod's own
+		// (secretCacheNamespaces): least privilege, and nothing else's
+		// credentials in memory. The mesh ConfigMap only.
+		Cache: cluster.CacheOptions(cluster.CacheScope{
+			Secrets: secretNS,
+			ConfigMaps: map[string]cache.Config{f.meshConfigMap().Namespace: {
+				FieldSelector: fields.OneTermEqualSelector("metadata.name", f.meshConfigMap().Name)}},
+		}),
+		PprofBindAddress: f.pprofAddr,
 	})
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)
@@ -220,8 +217,15 @@ func serve(f *serveFlags) error {
 		return err
 	}
 
+	skipped, err := cluster.AddIndexes(context.Background(), mgr.GetFieldIndexer(), cluster.Indexes()...)
+	if err != nil {
+		return err
+	}
+	if len(skipped) > 0 {
+		log.Info("kinds not installed; their lookups list instead of using an index", "indexes", skipped)
+	}
 	reader := cluster.GateAbsentKinds(mgr.GetCache(), cluster.Scheme, cluster.AbsentKindTTL)
-	rv := &review.Reviewer{Config: cfg, Cluster: f.state(cluster.FromReader(reader)), Trust: resolver}
+	rv := &review.Reviewer{Config: cfg, Cluster: f.state(cluster.FromCache(reader)), Trust: resolver}
 	if f.auditInterval > 0 {
 		if err := audit.Add(mgr, rv, audit.Options{Interval: f.auditInterval, Workers: f.auditWorkers, Timeout: f.auditTimeout, FetchRate: f.auditFetchRate, Reader: reader,
 			Reports: reportMode, MaxResults: f.reportMaxResults}); err != nil {
@@ -229,8 +233,8 @@ func serve(f *serveFlags) error {
 		}
 	}
 	srv := mgr.GetWebhookServer()
-	srv.Register(webhook.ValidatePath, &ctrlwebhook.Admission{Handler: f.fetchBudget(&webhook.Handler{Reviewer: rv, Budget: f.budget})})
-	srv.Register(webhook.MutatePath, &ctrlwebhook.Admission{Handler: f.fetchBudget(&webhook.Handler{Reviewer: rv, Mutate: true, Budget: f.budget})})
+	srv.Register(webhook.ValidatePath, &webhook.Handler{Reviewer: rv, Budget: f.budget, Context: f.fetchBudget})
+	srv.Register(webhook.MutatePath, &webhook.Handler{Reviewer: rv, Mutate: true, Budget: f.budget, Context: f.fetchBudget})
 
 	var synced, stopping atomic.Bool
 	if err := mgr.Add(warmUp(mgr.GetCache(), &synced)); err != nil {
@@ -306,20 +310,12 @@ func (r ctrlRunnable) Start(ctx context.Context) error { return r(ctx) }
 // its own cache, leader or not.
 func (r ctrlRunnable) NeedLeaderElection() bool { return false }
 
-// apiRulesObject is the cache key for APIRules, read as unstructured v2.
-func apiRulesObject() client.Object {
-	k, _ := review.Lookup(apirule.V2.GroupKind())
-	return k.Cached()
-}
-
 // fetchBudget gives every admission its own fetch budget: an object naming
 // a thousand issuers gets its first --object-fetches fetched and the rest
 // reported as not checked, instead of a burst of requests to hosts its
 // author chose.
-func (f *serveFlags) fetchBudget(h admission.Handler) admission.Handler {
-	return admission.HandlerFunc(func(ctx context.Context, req admission.Request) admission.Response {
-		return h.Handle(trust.WithFetchBudget(ctx, f.objectFetches, f.objectFetchConc), req)
-	})
+func (f *serveFlags) fetchBudget(ctx context.Context) context.Context {
+	return trust.WithFetchBudget(ctx, f.objectFetches, f.objectFetchConc)
 }
 
 // istiodCASecrets are the Secrets istiod keeps its signing CA in: the
