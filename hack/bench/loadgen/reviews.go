@@ -81,6 +81,20 @@ func AuthorizationPolicy(name string) map[string]any {
 	}
 }
 
+// RequestAuthentication trusts issuer (its JWKS at <issuer>/jwks) for the
+// httpbin workload.
+func RequestAuthentication(name, issuer string) map[string]any {
+	return map[string]any{
+		"apiVersion": "security.istio.io/v1",
+		"kind":       "RequestAuthentication",
+		"metadata":   map[string]any{"name": name, "namespace": "default"},
+		"spec": map[string]any{
+			"selector": map[string]any{"matchLabels": map[string]any{"app": "httpbin"}},
+			"jwtRules": []any{map[string]any{"issuer": issuer, "jwksUri": issuer + "/jwks"}},
+		},
+	}
+}
+
 // SetupObjects is the cluster state the objects above refer to.
 func SetupObjects() []map[string]any {
 	return []map[string]any{
@@ -107,7 +121,8 @@ func SetupObjects() []map[string]any {
 }
 
 // resources maps the kinds above to their resource names.
-var resources = map[string]string{"APIRule": "apirules", "Gateway": "gateways", "AuthorizationPolicy": "authorizationpolicies"}
+var resources = map[string]string{"APIRule": "apirules", "Gateway": "gateways", "AuthorizationPolicy": "authorizationpolicies",
+	"RequestAuthentication": "requestauthentications"}
 
 // Review wraps obj in an AdmissionReview v1 request for a CREATE, as the
 // kube-apiserver sends it, with UIDPlaceholder as its UID.
@@ -168,6 +183,42 @@ func parseGroupVersion(apiVersion string) (groupVersion, error) {
 		return groupVersion{}, fmt.Errorf("loadgen: object has no apiVersion")
 	}
 	return groupVersion{"", apiVersion}, nil
+}
+
+// Kinds are the per-kind request sets, in the order gatewarden-bench runs
+// them: each kind's object sent to /mutate and /validate, as the API server
+// calls both for one write.
+var Kinds = []string{"APIRule", "Gateway", "RequestAuthentication", "AuthorizationPolicy"}
+
+// KindObject is the object of a per-kind run: an APIRule v2 with a jwt rule
+// for issuer, the anchors' MUTUAL Gateway without a CA (denied), a
+// RequestAuthentication for issuer, an AuthorizationPolicy.
+func KindObject(kind, issuer string) (map[string]any, error) {
+	switch kind {
+	case "APIRule":
+		return APIRuleV2("bench-apirule", "bench.local.kyma.dev", issuer), nil
+	case "Gateway":
+		return MutualGatewayWithoutCA("bench-gateway"), nil
+	case "RequestAuthentication":
+		return RequestAuthentication("bench-ra", issuer), nil
+	case "AuthorizationPolicy":
+		return AuthorizationPolicy("bench-policy"), nil
+	}
+	return nil, fmt.Errorf("loadgen: no object for kind %q", kind)
+}
+
+// KindRequests are the requests of a per-kind run: KindObject(kind) to
+// /mutate and to /validate.
+func KindRequests(kind, issuer string) ([]Request, error) {
+	obj, err := KindObject(kind, issuer)
+	if err != nil {
+		return nil, err
+	}
+	body, err := Review(obj)
+	if err != nil {
+		return nil, err
+	}
+	return []Request{{Name: kind + " /mutate", Path: "/mutate", Body: body}, {Name: kind + " /validate", Path: "/validate", Body: body}}, nil
 }
 
 // Mix is the default request mix: an APIRule v2 with a jwt rule for issuer,
