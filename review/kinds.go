@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"slices"
 
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -65,9 +63,9 @@ var Kinds = []Kind{
 	{
 		Group: apirule.Group, Kind: core.KindAPIRule, Resource: "apirules",
 		Versions: []Version{
-			{Name: "v2", New: func() any { return &apirule.APIRule{} }, Default: mutators.APIRule, Validate: validators.APIRule},
-			{Name: "v2alpha1", New: func() any { return &apirule.APIRule{} }, Default: mutators.APIRule, Validate: validators.APIRule},
-			{Name: "v1beta1", New: func() any { return &apirule.V1beta1APIRule{} }, Default: mutators.APIRuleV1beta1, Validate: validators.APIRuleV1beta1},
+			{Name: "v2", New: func() any { return &apirule.APIRule{} }, Decode: decodeAPIRule, Default: mutators.APIRule, Validate: validators.APIRule},
+			{Name: "v2alpha1", New: func() any { return &apirule.APIRule{} }, Decode: decodeAPIRule, Default: mutators.APIRule, Validate: validators.APIRule},
+			{Name: "v1beta1", New: func() any { return &apirule.V1beta1APIRule{} }, Decode: decodeV1beta1APIRule, Default: mutators.APIRuleV1beta1, Validate: validators.APIRuleV1beta1},
 		},
 		Cached: func() client.Object {
 			u := &unstructured.Unstructured{}
@@ -117,57 +115,6 @@ func istioVersions(names []string, newObj func() any, dec func([]byte) (any, err
 		out[i] = Version{Name: n, New: newObj, Decode: dec, Default: d, Validate: v}
 	}
 	return out
-}
-
-// istioObject is the part of an Istio object the checks read, with the spec
-// left as JSON for protojson: the types' own UnmarshalJSON goes through the
-// legacy jsonpb package, which took six times as long and was most of the
-// cost of a Gateway admission (docs/benchmarks.md). The status, written by
-// istiod, is not read.
-type istioObject struct {
-	metav1.TypeMeta `json:",inline"`
-	Metadata        metav1.ObjectMeta `json:"metadata"`
-	Spec            json.RawMessage   `json:"spec"`
-}
-
-// specJSON ignores unknown fields, as the types' own decoder does: the API
-// server has checked the schema, and a newer CRD must not make the webhook
-// fail.
-var specJSON = protojson.UnmarshalOptions{DiscardUnknown: true}
-
-func decodeIstio(raw []byte, spec proto.Message) (metav1.TypeMeta, metav1.ObjectMeta, error) {
-	var o istioObject
-	if err := json.Unmarshal(raw, &o); err != nil {
-		return o.TypeMeta, o.Metadata, err
-	}
-	if len(o.Spec) == 0 || string(o.Spec) == "null" {
-		return o.TypeMeta, o.Metadata, nil
-	}
-	if err := specJSON.Unmarshal(o.Spec, spec); err != nil {
-		return o.TypeMeta, o.Metadata, fmt.Errorf("spec: %w", err)
-	}
-	return o.TypeMeta, o.Metadata, nil
-}
-
-func decodeGateway(raw []byte) (any, error) {
-	g := &networkingv1.Gateway{}
-	var err error
-	g.TypeMeta, g.ObjectMeta, err = decodeIstio(raw, &g.Spec)
-	return g, err
-}
-
-func decodeRequestAuthentication(raw []byte) (any, error) {
-	r := &securityv1.RequestAuthentication{}
-	var err error
-	r.TypeMeta, r.ObjectMeta, err = decodeIstio(raw, &r.Spec)
-	return r, err
-}
-
-func decodeAuthorizationPolicy(raw []byte) (any, error) {
-	p := &securityv1.AuthorizationPolicy{}
-	var err error
-	p.TypeMeta, p.ObjectMeta, err = decodeIstio(raw, &p.Spec)
-	return p, err
 }
 
 // Lookup finds the kind of a group and kind.

@@ -6,15 +6,15 @@
 // It reads and writes the AdmissionReview itself rather than through
 // controller-runtime's admission.Webhook: that one decodes the whole review
 // through the API machinery's codecs and builds a logger per request, which
-// together cost more than gatewarden's checks (docs/benchmarks.md). The
-// server around it (TLS, certificate rotation, request metrics) is still
-// controller-runtime's.
+// together cost more than gatewarden's checks (docs/benchmarks.md). It reads
+// only the fields it uses, with segmentio/encoding/json, a drop-in
+// replacement for encoding/json about four times as fast. The server around
+// it (TLS, certificate rotation) is still controller-runtime's.
 package webhook
 
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	json "github.com/segmentio/encoding/json"
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -110,9 +111,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if ar.Request != nil {
 		resp.UID = ar.Request.UID
-	}
-	if resp.Result == nil {
-		resp.Result = &metav1.Status{Code: http.StatusOK}
 	}
 	out := admissionv1.AdmissionReview{Response: resp}
 	// Answer in the version asked in (the configurations allow v1 only, an
@@ -232,8 +230,10 @@ func raw(m json.RawMessage) []byte {
 	return m
 }
 
+// allowed admits. No status: the API server reads none from an admission,
+// and each answer is one more thing for it to parse.
 func allowed() *admissionv1.AdmissionResponse {
-	return &admissionv1.AdmissionResponse{Allowed: true, Result: &metav1.Status{Code: http.StatusOK}}
+	return &admissionv1.AdmissionResponse{Allowed: true}
 }
 
 func errored(code int32, err error) *admissionv1.AdmissionResponse {

@@ -145,7 +145,7 @@ func benchServer(b testing.TB, stored int, res trust.Resolver) (mutate, validate
 	if err != nil {
 		b.Fatal(err)
 	}
-	rv := &review.Reviewer{Config: config.Default(), Cluster: cluster.FromCache(cluster.GateAbsentKinds(c, cluster.Scheme, cluster.AbsentKindTTL)), Trust: res}
+	rv := &review.Reviewer{Config: config.Default(), Cluster: cluster.FromCache(c), Trust: res}
 	budget := func(ctx context.Context) context.Context {
 		return trust.WithFetchBudget(ctx, trust.DefaultObjectFetches, trust.DefaultObjectFetchConcurrency)
 	}

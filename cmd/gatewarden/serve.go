@@ -61,6 +61,7 @@ type serveFlags struct {
 	shutdownDelay    time.Duration
 
 	auditInterval           time.Duration
+	auditDebounce           time.Duration
 	auditWorkers            int
 	auditTimeout            time.Duration
 	auditFetchRate          float64
@@ -102,6 +103,7 @@ func newServeCmd() *cobra.Command {
 	fs.IntVar(&f.objectFetchConc, "object-fetch-concurrency", trust.DefaultObjectFetchConcurrency, "fetches one admission may have in flight at once (0: no bound)")
 	fs.DurationVar(&f.shutdownDelay, "shutdown-delay", 5*time.Second, "after SIGTERM, keep serving this long (reporting not ready) so in-flight and late-routed admissions finish")
 	fs.DurationVar(&f.auditInterval, "audit-interval", 10*time.Minute, "re-check stored objects this often, and soon after what they depend on changes (0 disables the audit)")
+	fs.DurationVar(&f.auditDebounce, "audit-debounce", 10*time.Second, "after a change of what stored objects depend on, wait this long for more changes before re-checking the objects that depend on them")
 	fs.IntVar(&f.auditWorkers, "audit-workers", 4, "objects the audit checks at once")
 	fs.DurationVar(&f.auditTimeout, "audit-timeout", 30*time.Second, "time the audit gives one object's checks")
 	fs.Float64Var(&f.auditFetchRate, "audit-fetch-rate", audit.DefaultFetchRate, "issuer and JWKS fetches per second the audit may make when the trust cache misses (negative: unpaced); admissions are never paced")
@@ -174,6 +176,7 @@ func serve(f *serveFlags) error {
 	serving := &selfcert.ServingCert{CertPath: filepath.Join(f.certDir, f.certName), KeyPath: filepath.Join(f.certDir, f.keyName)}
 	secretNS := secretCacheNamespaces(f.secretNamespaces)
 	shutdownTimeout := f.shutdownDelay + 10*time.Second
+	webhooks := http.NewServeMux()
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:                        cluster.Scheme,
 		Metrics:                       metricsserver.Options{BindAddress: f.metricsAddr, TLSOpts: tlsOpts},
@@ -185,7 +188,8 @@ func serve(f *serveFlags) error {
 		LeaderElectionReleaseOnCancel: true,
 		WebhookServer: ctrlwebhook.NewServer(ctrlwebhook.Options{
 			Host: f.host, Port: f.port, CertDir: f.certDir, CertName: f.certName, KeyName: f.keyName,
-			TLSOpts: append(slices.Clone(tlsOpts), serving.TLSConfig),
+			TLSOpts:    append(slices.Clone(tlsOpts), serving.TLSConfig),
+			WebhookMux: webhooks,
 		}),
 		// Secrets only where gateways read them, and not istiod's own
 		// (secretCacheNamespaces): least privilege, and nothing else's
@@ -217,7 +221,7 @@ func serve(f *serveFlags) error {
 		return err
 	}
 
-	skipped, err := cluster.AddIndexes(context.Background(), mgr.GetFieldIndexer(), cluster.Indexes()...)
+	skipped, err := cluster.AddIndexes(context.Background(), mgr.GetCache(), cluster.Indexes()...)
 	if err != nil {
 		return err
 	}
@@ -225,16 +229,20 @@ func serve(f *serveFlags) error {
 		log.Info("kinds not installed; their lookups list instead of using an index", "indexes", skipped)
 	}
 	reader := cluster.GateAbsentKinds(mgr.GetCache(), cluster.Scheme, cluster.AbsentKindTTL)
-	rv := &review.Reviewer{Config: cfg, Cluster: f.state(cluster.FromCache(reader)), Trust: resolver}
+	rv := &review.Reviewer{Config: cfg, Cluster: f.state(cluster.FromCache(mgr.GetCache())), Trust: resolver}
 	if f.auditInterval > 0 {
-		if err := audit.Add(mgr, rv, audit.Options{Interval: f.auditInterval, Workers: f.auditWorkers, Timeout: f.auditTimeout, FetchRate: f.auditFetchRate, Reader: reader,
+		if err := audit.Add(mgr, rv, audit.Options{Interval: f.auditInterval, Debounce: f.auditDebounce, Workers: f.auditWorkers, Timeout: f.auditTimeout, FetchRate: f.auditFetchRate, Reader: reader,
 			Reports: reportMode, MaxResults: f.reportMaxResults}); err != nil {
 			return err
 		}
 	}
 	srv := mgr.GetWebhookServer()
-	srv.Register(webhook.ValidatePath, &webhook.Handler{Reviewer: rv, Budget: f.budget, Context: f.fetchBudget})
-	srv.Register(webhook.MutatePath, &webhook.Handler{Reviewer: rv, Mutate: true, Budget: f.budget, Context: f.fetchBudget})
+	// On the server's mux directly: Register would wrap each handler in
+	// controller-runtime's request metrics, which repeat what
+	// gatewarden_admission_duration_seconds and _decisions_total count, at
+	// a few label maps per request.
+	webhooks.Handle(webhook.ValidatePath, &webhook.Handler{Reviewer: rv, Budget: f.budget, Context: f.fetchBudget})
+	webhooks.Handle(webhook.MutatePath, &webhook.Handler{Reviewer: rv, Mutate: true, Budget: f.budget, Context: f.fetchBudget})
 
 	var synced, stopping atomic.Bool
 	if err := mgr.Add(warmUp(mgr.GetCache(), &synced)); err != nil {

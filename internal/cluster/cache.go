@@ -19,9 +19,10 @@ import (
 	"github.com/gatewarden/gatewarden/internal/apirule"
 )
 
-// Field indexes serve's cache keeps, so that the questions checks ask on
-// every admission cost what their answer holds, not what the cluster holds.
-// FromCache asks them; other readers answer the same questions by listing.
+// Indexes of the informer stores of serve's cache, so that the questions
+// checks ask on every admission cost what their answer holds, not what the
+// cluster holds. FromCache asks them; other readers answer the same
+// questions by listing.
 const (
 	// IndexAPIRuleHost keys APIRules by each host in spec.hosts (v1beta1:
 	// spec.host), lower case.
@@ -33,32 +34,32 @@ const (
 	IndexPodLabel = "gatewarden.io/pod-label"
 )
 
-// Index is one field index of the cache: Extract gives the keys an object
-// is found under.
+// Index is one index of an informer's store: Extract gives the keys an
+// object is found under.
 type Index struct {
 	Object  client.Object
-	Field   string
-	Extract client.IndexerFunc
+	Name    string
+	Extract func(client.Object) []string
 }
 
-// Indexes are the field indexes the State from FromCache reads.
+// Indexes are the indexes the State from FromCache reads.
 func Indexes() []Index {
 	return []Index{
-		{Object: apiRuleObject(), Field: IndexAPIRuleHost, Extract: func(o client.Object) []string {
+		{Object: apiRuleObject(), Name: IndexAPIRuleHost, Extract: func(o client.Object) []string {
 			u, ok := o.(*unstructured.Unstructured)
 			if !ok {
 				return nil
 			}
 			return apiRuleHostKeys(u)
 		}},
-		{Object: &networkingv1.VirtualService{}, Field: IndexVirtualServiceHost, Extract: func(o client.Object) []string {
+		{Object: &networkingv1.VirtualService{}, Name: IndexVirtualServiceHost, Extract: func(o client.Object) []string {
 			vs, ok := o.(*networkingv1.VirtualService)
 			if !ok {
 				return nil
 			}
 			return lowerUnique(vs.Spec.Hosts)
 		}},
-		{Object: podObject(), Field: IndexPodLabel, Extract: func(o client.Object) []string {
+		{Object: podObject(), Name: IndexPodLabel, Extract: func(o client.Object) []string {
 			out := make([]string, 0, len(o.GetLabels()))
 			for k, v := range o.GetLabels() {
 				out = append(out, k+"="+v)
@@ -68,17 +69,28 @@ func Indexes() []Index {
 	}
 }
 
-// AddIndexes registers indexes with a cache that has not started. A kind
-// the cluster does not serve is skipped: its reads find nothing, and the
-// State falls back to listing should its CRD appear later.
-func AddIndexes(ctx context.Context, fi client.FieldIndexer, indexes ...Index) (skipped []string, err error) {
+// AddIndexes adds indexes to the informers of a cache that has not started.
+// A kind the cluster does not serve is skipped: its reads find nothing,
+// and should its CRD appear later, its lookups list instead.
+func AddIndexes(ctx context.Context, c Informers, indexes ...Index) (skipped []string, err error) {
 	for _, ix := range indexes {
-		if err := fi.IndexField(ctx, ix.Object, ix.Field, ix.Extract); err != nil {
+		inf, err := c.GetInformer(ctx, ix.Object, cache.BlockUntilSynced(false))
+		if err != nil {
 			if meta.IsNoMatchError(err) || isNoKind(err) {
-				skipped = append(skipped, ix.Field)
+				skipped = append(skipped, ix.Name)
 				continue
 			}
-			return skipped, fmt.Errorf("index %s: %w", ix.Field, err)
+			return skipped, fmt.Errorf("index %s: %w", ix.Name, err)
+		}
+		extract := ix.Extract
+		if err := inf.AddIndexers(toolscache.Indexers{ix.Name: func(o any) ([]string, error) {
+			co, ok := o.(client.Object)
+			if !ok {
+				return nil, nil
+			}
+			return extract(co), nil
+		}}); err != nil {
+			return skipped, fmt.Errorf("index %s: %w", ix.Name, err)
 		}
 	}
 	return skipped, nil
@@ -206,11 +218,4 @@ func CacheOptions(scope CacheScope) cache.Options {
 			podObject():                    {Transform: trimPod},
 		},
 	}
-}
-
-// errIndexMissing is how the cache answers a List by an index it does not
-// have: the kind's informer started before its index was registered (its
-// CRD was installed after serve started).
-func errIndexMissing(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "Index with name") && strings.Contains(err.Error(), "does not exist")
 }

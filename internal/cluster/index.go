@@ -98,6 +98,12 @@ func namesAny(have, want []string) bool {
 }
 
 func (c *reader) APIRule(ctx context.Context, namespace, name string) (*apirule.APIRule, error) {
+	if u, ok := storeGet[*unstructured.Unstructured](ctx, c.stores, "APIRule", namespace, name); ok {
+		if u == nil {
+			return nil, nil
+		}
+		return c.decode(u), nil
+	}
 	u := &unstructured.Unstructured{}
 	u.SetGroupVersionKind(apirule.V2)
 	got, err := get(ctx, c.r, u, namespace, name, c.getOpts()...)
@@ -108,65 +114,38 @@ func (c *reader) APIRule(ctx context.Context, namespace, name string) (*apirule.
 }
 
 func (c *reader) APIRulesWithHost(ctx context.Context, hosts []string) ([]*apirule.APIRule, error) {
-	if !c.indexed {
+	found, ok := byKeys[*unstructured.Unstructured](ctx, c.stores, "APIRule", IndexAPIRuleHost, hosts)
+	if !ok {
 		return listedAPIRulesWithHost(ctx, c, hosts)
 	}
-	var found []*unstructured.Unstructured
-	seen := map[string]bool{}
-	for _, h := range lowerUnique(hosts) {
-		l := &unstructured.UnstructuredList{}
-		l.SetGroupVersionKind(apirule.V2.GroupVersion().WithKind("APIRuleList"))
-		_, err := c.list(ctx, l, "", client.MatchingFields{IndexAPIRuleHost: h})
-		if errIndexMissing(err) {
-			return listedAPIRulesWithHost(ctx, c, hosts)
-		}
-		if err != nil {
-			return nil, err
-		}
-		for i := range l.Items {
-			if k := l.Items[i].GetNamespace() + "/" + l.Items[i].GetName(); !seen[k] {
-				seen[k] = true
-				found = append(found, &l.Items[i])
-			}
-		}
-	}
-	slices.SortFunc(found, func(a, b *unstructured.Unstructured) int { return compareKeys(a, b) })
-	out := make([]*apirule.APIRule, 0, len(found))
-	for _, u := range found {
-		if r := c.decode(u); r != nil {
-			out = append(out, r)
-		}
-	}
-	return out, nil
+	return c.decodeAll(found), nil
 }
 
 func (c *reader) VirtualServicesWithHost(ctx context.Context, hosts []string) ([]*networkingv1.VirtualService, error) {
-	if !c.indexed {
+	found, ok := byKeys[*networkingv1.VirtualService](ctx, c.stores, "VirtualService", IndexVirtualServiceHost, hosts)
+	if !ok {
 		return listedVirtualServicesWithHost(ctx, c, hosts)
 	}
-	var out []*networkingv1.VirtualService
-	seen := map[string]bool{}
+	return found, nil
+}
+
+// byKeys reads the objects of a kind under any of hosts (lower case) in an
+// index, each once, by namespace and name.
+func byKeys[T client.Object](ctx context.Context, s *stores, kind, index string, hosts []string) ([]T, bool) {
+	var out []T
 	for _, h := range lowerUnique(hosts) {
-		var l networkingv1.VirtualServiceList
-		_, err := c.list(ctx, &l, "", client.MatchingFields{IndexVirtualServiceHost: h})
-		if errIndexMissing(err) {
-			return listedVirtualServicesWithHost(ctx, c, hosts)
+		l, ok := storeList[T](ctx, s, kind, index, h, "")
+		if !ok {
+			return nil, false
 		}
-		if err != nil {
-			return nil, err
-		}
-		for _, vs := range l.Items {
-			if vs == nil {
-				continue
-			}
-			if k := vs.Namespace + "/" + vs.Name; !seen[k] {
-				seen[k] = true
-				out = append(out, vs)
+		for _, o := range l {
+			if !slices.ContainsFunc(out, func(x T) bool { return x.GetNamespace() == o.GetNamespace() && x.GetName() == o.GetName() }) {
+				out = append(out, o)
 			}
 		}
 	}
-	slices.SortFunc(out, func(a, b *networkingv1.VirtualService) int { return compareKeys(a, b) })
-	return out, nil
+	slices.SortFunc(out, func(a, b T) int { return compareKeys(a, b) })
+	return out, true
 }
 
 // compareKeys orders objects by namespace, then name: the order of a List

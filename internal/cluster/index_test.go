@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gatewarden/gatewarden/internal/apirule"
@@ -120,11 +121,13 @@ func TestIndexedLookupsAgreeWithListing(t *testing.T) {
 			t.Errorf("a missing APIRule: %v, %v", r, err)
 		}
 	}
-	// The cache has the index (no fallback to listing behind the answers).
-	l := &unstructured.UnstructuredList{}
-	l.SetGroupVersionKind(apirule.V2.GroupVersion().WithKind("APIRuleList"))
-	if err := c.List(ctx, l, client.MatchingFields{cluster.IndexAPIRuleHost: "one.example.com"}); err != nil || len(l.Items) != 2 {
-		t.Fatalf("index %s: %d items, %v", cluster.IndexAPIRuleHost, len(l.Items), err)
+	// The store has the index (no fallback to listing behind the answers).
+	inf, err := c.GetInformer(ctx, rule("", "", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, err := inf.(toolscache.SharedIndexInformer).GetIndexer().ByIndex(cluster.IndexAPIRuleHost, "one.example.com"); err != nil || len(l) != 2 {
+		t.Fatalf("index %s: %d items, %v", cluster.IndexAPIRuleHost, len(l), err)
 	}
 	// The expected answers, so that agreement is not agreement on nothing.
 	got, _ := cluster.APIRulesWithHost(ctx, indexed, []string{"one.example.com"})

@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -35,15 +36,6 @@ var MeshConfigMap = client.ObjectKey{Namespace: "istio-system", Name: "istio"}
 func FromReader(r client.Reader) State {
 	decoded, _ := lru.New[string, *apirule.APIRule](decodedAPIRules)
 	return &reader{r: r, mesh: MeshConfigMap, decoded: decoded, meshCache: &meshCache{}}
-}
-
-// FromCache backs State with serve's cache, built with CacheOptions and
-// Indexes: Lookups go through the field indexes, and reads share the cached
-// objects instead of copying them (State's callers only read what they get).
-func FromCache(r client.Reader) State {
-	s := FromReader(r).(*reader)
-	s.indexed, s.shared = true, true
-	return s
 }
 
 // decodedAPIRules bounds the memo of decoded APIRules. With the host index
@@ -75,6 +67,8 @@ type reader struct {
 	// its objects without copies when asked (the cache; others copy anyway).
 	indexed, shared bool
 	meshCache       *meshCache
+	// stores, when set, are the informer stores read first (FromCache).
+	stores *stores
 }
 
 // readOpts make reads through a shared reader skip the cache's deep copy.
@@ -119,6 +113,9 @@ func get[T client.Object](ctx context.Context, r client.Reader, obj T, ns, name 
 }
 
 func (c *reader) Gateway(ctx context.Context, ns, name string) (*networkingv1.Gateway, error) {
+	if g, ok := storeGet[*networkingv1.Gateway](ctx, c.stores, "Gateway", ns, name); ok {
+		return g, nil
+	}
 	return get(ctx, c.r, &networkingv1.Gateway{}, ns, name, c.getOpts()...)
 }
 
@@ -127,10 +124,16 @@ func (c *reader) Secret(ctx context.Context, ns, name string) (*corev1.Secret, e
 }
 
 func (c *reader) Service(ctx context.Context, ns, name string) (*corev1.Service, error) {
+	if svc, ok := storeGet[*corev1.Service](ctx, c.stores, "Service", ns, name); ok {
+		return svc, nil
+	}
 	return get(ctx, c.r, &corev1.Service{}, ns, name, c.getOpts()...)
 }
 
 func (c *reader) Namespace(ctx context.Context, name string) (*corev1.Namespace, error) {
+	if n, ok := storeGet[*corev1.Namespace](ctx, c.stores, "Namespace", "", name); ok {
+		return n, nil
+	}
 	return get(ctx, c.r, &corev1.Namespace{}, "", name, c.getOpts()...)
 }
 
@@ -148,24 +151,36 @@ func (c *reader) list(ctx context.Context, l client.ObjectList, ns string, opts 
 }
 
 func (c *reader) Gateways(ctx context.Context, ns string) ([]*networkingv1.Gateway, error) {
+	if l, ok := storeList[*networkingv1.Gateway](ctx, c.stores, "Gateway", "", "", ns); ok {
+		return l, nil
+	}
 	var l networkingv1.GatewayList
 	_, err := c.list(ctx, &l, ns)
 	return l.Items, err
 }
 
 func (c *reader) VirtualServices(ctx context.Context, ns string) ([]*networkingv1.VirtualService, error) {
+	if l, ok := storeList[*networkingv1.VirtualService](ctx, c.stores, "VirtualService", "", "", ns); ok {
+		return l, nil
+	}
 	var l networkingv1.VirtualServiceList
 	_, err := c.list(ctx, &l, ns)
 	return l.Items, err
 }
 
 func (c *reader) RequestAuthentications(ctx context.Context, ns string) ([]*securityv1.RequestAuthentication, error) {
+	if l, ok := storeList[*securityv1.RequestAuthentication](ctx, c.stores, "RequestAuthentication", "", "", ns); ok {
+		return l, nil
+	}
 	var l securityv1.RequestAuthenticationList
 	_, err := c.list(ctx, &l, ns)
 	return l.Items, err
 }
 
 func (c *reader) APIRules(ctx context.Context, ns string) ([]*apirule.APIRule, error) {
+	if l, ok := storeList[*unstructured.Unstructured](ctx, c.stores, "APIRule", "", "", ns); ok {
+		return c.decodeAll(l), nil
+	}
 	// The API server serves every stored APIRule in every version; reading
 	// v2 sees them all once.
 	l := &unstructured.UnstructuredList{}
@@ -180,6 +195,16 @@ func (c *reader) APIRules(ctx context.Context, ns string) ([]*apirule.APIRule, e
 		}
 	}
 	return out, nil
+}
+
+func (c *reader) decodeAll(l []*unstructured.Unstructured) []*apirule.APIRule {
+	out := make([]*apirule.APIRule, 0, len(l))
+	for _, u := range l {
+		if r := c.decode(u); r != nil {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // decode converts a stored APIRule, from the memo when this version of the
@@ -203,29 +228,33 @@ func (c *reader) decode(u *unstructured.Unstructured) *apirule.APIRule {
 }
 
 func (c *reader) PodNamespaces(ctx context.Context, ns string, selector map[string]string) ([]string, error) {
-	l := &metav1.PartialObjectMetadataList{}
-	l.SetGroupVersionKind(schema.GroupVersionKind{Version: "v1", Kind: "PodList"})
-	opts := []client.ListOption{client.MatchingLabels(selector)}
-	if c.indexed && len(selector) > 0 {
+	var pods []*metav1.PartialObjectMetadata
+	if len(selector) > 0 {
 		// The pods carrying one of the labels, then the whole selector on
-		// those: the cache would otherwise match it against every pod.
+		// those, instead of matching it against every pod.
 		keys := make([]string, 0, len(selector))
 		for k := range selector {
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)
-		opts = append(opts, client.MatchingFields{IndexPodLabel: keys[0] + "=" + selector[keys[0]]})
+		if l, ok := storeList[*metav1.PartialObjectMetadata](ctx, c.stores, "Pod", IndexPodLabel, keys[0]+"="+selector[keys[0]], ns); ok {
+			sel := labels.SelectorFromSet(selector)
+			pods = slices.DeleteFunc(l, func(p *metav1.PartialObjectMetadata) bool { return !sel.Matches(labels.Set(p.Labels)) })
+		}
 	}
-	_, err := c.list(ctx, l, ns, opts...)
-	if errIndexMissing(err) {
-		_, err = c.list(ctx, l, ns, client.MatchingLabels(selector))
-	}
-	if err != nil {
-		return nil, err
+	if pods == nil {
+		l := &metav1.PartialObjectMetadataList{}
+		l.SetGroupVersionKind(schema.GroupVersionKind{Version: "v1", Kind: "PodList"})
+		if _, err := c.list(ctx, l, ns, client.MatchingLabels(selector)); err != nil {
+			return nil, err
+		}
+		for i := range l.Items {
+			pods = append(pods, &l.Items[i])
+		}
 	}
 	seen := map[string]bool{}
 	var out []string
-	for _, p := range l.Items {
+	for _, p := range pods {
 		if !seen[p.Namespace] {
 			seen[p.Namespace] = true
 			out = append(out, p.Namespace)
@@ -295,11 +324,17 @@ func parseMesh(data string, m *Mesh) error {
 
 func (c *reader) Certificates(ctx context.Context, ns string) ([]Certificate, error) {
 	var out []Certificate
-	var cm certmanagerv1.CertificateList
-	if _, err := c.list(ctx, &cm, ns); err != nil {
-		return nil, err
+	certs, ok := storeList[*certmanagerv1.Certificate](ctx, c.stores, "Certificate", "", "", ns)
+	if !ok {
+		var cm certmanagerv1.CertificateList
+		if _, err := c.list(ctx, &cm, ns); err != nil {
+			return nil, err
+		}
+		for i := range cm.Items {
+			certs = append(certs, &cm.Items[i])
+		}
 	}
-	for _, crt := range cm.Items {
+	for _, crt := range certs {
 		ready, failed, msg := false, false, ""
 		for _, cond := range crt.Status.Conditions {
 			switch cond.Type {
@@ -317,12 +352,18 @@ func (c *reader) Certificates(ctx context.Context, ns string) ([]Certificate, er
 		out = append(out, Certificate{Source: "cert-manager", Namespace: crt.Namespace, Name: crt.Name,
 			SecretName: crt.Spec.SecretName, Ready: ready, Failed: failed, Message: msg})
 	}
-	gl := &unstructured.UnstructuredList{}
-	gl.SetGroupVersionKind(GardenerCertificate.GroupVersion().WithKind("CertificateList"))
-	if _, err := c.list(ctx, gl, ns); err != nil {
-		return nil, err
+	gardener, ok := storeList[*unstructured.Unstructured](ctx, c.stores, "GardenerCertificate", "", "", ns)
+	if !ok {
+		gl := &unstructured.UnstructuredList{}
+		gl.SetGroupVersionKind(GardenerCertificate.GroupVersion().WithKind("CertificateList"))
+		if _, err := c.list(ctx, gl, ns); err != nil {
+			return nil, err
+		}
+		for i := range gl.Items {
+			gardener = append(gardener, &gl.Items[i])
+		}
 	}
-	for _, it := range gl.Items {
+	for _, it := range gardener {
 		secret, _, _ := unstructured.NestedString(it.Object, "spec", "secretName")
 		if secret == "" {
 			// Gardener also accepts spec.secretRef.name.

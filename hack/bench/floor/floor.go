@@ -47,9 +47,10 @@ type Server struct {
 	l   net.Listener
 }
 
-// Start serves Handler over HTTPS (HTTP/1.1 only, as gatewarden serves by
-// default) on addr, e.g. 127.0.0.1:0, with the certificate and key files.
-func Start(addr, certFile, keyFile string) (*Server, error) {
+// Start serves h (Handler, or a mux around it) over HTTPS (HTTP/1.1 only,
+// as gatewarden serves by default) on addr, e.g. 127.0.0.1:0, with the
+// certificate and key files.
+func Start(addr, certFile, keyFile string, h http.Handler) (*Server, error) {
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		return nil, err
@@ -60,7 +61,7 @@ func Start(addr, certFile, keyFile string) (*Server, error) {
 	}
 	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
 	s := &Server{URL: "https://" + l.Addr().String(), l: l,
-		srv: &http.Server{Handler: Handler(), ReadHeaderTimeout: 10 * time.Second, TLSConfig: cfg}}
+		srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, TLSConfig: cfg}}
 	go func() {
 		if err := s.srv.Serve(tls.NewListener(l, cfg)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			fmt.Printf("floor: %v\n", err)

@@ -1,0 +1,248 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/gatewarden/gatewarden/e2e/framework"
+	"github.com/gatewarden/gatewarden/hack/bench/loadgen"
+)
+
+// setting is what the API server calls on a write.
+type setting string
+
+const (
+	withGatewarden setting = "gatewarden"
+	withNoop       setting = "no-op webhook"
+	withNone       setting = "no webhook"
+)
+
+// webhooks switches the API server between gatewarden, the no-op webhook
+// (the floor, registered by the same chart-rendered configurations with
+// only the URL changed) and no webhook at all.
+type webhooks struct {
+	c                *framework.Cluster
+	cl               client.Client
+	floor            *proc
+	floorClient      *http.Client
+	gatewarden, noop []byte
+	issuer           string
+}
+
+func newWebhooks(c *framework.Cluster, cl client.Client, floor *proc) (*webhooks, error) {
+	gw, err := c.RenderWebhooks()
+	if err != nil {
+		return nil, err
+	}
+	noop, err := c.RenderWebhooks("--set", "webhook.url="+floor.url)
+	if err != nil {
+		return nil, err
+	}
+	if bytes.Equal(gw, noop) {
+		return nil, errors.New("the no-op rendering does not differ from gatewarden's")
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(c.PKI.CAPEM)
+	return &webhooks{c: c, cl: cl, floor: floor, gatewarden: gw, noop: noop, issuer: c.Issuer.Good(),
+		floorClient: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}}, nil
+}
+
+// set installs a setting and waits until the API server acts on it.
+func (w *webhooks) set(ctx context.Context, s setting) error {
+	switch s {
+	case withGatewarden:
+		if err := w.c.Apply(ctx, w.gatewarden); err != nil {
+			return err
+		}
+	case withNoop:
+		if err := w.c.Apply(ctx, w.noop); err != nil {
+			return err
+		}
+	case withNone:
+		configs, err := objects(w.gatewarden)
+		if err != nil {
+			return err
+		}
+		for _, u := range configs {
+			if err := w.cl.Delete(ctx, u); err != nil && !strings.Contains(err.Error(), "not found") {
+				return fmt.Errorf("deleting %s %s: %w", u.GetKind(), u.GetName(), err)
+			}
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got, err := w.probe(ctx)
+		if err == nil && got == s {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the API server still calls %q after 30s, want %q (last error: %v)", got, s, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// probe tells which setting the API server acts on: dry-runs of a Gateway
+// gatewarden denies and of an APIRule without a gateway, which gatewarden's
+// mutating webhook defaults; the floor counts the reviews it answers.
+func (w *webhooks) probe(ctx context.Context) (setting, error) {
+	before, err := w.floorAnswered(ctx)
+	if err != nil {
+		return "", err
+	}
+	gwObj := &unstructured.Unstructured{Object: loadgen.MutualGatewayWithoutCA("bench-probe")}
+	err = w.cl.Create(ctx, gwObj, client.DryRunAll)
+	validating := err != nil && strings.Contains(err.Error(), "gatewarden")
+	if err != nil && !validating {
+		return "", fmt.Errorf("probe Gateway: %w", err)
+	}
+	rule := loadgen.APIRuleV2("bench-probe", "probe.local.kyma.dev", w.issuer)
+	delete(rule["spec"].(map[string]any), "gateway")
+	u := &unstructured.Unstructured{Object: rule}
+	mutating := false
+	if err := w.cl.Create(ctx, u, client.DryRunAll); err == nil {
+		gwName, _, _ := unstructured.NestedString(u.Object, "spec", "gateway")
+		mutating = gwName != ""
+	} else if !strings.Contains(err.Error(), "gatewarden") {
+		return "", fmt.Errorf("probe APIRule: %w", err)
+	}
+	after, err := w.floorAnswered(ctx)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case validating && mutating && after == before:
+		return withGatewarden, nil
+	case !validating && !mutating && after >= before+4:
+		return withNoop, nil
+	case !validating && !mutating && after == before:
+		return withNone, nil
+	}
+	return "", fmt.Errorf("mixed: gatewarden validating %v, mutating %v, floor answered %d reviews", validating, mutating, after-before)
+}
+
+func (w *webhooks) floorAnswered(ctx context.Context) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, w.floor.url+"/stats", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := w.floorClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Answered int64 `json:"answered"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return 0, err
+	}
+	return st.Answered, nil
+}
+
+func objects(rendered []byte) ([]*unstructured.Unstructured, error) {
+	var out []*unstructured.Unstructured
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(rendered), 4096)
+	for {
+		u := &unstructured.Unstructured{}
+		if err := dec.Decode(&u.Object); err != nil {
+			if errors.Is(err, io.EOF) {
+				return out, nil
+			}
+			return nil, err
+		}
+		if len(u.Object) > 0 {
+			out = append(out, u)
+		}
+	}
+}
+
+// createMany creates n distinct APIRules one at a time, stored as a kubectl
+// apply would store them, deletes them afterwards (unmeasured), and returns
+// each create's latency.
+func createMany(ctx context.Context, cl client.Client, issuer, prefix string, n int) ([]time.Duration, error) {
+	lat := make([]time.Duration, 0, n)
+	created := make([]*unstructured.Unstructured, 0, n)
+	defer func() {
+		for _, u := range created {
+			_ = cl.Delete(context.WithoutCancel(ctx), u)
+		}
+	}()
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("%s-%d", prefix, i)
+		u := &unstructured.Unstructured{Object: loadgen.APIRuleV2(name, name+".local.kyma.dev", issuer)}
+		start := time.Now()
+		err := cl.Create(ctx, u)
+		lat = append(lat, time.Since(start))
+		if err != nil {
+			return lat, fmt.Errorf("create of APIRule %s: %w", name, err)
+		}
+		created = append(created, u)
+	}
+	return lat, nil
+}
+
+// apiResult holds the create latencies of each setting.
+type apiResult map[setting][]time.Duration
+
+// measureCreates alternates the settings for rounds, n creates each, and
+// leaves gatewarden installed.
+func measureCreates(ctx context.Context, w *webhooks, n, rounds int, label string) (apiResult, error) {
+	res := apiResult{}
+	for i := 0; i < rounds; i++ {
+		for _, s := range []setting{withGatewarden, withNoop, withNone} {
+			if err := w.set(ctx, s); err != nil {
+				return nil, err
+			}
+			prefix := fmt.Sprintf("bench-%s-r%d-%s", dnsLabel(label), i, dnsLabel(strings.Fields(string(s))[0]))
+			if _, err := createMany(ctx, w.cl, w.issuer, prefix+"-warm", 10); err != nil {
+				return nil, err
+			}
+			lat, err := createMany(ctx, w.cl, w.issuer, prefix, n)
+			if err != nil {
+				return nil, err
+			}
+			sorted := append([]time.Duration(nil), lat...)
+			sort.Slice(sorted, func(a, b int) bool { return sorted[a] < sorted[b] })
+			fmt.Printf("  %s round %d %-14s creates: p50 %s p99 %s max %s\n", label, i+1, s,
+				loadgen.Ms(loadgen.Percentile(sorted, 50)), loadgen.Ms(loadgen.Percentile(sorted, 99)), loadgen.Ms(sorted[len(sorted)-1]))
+			res[s] = append(res[s], lat...)
+		}
+	}
+	return res, w.set(ctx, withGatewarden)
+}
+
+func (a apiResult) p(s setting, q float64) time.Duration {
+	l := append([]time.Duration(nil), a[s]...)
+	sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
+	return loadgen.Percentile(l, q)
+}
+
+// dnsLabel keeps the lower-case letters and digits of s.
+func dnsLabel(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,173 @@
+package cluster
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	certmanagerv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	securityv1 "istio.io/client-go/pkg/apis/security/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+)
+
+// Informers is what FromCache reads through: the manager's cache.
+type Informers interface {
+	client.Reader
+	GetInformer(ctx context.Context, obj client.Object, opts ...cache.InformerGetOption) (cache.Informer, error)
+}
+
+// FromCache backs State with serve's cache, built with CacheOptions and
+// AddIndexes. It reads each kind's informer store directly: a Get is one
+// map lookup, Lookups and label selections are index lookups, and objects
+// are shared, not copied (State's callers only read what they get). Going
+// through the cache's client.Reader instead cost a scheme lookup, option
+// parsing, reflection and a copy per read, several per admission; that path
+// remains for kinds whose store is not at hand (not installed, not synced
+// yet, or read in chosen namespaces only, like Secrets).
+func FromCache(c Informers) State {
+	s := FromReader(GateAbsentKinds(c, Scheme, AbsentKindTTL)).(*reader)
+	s.indexed, s.shared = true, true
+	s.stores = &stores{informers: c, byKind: map[string]*store{}}
+	return s
+}
+
+// stores finds and keeps the informer stores of the kinds the State reads.
+type stores struct {
+	informers Informers
+	mu        sync.Mutex
+	byKind    map[string]*store
+}
+
+type store struct {
+	idx    toolscache.Indexer
+	synced func() bool
+	// retry is when to ask for the informer again after it could not be
+	// had (the kind is not served): asking starts discovery.
+	retry time.Time
+}
+
+// Exemplars of the kinds the State reads from stores, by a name of ours.
+var storeKinds = map[string]func() client.Object{
+	"Gateway":               func() client.Object { return &networkingv1.Gateway{} },
+	"VirtualService":        func() client.Object { return &networkingv1.VirtualService{} },
+	"RequestAuthentication": func() client.Object { return &securityv1.RequestAuthentication{} },
+	"Service":               func() client.Object { return &corev1.Service{} },
+	"Namespace":             func() client.Object { return &corev1.Namespace{} },
+	"Pod":                   podObject,
+	"APIRule":               apiRuleObject,
+	"Certificate":           func() client.Object { return &certmanagerv1.Certificate{} },
+	"GardenerCertificate": func() client.Object {
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(GardenerCertificate)
+		return u
+	},
+}
+
+// get returns the synced store of a kind, nil when there is none to read
+// (the caller then goes through the cache's reader).
+func (s *stores) get(ctx context.Context, kind string) toolscache.Indexer {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	st := s.byKind[kind]
+	s.mu.Unlock()
+	if st != nil && st.idx != nil {
+		if st.synced() {
+			return st.idx
+		}
+		return nil
+	}
+	if st != nil && time.Now().Before(st.retry) {
+		return nil
+	}
+	newObj, ok := storeKinds[kind]
+	if !ok {
+		return nil
+	}
+	st = &store{}
+	inf, err := s.informers.GetInformer(ctx, newObj(), cache.BlockUntilSynced(false))
+	if err != nil {
+		st.retry = time.Now().Add(AbsentKindTTL)
+	} else if si, ok := inf.(toolscache.SharedIndexInformer); ok {
+		st.idx, st.synced = si.GetIndexer(), si.HasSynced
+	} else {
+		// Namespace-scoped caches give no single store: read through the
+		// cache's reader for good.
+		st.retry = time.Now().Add(100 * 365 * 24 * time.Hour)
+	}
+	s.mu.Lock()
+	s.byKind[kind] = st
+	s.mu.Unlock()
+	if st.idx != nil && st.synced() {
+		return st.idx
+	}
+	return nil
+}
+
+// storeGet reads one object of a kind from its store: (obj, true) when the
+// store answered (obj nil when there is no such object), false when the
+// caller must read through the cache's reader.
+func storeGet[T any](ctx context.Context, s *stores, kind, namespace, name string) (T, bool) {
+	var zero T
+	idx := s.get(ctx, kind)
+	if idx == nil {
+		return zero, false
+	}
+	key := name
+	if namespace != "" {
+		key = namespace + "/" + name
+	}
+	o, exists, err := idx.GetByKey(key)
+	if err != nil {
+		return zero, false
+	}
+	if !exists {
+		return zero, true
+	}
+	t, ok := o.(T)
+	return t, ok
+}
+
+// storeList reads the objects of a kind in a namespace ("" for all), or
+// under one key of one of its indexes when index is set.
+func storeList[T any](ctx context.Context, s *stores, kind, index, key, namespace string) ([]T, bool) {
+	idx := s.get(ctx, kind)
+	if idx == nil {
+		return nil, false
+	}
+	var objs []any
+	var err error
+	switch {
+	case index != "":
+		objs, err = idx.ByIndex(index, key)
+	case namespace != "":
+		objs, err = idx.ByIndex(toolscache.NamespaceIndex, namespace)
+	default:
+		objs = idx.List()
+	}
+	if err != nil {
+		return nil, false
+	}
+	out := make([]T, 0, len(objs))
+	for _, o := range objs {
+		t, ok := o.(T)
+		if !ok {
+			return nil, false
+		}
+		if index != "" && namespace != "" {
+			if m, err := meta.Accessor(o); err != nil || m.GetNamespace() != namespace {
+				continue
+			}
+		}
+		out = append(out, t)
+	}
+	return out, true
+}
