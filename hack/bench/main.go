@@ -436,4 +436,3 @@ func loadAvg() string {
 	}
 	return strings.Join(fields[:3], " ")
 }
-
