@@ -534,16 +534,22 @@ func validateAuthzAllowPitfalls(spec *securityapi.AuthorizationPolicy, ns, root 
 			"ALLOW without rules denies every request to the selected workloads: add rules (or turn this check off for an intended allow-nothing policy)"))
 		return
 	}
+	// A selector or targetRefs limit even a root-namespace policy to the
+	// workloads they name; only a policy with neither applies mesh-wide.
+	meshWide := len(authzLabels(spec.Selector)) == 0 && len(authzTargetRefs(spec.TargetRef, spec.TargetRefs)) == 0
 	for i, rule := range spec.Rules {
 		if !authzEmptyRule(rule) {
 			continue
 		}
 		p := rules.Index(i)
-		if meshErr != nil {
+		switch {
+		case !meshWide:
+		case meshErr != nil:
 			r.Warn(AuthorizationPolicyAllowAllRoot, couldNotRun(p, "the mesh config (root namespace)", meshErr))
-		} else if ns == root && r.Enabled(AuthorizationPolicyAllowAllRoot) {
+		case ns == root && r.Enabled(AuthorizationPolicyAllowAllRoot):
 			r.Deny(AuthorizationPolicyAllowAllRoot, field.Forbidden(p,
-				"empty rule {} in root namespace "+root+" allows every request mesh-wide: add from/to/when conditions or move the policy to the workload's namespace"))
+				"empty rule {} in root namespace "+root+" without selector or targetRefs allows every request to every workload of the mesh; "+
+					"istiod accepts it, gatewarden refuses it as insecure: add from/to/when conditions, a selector, or move the policy to the workload's namespace"))
 			continue
 		}
 		r.Deny(AuthorizationPolicyAllowAll, field.Invalid(p, "{}",

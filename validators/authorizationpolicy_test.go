@@ -402,6 +402,12 @@ func TestAuthorizationPolicyAllowPitfalls(t *testing.T) {
 			authzLines("authorizationpolicy-allow-all-root spec.rules[0]"), nil},
 		{"empty rule in configured root namespace", authzAP("mesh-root", securityapi.AuthorizationPolicy_ALLOW, nil, &securityapi.Rule{}),
 			[]runtime.Object{customRoot}, authzLines("authorizationpolicy-allow-all-root spec.rules[0]"), nil},
+		{"empty rule in root namespace with a selector: only the selected workloads", authzAP("istio-system", securityapi.AuthorizationPolicy_ALLOW,
+			authzSel("istio", "ingressgateway"), &securityapi.Rule{}), append(authzBase(), authzPod("istio-system", "gw", "istio", "ingressgateway")),
+			nil, authzLines("authorizationpolicy-allow-all spec.rules[0]")},
+		{"empty rule in root namespace with targetRefs: only the referenced gateway", authzAPTargets("istio-system",
+			&typeapi.PolicyTargetReference{Group: "gateway.networking.k8s.io", Kind: "Gateway", Name: "ingress"}), authzBase(),
+			nil, authzLines("authorizationpolicy-allow-all spec.rules[0]")},
 		{"istio-system is not root when configured otherwise", authzAP("istio-system", securityapi.AuthorizationPolicy_ALLOW, nil, &securityapi.Rule{}),
 			[]runtime.Object{customRoot}, nil, authzLines("authorizationpolicy-allow-all spec.rules[0]")},
 		{"rules with conditions", authzAP("apps", securityapi.AuthorizationPolicy_ALLOW, sel,
@@ -412,6 +418,13 @@ func TestAuthorizationPolicyAllowPitfalls(t *testing.T) {
 			authzAssert(t, run(t, tc.ap, nil, tc.objs...), "authorizationpolicy-", tc.deny, tc.warn)
 		})
 	}
+}
+
+// authzAPTargets is an ALLOW policy with one empty rule and targetRefs.
+func authzAPTargets(ns string, refs ...*typeapi.PolicyTargetReference) *securityv1.AuthorizationPolicy {
+	ap := authzAP(ns, securityapi.AuthorizationPolicy_ALLOW, nil, &securityapi.Rule{})
+	ap.Spec.TargetRefs = refs
+	return ap
 }
 
 func TestAuthorizationPolicyAllowAllRootOffFallsBack(t *testing.T) {
