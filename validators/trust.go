@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
@@ -15,10 +16,11 @@ import (
 	"github.com/gatewarden/gatewarden/internal/trust"
 )
 
-// The trust checks: every JWT issuer and JWKS an object names must be a
-// fetchable https URL, the issuer must publish a discovery document naming
-// itself, the keys must be usable public signing keys, and one issuer must
-// not be paired with different key sets. See docs/trust.md.
+// The trust checks: every URL istiod fetches (a JWKS, or the issuer when
+// its keys come from discovery) must be an https URL, the issuer must
+// publish a discovery document naming itself, the keys must be usable
+// public signing keys, and one issuer paired with different key sets is
+// pointed out. See docs/trust.md.
 
 var (
 	JWTURLForm = core.Register(core.Check{
@@ -57,8 +59,8 @@ var (
 	JWTIssuerJWKSConflict = core.Register(core.Check{
 		ID:          "jwt-issuer-jwks-conflict",
 		Kinds:       []string{core.KindAPIRule, core.KindRequestAuthentication},
-		Default:     core.Deny,
-		Description: "authentications of one object with the same issuer use the same JWKS",
+		Default:     core.Warn,
+		Description: "authentications of one object with the same issuer use the same JWKS (two work, as either key set verifies; usually a leftover)",
 	})
 	JWTIssuerAllowlist = core.Register(core.Check{
 		ID:          "jwt-issuer-allowlist",
@@ -204,13 +206,27 @@ func checkJWTTrust(ctx context.Context, srcs []jwtSource, env *core.Env, r *core
 func isURLIssuer(iss string) bool { return strings.Contains(iss, "://") }
 
 // checkSourceForm runs jwt-url-form on one source and says whether its
-// issuer may be discovered and its jwksUri fetched.
+// issuer may be discovered and its jwksUri fetched. Only URLs that istiod
+// fetches must be https: an issuer whose keys are configured is never
+// fetched by istiod (jwks_resolver.go BuildLocalJwks fetches jwksUri, or
+// discovery only without jwksUri and jwks), it is only compared with the
+// token's iss, so it merely has to be a URI, as Kyma requires.
 func checkSourceForm(src *jwtSource, allowHTTP []string, r *core.Report) (issuerOK, jwksOK bool) {
 	if src.issuer != "" {
 		switch {
+		case isURLIssuer(src.issuer) && src.keysGiven():
+			if _, err := url.ParseRequestURI(src.issuer); err != nil {
+				r.Deny(JWTURLForm, field.Invalid(src.issuerPath, trust.Redact(src.issuer),
+					"issuer is not a valid URI: "+urlProblem(err)+"; write the issuer exactly as the tokens' iss claim names it"))
+			} else {
+				// Discovered only when gatewarden may fetch it; a plain
+				// http issuer is compared, never fetched.
+				issuerOK = trust.CheckURL(src.issuer, allowHTTP) == nil
+			}
 		case isURLIssuer(src.issuer):
 			if err := trust.CheckURL(src.issuer, allowHTTP); err != nil {
-				r.Deny(JWTURLForm, field.Invalid(src.issuerPath, trust.Redact(src.issuer), err.Error()))
+				r.Deny(JWTURLForm, field.Invalid(src.issuerPath, trust.Redact(src.issuer),
+					fetchedURLProblem(src.issuer, err, "istiod discovers the keys from this issuer because no jwksUri or jwks is set")))
 			} else {
 				issuerOK = true
 			}
@@ -221,12 +237,34 @@ func checkSourceForm(src *jwtSource, allowHTTP []string, r *core.Report) (issuer
 	}
 	if src.jwksURI != "" {
 		if err := trust.CheckURL(src.jwksURI, allowHTTP); err != nil {
-			r.Deny(JWTURLForm, field.Invalid(src.jwksPath, trust.Redact(src.jwksURI), err.Error()))
+			r.Deny(JWTURLForm, field.Invalid(src.jwksPath, trust.Redact(src.jwksURI),
+				fetchedURLProblem(src.jwksURI, err, "istiod fetches the keys from this URL")))
 		} else {
 			jwksOK = true
 		}
 	}
 	return issuerOK, jwksOK
+}
+
+// fetchedURLProblem words a CheckURL error for a URL istiod fetches. istiod
+// fetches plain http too; refusing it is gatewarden's choice, so the
+// message says so and why.
+func fetchedURLProblem(raw string, err error, fetched string) string {
+	msg := err.Error()
+	if u, perr := url.Parse(raw); perr == nil && strings.EqualFold(u.Scheme, "http") {
+		msg += "; " + fetched + " and would accept plain http: gatewarden is stricter on purpose, " +
+			"as keys fetched over plain http can be swapped in transit and then any token verifies"
+	}
+	return msg
+}
+
+// urlProblem keeps the reason of a url parse error without the URL it repeats.
+func urlProblem(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
+	}
+	return err.Error()
 }
 
 // checkIssuerAllowed runs jwt-issuer-allowlist on one source.
@@ -283,7 +321,8 @@ func checkIssuerJWKSConflicts(srcs []jwtSource, r *core.Report) {
 		}
 		if f.key != key {
 			r.Deny(JWTIssuerJWKSConflict, field.Invalid(path, value,
-				fmt.Sprintf("issuer %q already uses %s at %s; one issuer must use one JWKS", src.issuer, f.desc, f.path)))
+				fmt.Sprintf("issuer %q also uses %s at %s; istiod accepts a token that either key set verifies, so keep both only during a key move and remove the stale one after it",
+					src.issuer, f.desc, f.path)))
 		}
 	}
 }
