@@ -91,7 +91,7 @@ func newServeCmd() *cobra.Command {
 	fs.StringVar(&f.metricsAddr, "metrics-bind-address", ":8080", "Prometheus metrics address (0 disables)")
 	fs.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	fs.BoolVar(&f.enableHTTP2, "enable-http2", false, "serve HTTP/2 (off by default: HTTP/2 rapid reset, CVE-2023-44487)")
-	fs.StringSliceVar(&f.secretNamespaces, "secret-namespaces", []string{"istio-system"}, "namespaces whose Secrets gateway checks may read (the gateway workloads' namespaces)")
+	fs.StringSliceVar(&f.secretNamespaces, "secret-namespaces", []string{"istio-system"}, "namespaces whose Secrets and ConfigMaps gateway checks may read (the gateway workloads' namespaces)")
 	fs.DurationVar(&f.budget, "admission-budget", 3*time.Second, "time one admission may take, fetches included; keep below the webhook timeoutSeconds")
 	fs.DurationVar(&f.shutdownDelay, "shutdown-delay", 5*time.Second, "after SIGTERM, keep serving this long (reporting not ready) so in-flight and late-routed admissions finish")
 	fs.DurationVar(&f.auditInterval, "audit-interval", 10*time.Minute, "re-check stored objects this often, and soon after what they depend on changes (0 disables the audit)")
@@ -115,6 +115,22 @@ func restConfig(path string) (*rest.Config, error) {
 		return clientcmd.BuildConfigFromFlags("", path)
 	}
 	return ctrl.GetConfig()
+}
+
+// configMapNamespaces are where the cache holds ConfigMaps: every one in the
+// gateway namespaces, where a gateway's client CA may be named
+// configmap://namespace/name, and only the mesh ConfigMap in its namespace
+// otherwise.
+func (f *serveFlags) configMapNamespaces() map[string]cache.Config {
+	out := map[string]cache.Config{}
+	for _, ns := range f.secretNamespaces {
+		out[ns] = cache.Config{}
+	}
+	mesh := f.meshConfigMap()
+	if _, all := out[mesh.Namespace]; !all {
+		out[mesh.Namespace] = cache.Config{FieldSelector: fields.OneTermEqualSelector("metadata.name", mesh.Name)}
+	}
+	return out
 }
 
 // watched are the objects the checks read; their informers start before the
@@ -169,6 +185,7 @@ func serve(f *serveFlags) error {
 	for _, ns := range f.secretNamespaces {
 		secretNS[ns] = cache.Config{}
 	}
+	configMapNS := f.configMapNamespaces()
 	shutdownTimeout := f.shutdownDelay + 10*time.Second
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:                        cluster.Scheme,
@@ -186,9 +203,8 @@ func serve(f *serveFlags) error {
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
 			// Secrets only where gateways read them: least privilege, and
 			// nothing else's credentials in memory.
-			&corev1.Secret{}: {Namespaces: secretNS},
-			&corev1.ConfigMap{}: {Namespaces: map[string]cache.Config{f.meshConfigMap().Namespace: {
-				FieldSelector: fields.OneTermEqualSelector("metadata.name", f.meshConfigMap().Name)}}},
+			&corev1.Secret{}:    {Namespaces: secretNS},
+			&corev1.ConfigMap{}: {Namespaces: configMapNS},
 			// Host checks list every APIRule on each admission: no deep copy
 			// of each (readers only read; the audit copies what it changes).
 			apiRulesObject(): {UnsafeDisableDeepCopy: ptr.To(true)},

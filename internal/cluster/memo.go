@@ -102,6 +102,10 @@ func (m *memo) Certificates(ctx context.Context, ns string) ([]Certificate, erro
 	return ask(m, memoKey{"certificates", ns, ""}, func() ([]Certificate, error) { return m.s.Certificates(ctx, ns) })
 }
 
+func (m *memo) ConfigMap(ctx context.Context, ns, name string) (*corev1.ConfigMap, error) {
+	return ask(m, memoKey{"configmap", ns, name}, func() (*corev1.ConfigMap, error) { return m.s.ConfigMap(ctx, ns, name) })
+}
+
 // selectorKey writes a label selector in one canonical form.
 func selectorKey(sel map[string]string) string {
 	return labels.SelectorFromSet(sel).String()

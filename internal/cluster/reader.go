@@ -103,6 +103,10 @@ func (c *reader) Namespace(ctx context.Context, name string) (*corev1.Namespace,
 	return get(ctx, c.r, &corev1.Namespace{}, "", name)
 }
 
+func (c *reader) ConfigMap(ctx context.Context, ns, name string) (*corev1.ConfigMap, error) {
+	return get(ctx, c.r, &corev1.ConfigMap{}, ns, name)
+}
+
 func (c *reader) list(ctx context.Context, l client.ObjectList, ns string, opts ...client.ListOption) (bool, error) {
 	if ns != "" {
 		opts = append(opts, client.InNamespace(ns))

@@ -37,6 +37,11 @@ type State interface {
 	Mesh(ctx context.Context) (*Mesh, error)
 	// Certificates lists cert-manager and Gardener Certificates in a namespace.
 	Certificates(ctx context.Context, namespace string) ([]Certificate, error)
+	// ConfigMap gets a ConfigMap: a gateway's client CA named
+	// configmap://namespace/name. The webhook reads ConfigMaps only in the
+	// gateway namespaces (and the mesh ConfigMap); elsewhere it answers an
+	// error, which the checks report as not verified.
+	ConfigMap(ctx context.Context, namespace, name string) (*corev1.ConfigMap, error)
 }
 
 // Mesh is the part of Istio's MeshConfig the checks use.
