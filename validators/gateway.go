@@ -47,6 +47,7 @@ const (
 	gwKeyCACrl              = "ca.crl"
 	gwCASecretSuffix        = "-cacert"
 	gwSDSKubePrefix         = "kubernetes://"
+	gwSDSConfigMapPrefix    = "configmap://"
 	gwCertManagerAnnotation = "cert-manager.io/certificate-name"
 )
 
