@@ -646,7 +646,7 @@ func TestGatewayDuplicateHost(t *testing.T) {
 			Spec: networkingapi.Gateway{Selector: sel, Servers: []*networkingapi.Server{{
 				Port: &networkingapi.Port{Number: port, Name: "https", Protocol: "HTTPS"}, Hosts: hosts}}}}
 	}
-	simple := &networkingapi.ServerTLSSettings{Mode: networkingapi.ServerTLSSettings_SIMPLE}
+	simple := &networkingapi.ServerTLSSettings{Mode: networkingapi.ServerTLSSettings_SIMPLE, ServerCertificate: "/etc/certs/tls.crt", PrivateKey: "/etc/certs/tls.key"}
 	const h0 = "gateway-duplicate-host spec.servers[0].hosts[0]"
 	cases := []struct {
 		name  string
