@@ -102,6 +102,8 @@ func AuthorizationPolicy(ctx context.Context, obj *core.Object, env *core.Env, r
 	validateAuthzTargets(ctx, spec, ns, env.Cluster, r)
 	validateAuthzSourceNamespaces(ctx, spec, env.Cluster, r)
 	validateAuthzAllowPitfalls(spec, ns, root, meshErr, r)
+	// Last: it leaves out what the checks above reported on the same field.
+	validateAuthorizationPolicyIstio(ap, r)
 }
 
 func authzRootNamespace(m *cluster.Mesh) string {
@@ -394,6 +396,9 @@ func validateAuthzPrincipals(spec *securityapi.AuthorizationPolicy, r *core.Repo
 		for _, list := range []authzList{{"principals", src.Principals}, {"notPrincipals", src.NotPrincipals}} {
 			name := list.name
 			for k, v := range list.values {
+				if v == "" {
+					continue // istiod refuses empty values: authorizationpolicy-istio-validation
+				}
 				if why := spiffePrincipalProblem(v); why != "" {
 					r.Deny(AuthorizationPolicyPrincipalFormat, field.Invalid(p.Child(name).Index(k), v, why))
 				}

@@ -169,11 +169,12 @@ func TestAuthorizationPolicyCustomProvider(t *testing.T) {
 		{"empty provider name", authzCustom(""), authzBase(), authzLines(id + " spec.provider.name"), "Required value"},
 		{"no mesh config", authzCustom("oauth2-proxy"), noMesh, authzLines(id + " spec.provider.name"), "no mesh config istio-system/istio found"},
 		{"no mesh config but kyma authorizer", authzCustom("kyma-oauth2"), append(noMesh, authzKymaIstio("kyma-oauth2")), nil, ""},
+		// not looked up: istiod refuses a provider on ALLOW
 		{"provider ignored for ALLOW", func() *securityv1.AuthorizationPolicy {
 			ap := authzCustom("ory")
 			ap.Spec.Action = securityapi.AuthorizationPolicy_ALLOW
 			return ap
-		}(), authzBase(), nil, ""},
+		}(), authzBase(), authzLines("authorizationpolicy-istio-validation spec.provider"), ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -391,12 +392,13 @@ func TestAuthorizationPolicyAllowPitfalls(t *testing.T) {
 	}{
 		{"allow without rules", authzAP("apps", securityapi.AuthorizationPolicy_ALLOW, sel), authzBase(), nil,
 			authzLines("authorizationpolicy-allow-nothing spec.rules")},
-		{"deny without rules is not ours", authzAP("apps", securityapi.AuthorizationPolicy_DENY, sel), authzBase(), nil, nil},
+		{"deny without rules: istiod refuses it", authzAP("apps", securityapi.AuthorizationPolicy_DENY, sel), authzBase(),
+			authzLines("authorizationpolicy-istio-validation spec.rules"), nil},
 		{"audit without rules", authzAP("apps", securityapi.AuthorizationPolicy_AUDIT, sel), authzBase(), nil, nil},
 		{"allow with empty rule", authzAP("apps", securityapi.AuthorizationPolicy_ALLOW, sel, authzToPaths("/x"), &securityapi.Rule{}), authzBase(), nil,
 			authzLines("authorizationpolicy-allow-all spec.rules[1]")},
-		{"allow with nil rule", authzAP("apps", securityapi.AuthorizationPolicy_ALLOW, sel, nil), authzBase(), nil,
-			authzLines("authorizationpolicy-allow-all spec.rules[0]")},
+		{"allow with nil rule", authzAP("apps", securityapi.AuthorizationPolicy_ALLOW, sel, nil), authzBase(),
+			authzLines("authorizationpolicy-istio-validation spec.rules[0]"), authzLines("authorizationpolicy-allow-all spec.rules[0]")},
 		{"deny with empty rule", authzAP("apps", securityapi.AuthorizationPolicy_DENY, sel, &securityapi.Rule{}), authzBase(), nil, nil},
 		{"empty rule in root namespace", authzAP("istio-system", securityapi.AuthorizationPolicy_ALLOW, nil, &securityapi.Rule{}), authzBase(),
 			authzLines("authorizationpolicy-allow-all-root spec.rules[0]"), nil},
@@ -512,7 +514,8 @@ func TestAuthorizationPolicyClusterErrorsWarn(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := authzRunState(t, tc.ap, authzFailingState{st}, core.DefaultPolicy)
+			// istiod's table reads nothing; it would refuse this CUSTOM policy.
+			r := authzRunState(t, tc.ap, authzFailingState{st}, authzOff{"authorizationpolicy-istio-validation": true})
 			authzAssert(t, r, "authorizationpolicy-", nil, tc.warn)
 			for _, w := range r.Warnings {
 				if w.Check != "authorizationpolicy-allow-all" && !strings.Contains(w.Message, "this check did not run: cache not synced") {
@@ -536,6 +539,8 @@ func TestAuthorizationPolicyChecksRegistered(t *testing.T) {
 		"authorizationpolicy-allow-all-root":             core.Deny,
 		"requestauthentication-selector-no-workload":     core.Warn,
 		"requestauthentication-header-name":              core.Deny,
+		"authorizationpolicy-istio-validation":           core.Deny,
+		"requestauthentication-istio-validation":         core.Deny,
 	}
 	for id, def := range want {
 		c, ok := core.Lookup(id)
