@@ -25,12 +25,15 @@ var RequestAuthenticationHeaderName = core.Register(core.Check{
 })
 
 // RequestAuthentication validates an Istio RequestAuthentication (every
-// served version decodes into v1); its issuer and key checks are in trust.go.
+// served version decodes into v1); its issuer and key checks are in trust.go,
+// istiod's own validation in istio_requestauthentication.go.
 func RequestAuthentication(ctx context.Context, obj *core.Object, env *core.Env, r *core.Report) {
 	ra := obj.Typed.(*securityv1.RequestAuthentication)
 	validateRequestAuthenticationTrust(ctx, ra, env, r)
 	validateReqAuthnSelector(ctx, ra, env, r)
 	validateReqAuthnHeaderNames(ra, r)
+	// Last: it leaves out what the checks above reported on the same field.
+	validateRequestAuthenticationIstio(ra, r)
 }
 
 func validateReqAuthnSelector(ctx context.Context, ra *securityv1.RequestAuthentication, env *core.Env, r *core.Report) {
