@@ -25,6 +25,7 @@ var AuthorizationPolicyCustomProvider = core.Register(core.Check{
 	Kinds:       []string{core.KindAuthorizationPolicy},
 	Default:     core.Deny,
 	Description: "a CUSTOM policy names an ext-authz provider registered in the mesh config (extensionProviders) or a Kyma Istio authorizer",
+	Runtime:     "istio/istio pilot/pkg/security/authz/builder/builder.go (unknown provider: matching requests denied)",
 })
 
 var AuthorizationPolicyRequestPrincipalIssuer = core.Register(core.Check{
@@ -32,6 +33,7 @@ var AuthorizationPolicyRequestPrincipalIssuer = core.Register(core.Check{
 	Kinds:       []string{core.KindAuthorizationPolicy},
 	Default:     core.Warn,
 	Description: "requestPrincipals name an issuer trusted by a RequestAuthentication that applies to the same workloads",
+	Runtime:     "istio/istio pilot/pkg/security/authn/policy_applier.go (request principal <iss>/<sub> only for trusted issuers)",
 })
 
 var AuthorizationPolicyPrincipalFormat = core.Register(core.Check{
@@ -39,6 +41,7 @@ var AuthorizationPolicyPrincipalFormat = core.Register(core.Check{
 	Kinds:       []string{core.KindAuthorizationPolicy},
 	Default:     core.Warn,
 	Description: "principals have the SPIFFE form <trust-domain>/ns/<namespace>/sa/<service-account> (or * at the start or end)",
+	Runtime:     "istio/istio pilot/pkg/security/authz/model/generator.go srcPrincipalGenerator (adds spiffe://)",
 })
 
 var AuthorizationPolicySelectorNoWorkload = core.Register(core.Check{
@@ -46,6 +49,7 @@ var AuthorizationPolicySelectorNoWorkload = core.Register(core.Check{
 	Kinds:       []string{core.KindAuthorizationPolicy},
 	Default:     core.Warn,
 	Description: "selector.matchLabels match at least one pod",
+	Runtime:     "istio/istio pilot/pkg/model/policyattachment.go WorkloadPolicyMatcher.ShouldAttachPolicy",
 })
 
 var AuthorizationPolicyTargetNotFound = core.Register(core.Check{
@@ -53,6 +57,7 @@ var AuthorizationPolicyTargetNotFound = core.Register(core.Check{
 	Kinds:       []string{core.KindAuthorizationPolicy},
 	Default:     core.Warn,
 	Description: "targetRef/targetRefs of kind Service name an existing Service",
+	Runtime:     "istio/istio pilot/pkg/model/policyattachment.go WorkloadPolicyMatcher.ShouldAttachPolicy",
 })
 
 var AuthorizationPolicySourceNamespaceNotFound = core.Register(core.Check{
@@ -60,6 +65,7 @@ var AuthorizationPolicySourceNamespaceNotFound = core.Register(core.Check{
 	Kinds:       []string{core.KindAuthorizationPolicy},
 	Default:     core.Warn,
 	Description: "source.namespaces and source.notNamespaces name existing namespaces",
+	Runtime:     "istio/istio pilot/pkg/security/authz/model/generator.go srcNamespaceGenerator",
 })
 
 var AuthorizationPolicyAllowNothing = core.Register(core.Check{
@@ -67,6 +73,7 @@ var AuthorizationPolicyAllowNothing = core.Register(core.Check{
 	Kinds:       []string{core.KindAuthorizationPolicy},
 	Default:     core.Warn,
 	Description: "an ALLOW policy without rules denies every request to the workloads it selects",
+	Runtime:     "istio/istio pilot/pkg/security/authz/builder/builder.go (ALLOW without rules matches nothing)",
 })
 
 var AuthorizationPolicyAllowAll = core.Register(core.Check{
@@ -74,13 +81,15 @@ var AuthorizationPolicyAllowAll = core.Register(core.Check{
 	Kinds:       []string{core.KindAuthorizationPolicy},
 	Default:     core.Warn,
 	Description: "an ALLOW policy with an empty rule {} allows every request to the workloads it selects",
+	Runtime:     "istio/istio pilot/pkg/security/authz/builder/builder.go (an empty rule matches every request)",
 })
 
 var AuthorizationPolicyAllowAllRoot = core.Register(core.Check{
 	ID:          "authorizationpolicy-allow-all-root",
 	Kinds:       []string{core.KindAuthorizationPolicy},
 	Default:     core.Deny,
-	Description: "an ALLOW policy with an empty rule {} in the mesh root namespace allows every request mesh-wide",
+	Description: "an ALLOW policy with an empty rule {} in the mesh root namespace, without selector or targetRefs, allows every request mesh-wide",
+	Runtime:     "istio/istio pilot/pkg/model/authorization.go ListAuthorizationPolicies, policyattachment.go (denied on purpose: mesh-wide)",
 })
 
 // authzDefaultRoot is istiod's root namespace when the mesh config cannot be read.

@@ -22,6 +22,7 @@ var GatewayTLSSecret = core.Register(core.Check{
 	Kinds:       []string{core.KindGateway},
 	Default:     core.Deny,
 	Description: "credentialName secrets exist in the gateway pods' namespace; a Certificate that will write the secret (cert-manager cert-manager.io, Gardener cert.gardener.cloud) warns while pending and denies when failed",
+	Runtime:     "istio/istio pilot/pkg/model/credentials/resource.go ParseResourceName, pilot/pkg/xds/sds.go SecretGen.generate",
 })
 
 var GatewayServerCertificate = core.Register(core.Check{
@@ -29,13 +30,15 @@ var GatewayServerCertificate = core.Register(core.Check{
 	Kinds:       []string{core.KindGateway},
 	Default:     core.Deny,
 	Description: "the server certificate parses, matches its key, is current, and its SANs cover the server's hosts",
+	Runtime:     "istio/istio pilot/pkg/credentials/kube/secrets.go ExtractCertInfo; envoy TLS context",
 })
 
 var GatewayMutualCA = core.Register(core.Check{
 	ID:          "gateway-mtls-ca",
 	Kinds:       []string{core.KindGateway},
 	Default:     core.Deny,
-	Description: "the client CA of a MUTUAL server is a current CA certificate, and its CRL parses and is signed by it",
+	Description: "the client CA istiod serves a MUTUAL server (from caCertCredentialName, <credentialName>-cacert or the certificate secret) holds a current CA (an expired one beside it warns), and its CRL parses and is signed by it",
+	Runtime:     "istio/istio pilot/pkg/xds/sds.go SecretGen.generate, pilot/pkg/credentials/kube/secrets.go ExtractRoot; envoy default_validator.cc",
 })
 
 var GatewayTLSCACertName = core.Register(core.Check{
@@ -43,6 +46,7 @@ var GatewayTLSCACertName = core.Register(core.Check{
 	Kinds:       []string{core.KindGateway},
 	Default:     core.Deny,
 	Description: "credentialName(s) of SIMPLE, MUTUAL and OPTIONAL_MUTUAL servers neither end in -cacert nor use configmap://: istiod serves those names as a CA only, so the server would get no certificate",
+	Runtime:     "istio/istio pilot/pkg/xds/sds.go SecretGen.generate (isCAOnlySecret)",
 })
 
 var GatewayMutualIssuerAsClientCA = core.Register(core.Check{
@@ -50,6 +54,7 @@ var GatewayMutualIssuerAsClientCA = core.Register(core.Check{
 	Kinds:       []string{core.KindGateway},
 	Default:     core.Warn,
 	Description: "the client CA of a MUTUAL server is not just the issuer of a certificate-managed (cert-manager or Gardener) server certificate",
+	Runtime:     "istio/istio pilot/pkg/credentials/kube/secrets.go GetCaCert (falls back to the certificate secret)",
 })
 
 // certificateFor finds the Certificate (cert-manager or Gardener) that

@@ -15,6 +15,7 @@ var RequestAuthenticationSelectorNoWorkload = core.Register(core.Check{
 	Kinds:       []string{core.KindRequestAuthentication},
 	Default:     core.Warn,
 	Description: "selector.matchLabels match at least one pod",
+	Runtime:     "istio/istio pilot/pkg/model/policyattachment.go WorkloadPolicyMatcher.ShouldAttachPolicy",
 })
 
 var RequestAuthenticationHeaderName = core.Register(core.Check{
@@ -22,6 +23,7 @@ var RequestAuthenticationHeaderName = core.Register(core.Check{
 	Kinds:       []string{core.KindRequestAuthentication},
 	Default:     core.Deny,
 	Description: "jwtRules fromHeaders, outputPayloadToHeader and outputClaimToHeaders name valid HTTP header names (RFC 7230 tokens)",
+	Runtime:     "istio/istio pkg/config/validation/validation.go validateJwtRule; envoy jwt_authn (token header never found)",
 })
 
 // RequestAuthentication validates an Istio RequestAuthentication (every

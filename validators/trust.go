@@ -27,13 +27,15 @@ var (
 		ID:          "jwt-url-form",
 		Kinds:       []string{core.KindAPIRule, core.KindRequestAuthentication},
 		Default:     core.Deny,
-		Description: "issuer and JWKS URLs are https (http only for settings.allowHTTPHosts) with a host, no user info and no fragment",
+		Description: "URLs istiod fetches (jwksUri, and the issuer when no jwksUri or jwks is set) are https (http only for settings.allowHTTPHosts) with a host, no user info and no fragment; an issuer whose keys are configured only has to be a URI",
+		Runtime:     "istio/istio pilot/pkg/model/jwks_resolver.go BuildLocalJwks, resolveJwksURIUsingOpenID (plain http refused on purpose)",
 	})
 	JWTIssuerDiscovery = core.Register(core.Check{
 		ID:          "jwt-issuer-discovery",
 		Kinds:       []string{core.KindAPIRule, core.KindRequestAuthentication},
 		Default:     core.Deny,
 		Description: "the issuer's OIDC discovery document answers and names exactly the configured issuer",
+		Runtime:     "istio/istio pilot/pkg/model/jwks_resolver.go resolveJwksURIUsingOpenID; envoy jwt_authn (iss compared exactly)",
 		Network:     true,
 	})
 	JWTJWKSUsable = core.Register(core.Check{
@@ -41,6 +43,7 @@ var (
 		Kinds:       []string{core.KindAPIRule, core.KindRequestAuthentication},
 		Default:     core.Deny,
 		Description: "the JWKS answers with a public signing key envoy supports, no RSA key under 2048 bits and no private key material",
+		Runtime:     "istio/istio pilot/pkg/model/jwks_resolver.go BuildLocalJwks (a failed fetch rejects every token)",
 		Network:     true,
 	})
 	JWTInlineJWKSUsable = core.Register(core.Check{
@@ -48,12 +51,14 @@ var (
 		Kinds:       []string{core.KindRequestAuthentication},
 		Default:     core.Deny,
 		Description: "an inline jwks holds a public signing key envoy supports, no RSA key under 2048 bits and no private key material",
+		Runtime:     "istio/istio pkg/config/validation/validation.go validateJwtRule, warnPrivateJwksKeys (private keys refused on purpose)",
 	})
 	JWTJWKSURIMismatch = core.Register(core.Check{
 		ID:          "jwt-jwks-uri-mismatch",
 		Kinds:       []string{core.KindAPIRule, core.KindRequestAuthentication},
 		Default:     core.Warn,
 		Description: "the configured JWKS URL is the jwks_uri the issuer's discovery document names",
+		Runtime:     "istio/istio pilot/pkg/model/jwks_resolver.go BuildLocalJwks (tokens verified with the configured keys only)",
 		Network:     true,
 	})
 	JWTIssuerJWKSConflict = core.Register(core.Check{
@@ -61,12 +66,14 @@ var (
 		Kinds:       []string{core.KindAPIRule, core.KindRequestAuthentication},
 		Default:     core.Warn,
 		Description: "authentications of one object with the same issuer use the same JWKS (two work, as either key set verifies; usually a leftover)",
+		Runtime:     "istio/istio pilot/pkg/security/authn/policy_applier.go convertToEnvoyJwtConfig (providers ORed)",
 	})
 	JWTIssuerAllowlist = core.Register(core.Check{
 		ID:          "jwt-issuer-allowlist",
 		Kinds:       []string{core.KindAPIRule, core.KindRequestAuthentication},
 		Default:     core.Deny,
 		Description: "issuers match settings.trustedIssuers (exact, or prefix for entries ending in *) when that list is set",
+		Runtime:     "none: operator policy (settings.trustedIssuers)",
 	})
 )
 
