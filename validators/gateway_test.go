@@ -118,6 +118,9 @@ func TestGatewayMinTLSVersion(t *testing.T) {
 			if got != tc.deny {
 				t.Fatalf("denied=%v, want %v: %v", got, tc.deny, r.Violations)
 			}
+			if got && !hasFinding(r.Violations, GatewayTLSMinVersion.ID, "spec.servers[0].tls.minProtocolVersion", "istiod would accept it", "on purpose") {
+				t.Fatalf("the denial does not say it is stricter than istiod on purpose: %v", r.Violations)
+			}
 		})
 	}
 }

@@ -86,6 +86,6 @@ func validateMinTLSVersion(tls *networkingapi.ServerTLSSettings, p *field.Path, 
 	}
 	if got < min {
 		r.Deny(GatewayTLSMinVersion, field.Invalid(p.Child("minProtocolVersion"), got.String(),
-			fmt.Sprintf("below the minimum %s allowed here; set %s or higher, or leave it unset", min, min)))
+			fmt.Sprintf("below the minimum %s allowed here (settings.minTLSVersion); istiod would accept it, gatewarden refuses it on purpose as older TLS versions are insecure (RFC 8996 deprecates 1.0 and 1.1): set %s or higher, or leave it unset", min, min)))
 	}
 }

@@ -85,8 +85,7 @@ func (v istioRun) customRule(rule *securityapi.Rule, rp *field.Path) {
 	}
 	for k, when := range rule.When {
 		if when == nil {
-			v.deny(field.Required(rp.Child("when").Index(k), "istiod refuses an empty when entry: give key and values, or remove it"))
-			continue
+			continue // reported for every action by authzRule
 		}
 		switch key := when.Key; {
 		case key == "source.namespace", key == "source.serviceAccount", key == "source.trustDomain", key == "source.principal", strings.HasPrefix(key, "request.auth."):
@@ -137,7 +136,8 @@ func (v istioRun) authzRule(rule *securityapi.Rule, rp *field.Path, deny bool) {
 	}
 	for k, cond := range rule.When {
 		if cond == nil {
-			continue // reported with CUSTOM; istiod skips it otherwise
+			v.deny(field.Required(rp.Child("when").Index(k), "istiod refuses an empty when entry: give key and values, or remove it"))
+			continue
 		}
 		v.condition(cond, rp.Child("when").Index(k))
 	}

@@ -90,6 +90,7 @@ func TestAuthorizationPolicyIstioValidation(t *testing.T) {
 			deny: []string{id + " " + op0 + ".paths[0]", id + " " + op0 + ".paths[1]", id + " " + op0 + ".paths[2]"}},
 		{name: "unknown when key", ap: allow(when("request.foo", []string{"bar"}, nil)), deny: []string{id + " " + r0 + ".when[0].key"}, frag: "does not know this attribute"},
 		{name: "when map key without entry", ap: allow(when("request.headers[]", []string{"bar"}, nil)), deny: []string{id + " " + r0 + ".when[0].key"}},
+		{name: "nil when entry", ap: allow(&securityapi.Rule{When: []*securityapi.Condition{nil}}), deny: []string{id + " " + r0 + ".when[0]"}},
 		{name: "when without values", ap: allow(when("source.ip", nil, nil)), deny: []string{id + " " + r0 + ".when[0].values"}},
 		{name: "when values checked by key", ap: allow(when("source.ip", []string{"10.0.0.1"}, []string{"x"})), deny: []string{id + " " + r0 + ".when[0].notValues[0]"}},
 		{name: "replaced attribute", ap: allow(when("destination.labels[app]", []string{"x"}, nil)), deny: []string{id + " " + r0 + ".when[0].key"}, frag: "spec.selector"},

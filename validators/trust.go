@@ -468,6 +468,10 @@ func (t *trustRun) checkJWKS(c *core.Check, path *field.Path, value any, uri, wh
 func (t *trustRun) inspect(c *core.Check, path *field.Path, value any, what string, raw []byte) {
 	rep := trust.InspectKeySet(raw)
 	for _, e := range rep.Errors {
+		if c == JWTInlineJWKSUsable && strings.Contains(e, "private key material") {
+			// istiod only warns here (warnPrivateJwksKeys).
+			e += "; istiod would accept it with a warning, gatewarden refuses it on purpose: anyone who can read this resource can mint tokens"
+		}
 		t.r.Deny(c, field.Invalid(path, value, what+": "+e))
 	}
 	for _, w := range rep.Warnings {

@@ -457,7 +457,7 @@ func TestTrustChecks(t *testing.T) {
 			calls: map[string]int{"jwks " + idpKeys: 1}},
 		{name: "ra inline jwks with a private key", obj: reqAuthn(&securityv1beta1.JWTRule{Issuer: idp, Jwks: string(leakedJWKS)}), tr: goodTrust(),
 			deny: []string{"jwt-inline-jwks-usable spec.jwtRules[0].jwks"},
-			msgs: []string{"jwt-inline-jwks-usable spec.jwtRules[0].jwks inline jwks|private key material"},
+			msgs: []string{"jwt-inline-jwks-usable spec.jwtRules[0].jwks inline jwks|private key material|refuses it on purpose"},
 			// the keys are inline: discovery is asked (issuer check), not jwks_uri
 			calls: map[string]int{"jwks " + idpKeys: 0}},
 		{name: "ra inline jwks offline still judged", obj: reqAuthn(&securityv1beta1.JWTRule{Issuer: "testing@secure.istio.io", Jwks: `{"keys":[]}`}),
