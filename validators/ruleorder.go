@@ -11,7 +11,7 @@ import (
 	"github.com/gatewarden/gatewarden/internal/core"
 )
 
-// Rule order (issue 10). Kyma evaluates an APIRule's rules top to bottom and
+// Rule order. Kyma evaluates an APIRule's rules top to bottom and
 // the first rule whose path and method match a request wins: the
 // VirtualService routes in rule order, and every AuthorizationPolicy excludes
 // (notPaths) the paths of earlier rules that share a method. A later rule
