@@ -229,10 +229,10 @@ func serve(f *serveFlags) error {
 		}
 	}
 	srv := mgr.GetWebhookServer()
-	srv.Register(webhook.ValidatePath, &ctrlwebhook.Admission{Handler: f.fetchBudget(&webhook.Handler{Reviewer: rv, Budget: f.budget})})
-	srv.Register(webhook.MutatePath, &ctrlwebhook.Admission{Handler: f.fetchBudget(&webhook.Handler{Reviewer: rv, Mutate: true, Budget: f.budget})})
-
 	var synced, stopping atomic.Bool
+	srv.Register(webhook.ValidatePath, closeWhenStopping(&stopping, &ctrlwebhook.Admission{Handler: f.fetchBudget(&webhook.Handler{Reviewer: rv, Budget: f.budget})}))
+	srv.Register(webhook.MutatePath, closeWhenStopping(&stopping, &ctrlwebhook.Admission{Handler: f.fetchBudget(&webhook.Handler{Reviewer: rv, Mutate: true, Budget: f.budget})}))
+
 	if err := mgr.Add(warmUp(mgr.GetCache(), &synced)); err != nil {
 		return err
 	}
@@ -310,6 +310,22 @@ func (r ctrlRunnable) NeedLeaderElection() bool { return false }
 func apiRulesObject() client.Object {
 	k, _ := review.Lookup(apirule.V2.GroupKind())
 	return k.Cached()
+}
+
+// closeWhenStopping answers with Connection: close once shutdown has begun.
+// The API server keeps connections to webhooks alive and does not retry a
+// POST, so a request it sends on an idle connection just as the server
+// closes that connection at the end of the shutdown delay fails the
+// admission (with failurePolicy Fail, the user's write). Closing each
+// connection after its answer during the delay leaves none idle by then,
+// and the API server opens new ones to the pods still serving.
+func closeWhenStopping(stopping *atomic.Bool, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if stopping.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // fetchBudget gives every admission its own fetch budget: an object naming
