@@ -49,18 +49,25 @@ die() { log "$*"; exit 1; }
 stamped() { [ "$(cat "$OUT/.$1.stamp" 2>/dev/null)" = "$2" ]; }
 stamp() { echo "$2" >"$OUT/.$1.stamp"; }
 
-# The hash of this directory's files and the versions: part of every tag.
+# The hash of what goes into the images: the versions, the functions that
+# build them and the pod network's files. Part of every tag, so a change
+# builds new images and a warm run finds the ones Docker holds.
 inputs_hash() {
 	{
 		echo "$KUBE_VERSION $ETCD_VERSION $COREDNS_VERSION $PAUSE_VERSION $KIND_VERSION $CONTAINERD_VERSION $CRICTL_VERSION $DEBIAN_SUITE"
-		(cd "$HERE" && sha256sum build.sh podnet/*)
+		echo "$NODE_PACKAGES $NET_PACKAGES"
+		declare -f static_tree import step_images node_tree step_node step_bases
+		(cd "$HERE" && cat podnet/*)
 	} | sha256sum | cut -c1-12
 }
-TAG_SUFFIX=$(inputs_hash)
-NODE_IMAGE=${KIND_NODE_IMAGE:-gatewarden-kind/node:$KUBE_VERSION-$TAG_SUFFIX}
-STATIC_IMAGE=gatewarden-kind/static:$TAG_SUFFIX
-BUILDER_IMAGE=gatewarden-kind/golang:$(go env GOVERSION | sed 's/^go//')-$TAG_SUFFIX
-PODNET_IMAGE=gatewarden-kind/podnet:$TAG_SUFFIX
+
+set_tags() {
+	TAG_SUFFIX=$(inputs_hash)
+	NODE_IMAGE=${KIND_NODE_IMAGE:-gatewarden-kind/node:$KUBE_VERSION-$TAG_SUFFIX}
+	STATIC_IMAGE=gatewarden-kind/static:$TAG_SUFFIX
+	BUILDER_IMAGE=gatewarden-kind/golang:$(go env GOVERSION | sed 's/^go//')-$TAG_SUFFIX
+	PODNET_IMAGE=gatewarden-kind/podnet:$TAG_SUFFIX
+}
 
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
 
@@ -392,6 +399,9 @@ step_bases() {
 		rm -rf "$t" && cp -a "$ROOTFS/net" "$t"
 		mkdir -p "$t/usr/local/go" "$t/go"
 		cp -a "$goroot"/. "$t/usr/local/go/"
+		# The module proxy is reached as this machine reaches it, through
+		# whatever CA this machine trusts for it.
+		cp /etc/ssl/certs/ca-certificates.crt "$t/etc/ssl/certs/ca-certificates.crt"
 		import "$t" "$BUILDER_IMAGE" 'ENV PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
 			'ENV GOPATH=/go' "ENV GOPROXY=$(go env GOPROXY)" "ENV GOSUMDB=$(go env GOSUMDB)" 'WORKDIR /go'
 		rm -rf "$t"
@@ -404,14 +414,39 @@ step_bases() {
 	}
 }
 
+# build_cli prints a docker client that builds with BuildKit (the Dockerfile
+# uses RUN --mount): one with the buildx plugin, or a client older than 23,
+# which carries BuildKit itself (Debian's docker.io 20.10 does). A newer
+# client without buildx refuses BuildKit builds.
+build_cli() {
+	local c
+	for c in $(type -ap docker | awk '!seen[$0]++'); do
+		if "$c" buildx version >/dev/null 2>&1; then echo "$c"; return; fi
+		local major
+		major=$("$c" version --format '{{.Client.Version}}' 2>/dev/null | cut -d. -f1)
+		if [ -n "$major" ] && [ "$major" -lt 23 ] 2>/dev/null; then echo "$c"; return; fi
+	done
+	die "no docker client here builds with BuildKit: install the buildx plugin"
+}
+
 step_gatewarden() {
-	log "building $IMAGE from the Dockerfile (builder $BUILDER_IMAGE, runtime $STATIC_IMAGE)"
+	local cli
+	cli=$(build_cli)
+	log "building $IMAGE from the Dockerfile with $cli (builder $BUILDER_IMAGE, runtime $STATIC_IMAGE)"
 	# The build downloads modules through the Go proxy: host network. Its
 	# BuildKit cache mounts keep them for the next build.
-	DOCKER_BUILDKIT=1 docker build --network host \
+	DOCKER_BUILDKIT=1 "$cli" build --network host \
 		--build-arg BUILDER_IMAGE="$BUILDER_IMAGE" --build-arg RUNTIME_IMAGE="$STATIC_IMAGE" \
 		--build-arg VERSION="$(cd "$ROOT" && git describe --tags --always --dirty 2>/dev/null || echo dev)" \
 		-t "$IMAGE" "$ROOT" >"$LOGS/image.log" 2>&1 || { tail -30 "$LOGS/image.log" >&2; die "docker build failed (see $LOGS/image.log)"; }
+}
+
+# prune: images of earlier inputs (another hash), which nothing uses any more.
+step_prune() {
+	local old
+	old=$(docker images --format '{{.Repository}}:{{.Tag}}' | grep -E '^gatewarden-kind/' | grep -v -- "$TAG_SUFFIX\$" || true)
+	# shellcheck disable=SC2086
+	[ -z "$old" ] || docker rmi $old >/dev/null 2>&1 || true
 }
 
 # clean: every image these steps made, at any input hash, and bin/kind. The
@@ -432,7 +467,8 @@ print_env() {
 	echo "NODE_IMAGE=$NODE_IMAGE"
 }
 
-if [ $# -eq 0 ]; then set -- docker kind bins rootfs images node bases gatewarden; fi
+set_tags
+if [ $# -eq 0 ]; then set -- docker kind bins rootfs images node bases gatewarden prune; fi
 for s in "$@"; do
 	case $s in
 	env) print_env ;;
