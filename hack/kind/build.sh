@@ -43,6 +43,9 @@ IMAGE=${IMAGE:-gatewarden:e2e}
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod
 
 log() { printf 'kind-build: %s\n' "$*" >&2; }
+# The node image's build container goes, whatever ends the script.
+BUILD_CONTAINER=""
+trap '[ -z "$BUILD_CONTAINER" ] || docker rm -f -v "$BUILD_CONTAINER" >/dev/null 2>&1 || true' EXIT
 die() { log "$*"; exit 1; }
 
 # stamp NAME VALUE / stamped NAME VALUE: a step's inputs, recorded when it ends.
@@ -332,13 +335,18 @@ node_tree() {
 	install -m 0644 "$files"/etc/default/* "$t/etc/default/"
 	install -m 0644 "$files"/etc/sysctl.d/* "$t/etc/sysctl.d/"
 	mkdir -p "$t/etc/systemd/system/kubelet.service.d"
-	install -m 0644 "$files"/etc/systemd/system/*.* "$t/etc/systemd/system/"
+	find "$files/etc/systemd/system" -maxdepth 1 -type f -exec install -m 0644 {} "$t/etc/systemd/system/" \;
 	install -m 0644 "$files"/etc/systemd/system/kubelet.service.d/* "$t/etc/systemd/system/kubelet.service.d/"
 	chmod 755 "$t/kind" "$t/kind/bin"
 	# fuse-overlayfs serves rootless nodes only; its snapshotter is not built.
 	rm -f "$t/etc/systemd/system/containerd-fuse-overlayfs.service"
 	sed -i '/^\[proxy_plugins/,/^$/d; /fuse-overlayfs/d' "$t/etc/containerd/config.toml"
 	sed -i "s#sandbox_image = .*#sandbox_image = \"registry.k8s.io/pause:$PAUSE_VERSION\"#" "$t/etc/containerd/config.toml"
+	# Lowering a process's oom_score_adj needs CAP_SYS_RESOURCE, which a
+	# node lacks where the host's bounding set does: runc then fails every
+	# pod with "can't get final child's PID from pipe". Restricted,
+	# containerd never asks for a score below its own.
+	sed -i 's/restrict_oom_score_adj = false/restrict_oom_score_adj = true/' "$t/etc/containerd/config.toml"
 	for c in containerd containerd-shim-runc-v2 ctr crictl; do install -m 0755 "$BIN/$c" "$t/usr/local/bin/"; done
 	for c in kubelet kubeadm; do install -m 0755 "$BIN/$c" "$t/usr/bin/"; done
 	install -m 0755 "$ROOT/bin/kubectl" "$t/usr/bin/"
@@ -368,22 +376,36 @@ step_node() {
 	local t base="gatewarden-kind/node-base:$TAG_SUFFIX" id
 	log "assembling the node image $NODE_IMAGE"
 	t=$(node_tree)
-	import "$t" "$base" 'ENV container=docker' 'STOPSIGNAL SIGRTMIN+3' 'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]'
+	import "$t" "$base" 'ENV container=docker' 'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]'
 	rm -rf "$t"
 	# As kind build node-image does: containerd runs in a container of the
 	# base image, the images go into its k8s.io namespace, the container
 	# becomes the node image.
 	id=$(docker run -d --entrypoint=sleep --security-opt seccomp=unconfined "$base" infinity)
-	trap 'docker rm -f -v "$id" >/dev/null 2>&1 || true' RETURN
+	BUILD_CONTAINER=$id
 	docker exec "$id" bash -c 'nohup containerd >/var/log/containerd-build.log 2>&1 &'
 	docker exec "$id" bash -c 'for i in $(seq 30); do [ -S /run/containerd/containerd.sock ] && ctr version >/dev/null 2>&1 && exit 0; sleep 1; done; cat /var/log/containerd-build.log; exit 1' >&2 ||
 		die "containerd did not start in the build container"
 	docker exec -i "$id" ctr --namespace=k8s.io images import --label=io.cri-containerd.pinned=pinned --all-platforms --no-unpack --digests - \
 		<"$OUT/images-$TAG_SUFFIX.tar" >>"$LOGS/node.log" || die "ctr images import failed"
-	docker exec "$id" bash -c 'pkill containerd; for i in $(seq 20); do pgrep containerd >/dev/null || exit 0; sleep 0.5; done; exit 1'
+	# sleep, as PID 1, reaps nothing: a stopped containerd stays a zombie.
+	docker exec -i "$id" bash -s <<'EOS' || die "containerd did not stop in the build container"
+pkill -x containerd
+for i in $(seq 60); do
+	ps -eo stat=,comm= | awk '$2 == "containerd" && $1 !~ /^Z/ {live = 1} END {exit !live}' || exit 0
+	sleep 0.5
+done
+exit 1
+EOS
 	docker exec "$id" rm -f /var/log/containerd-build.log
-	docker commit --change 'ENTRYPOINT [ "/usr/local/bin/entrypoint", "/sbin/init" ]' "$id" "$NODE_IMAGE" >/dev/null
-	docker rmi "$base" >/dev/null
+	docker commit --change 'ENTRYPOINT [ "/usr/local/bin/entrypoint", "/sbin/init" ]' "$id" "$base-committed" >/dev/null
+	# systemd halts on SIGRTMIN+3; neither import nor commit can set a
+	# stop signal, a one-line build can.
+	printf 'FROM %s\nSTOPSIGNAL SIGRTMIN+3\n' "$base-committed" | DOCKER_BUILDKIT=1 "$(build_cli)" build -q -t "$NODE_IMAGE" - >/dev/null ||
+		die "setting the node image's stop signal failed"
+	docker rm -f -v "$id" >/dev/null
+	BUILD_CONTAINER=""
+	docker rmi "$base" "$base-committed" >/dev/null
 	log "node image $NODE_IMAGE ready"
 }
 
