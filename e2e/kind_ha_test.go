@@ -127,10 +127,10 @@ func startAdmissionStream(t *testing.T, ns string) *admissionStream {
 			n := seq.Add(1)
 			if n%2 == 0 {
 				err := env.Client.Create(ctx, mtlsWithoutCA(), client.DryRunAll)
-				if err != nil && strings.Contains(err.Error(), "denied the request") && strings.Contains(err.Error(), "gateway-mtls-ca") {
+				if err != nil && strings.Contains(err.Error(), "denied the request") && strings.Contains(err.Error(), "[gateway-mtls-credential]") {
 					return nil
 				}
-				return fmt.Errorf("want the gateway-mtls-ca denial, got %v", err)
+				return fmt.Errorf("want the gateway-mtls-credential denial, got %v", err)
 			}
 			return env.Client.Create(ctx, httpGateway(ns, fmt.Sprintf("stream-%d", n)))
 		})
