@@ -145,8 +145,9 @@ func KindValues(o KindOptions) ([]byte, error) {
 			"failurePolicy":  "Fail",
 			"timeoutSeconds": 5,
 		},
-		"gatewayNamespaces":    []string{"istio-system", "kyma-system"},
-		"shutdownDelaySeconds": 2,
+		"gatewayNamespaces": []string{"istio-system", "kyma-system"},
+		// shutdownDelaySeconds stays the chart's: the pod deletion, drain and
+		// upgrade tests measure the chart's own behaviour.
 	}
 	if trust != nil {
 		values["trust"] = trust
