@@ -42,6 +42,7 @@ for tool in go "$HELM" "$KUBECTL"; do
 done
 [ -d bin/crds ] || { log "bin/crds missing: run make crds"; exit 2; }
 
+# shellcheck disable=SC2317 # run by the EXIT trap, which shellcheck does not follow
 cleanup() {
 	rc=$?
 	if [ "$rc" -ne 0 ] && [ -f "$KUBECONFIG_FILE" ]; then
@@ -58,7 +59,9 @@ cleanup() {
 	mkdir -p "$(dirname "$RUNLOG")"
 	printf '%s rc=%d total=%ds build=%ss cluster=%ss install=%ss suite=%ss %s\n' "$(date -u +%FT%TZ)" "$rc" "$((SECONDS - started))" \
 		"${t_build:--}" "${t_cluster:--}" "${t_install:--}" "${t_suite:--}" "$(git describe --tags --always --dirty 2>/dev/null)" >>"$RUNLOG"
-	[ -n "$created" ] && [ -n "${KEEP_CLUSTER:-}" ] || rm -rf "$STATE"
+	if [ -z "$created" ] || [ -z "${KEEP_CLUSTER:-}" ]; then
+		rm -rf "$STATE"
+	fi
 	exit "$rc"
 }
 trap cleanup EXIT

@@ -58,7 +58,7 @@ stamp() { echo "$2" >"$OUT/.$1.stamp"; }
 inputs_hash() {
 	{
 		echo "$KUBE_VERSION $ETCD_VERSION $COREDNS_VERSION $PAUSE_VERSION $KIND_VERSION $CONTAINERD_VERSION $CRICTL_VERSION $DEBIAN_SUITE"
-		echo "$NODE_PACKAGES $NET_PACKAGES"
+		echo "${NODE_PACKAGES[*]} ${NET_PACKAGES[*]}"
 		declare -f static_tree import step_images node_tree step_node step_bases
 		(cd "$HERE" && cat podnet/*)
 	} | sha256sum | cut -c1-12
@@ -150,7 +150,9 @@ step_bins() {
 # hack/tools.sh kubenode, all at KUBE_VERSION.
 step_kubebins() {
 	KUBE_VERSION=$KUBE_VERSION bash "$ROOT/hack/tools.sh" kubenode >>"$LOGS/go.log" 2>&1 || die "hack/tools.sh kubenode failed (see $LOGS/go.log)"
-	[ -x "$ROOT/bin/kube-apiserver" ] && [ -x "$ROOT/bin/kubectl" ] || die "bin/kube-apiserver or bin/kubectl missing: run make tools"
+	if [ ! -x "$ROOT/bin/kube-apiserver" ] || [ ! -x "$ROOT/bin/kubectl" ]; then
+		die "bin/kube-apiserver or bin/kubectl missing: run make tools"
+	fi
 }
 
 # containerd, crictl, etcd, CoreDNS and pause.
@@ -211,13 +213,14 @@ apt_into() {
 # The node's packages: those of kind's base image less NFS, iSCSI and
 # fuse-overlayfs (no volumes of that kind here), plus runc and the CNI plugins
 # that kind builds itself.
-NODE_PACKAGES="systemd conntrack iptables nftables iproute2 ethtool util-linux mount kmod libseccomp2 pigz e2fsprogs
-bash ca-certificates curl jq procps runc containernetworking-plugins"
+NODE_PACKAGES=(systemd conntrack iptables nftables iproute2 ethtool util-linux mount kmod libseccomp2 pigz e2fsprogs
+bash ca-certificates curl jq procps runc containernetworking-plugins)
 # kube-proxy and the pod network agent need iptables and ip.
-NET_PACKAGES="iptables iproute2 conntrack ca-certificates"
+NET_PACKAGES=(iptables iproute2 conntrack ca-certificates)
 
 step_rootfs() {
-	local key="$DEBIAN_SUITE $DEBIAN_MIRROR $(echo $NODE_PACKAGES $NET_PACKAGES | sha256sum | cut -c1-12)"
+	local key
+	key="$DEBIAN_SUITE $DEBIAN_MIRROR $(echo "${NODE_PACKAGES[*]} ${NET_PACKAGES[*]}" | sha256sum | cut -c1-12)"
 	stamped rootfs "$key" && [ -d "$ROOTFS/node" ] && [ -d "$ROOTFS/net" ] && return
 	command -v debootstrap >/dev/null || {
 		log "installing debootstrap"
@@ -230,9 +233,9 @@ step_rootfs() {
 		die "debootstrap failed (see $LOGS/rootfs.log)"
 	log "installing the node's and the network images' packages"
 	cp -a "$ROOTFS/base" "$ROOTFS/net"
-	apt_into "$ROOTFS/net" $NET_PACKAGES
+	apt_into "$ROOTFS/net" "${NET_PACKAGES[@]}"
 	cp -a "$ROOTFS/base" "$ROOTFS/node"
-	apt_into "$ROOTFS/node" $NODE_PACKAGES
+	apt_into "$ROOTFS/node" "${NODE_PACKAGES[@]}"
 	rm -rf "$ROOTFS/base/var/lib/apt/lists/"* "$ROOTFS/base/var/cache/apt/"*.bin
 	stamp rootfs "$key"
 }
@@ -482,7 +485,7 @@ step_clean() {
 		docker rmi $imgs >/dev/null 2>&1 || true
 		docker builder prune -af >/dev/null 2>&1 || true
 	fi
-	rm -rf "$OUT/rootfs" "$OUT/bin" "$OUT/.build" "$OUT"/images-*.tar "$OUT"/.*.stamp
+	rm -rf "${OUT:?}/rootfs" "${OUT:?}/bin" "${OUT:?}/.build" "${OUT:?}"/images-*.tar "${OUT:?}"/.*.stamp
 }
 
 print_env() {
