@@ -232,7 +232,7 @@ func TestKindSelfManagedCertificate(t *testing.T) {
 	}
 	var writers []string
 	for _, mf := range secret.ManagedFields {
-		if mf.FieldsV1 != nil && strings.Contains(string(mf.FieldsV1.Raw), `"f:data"`) {
+		if mf.FieldsV1 != nil && strings.Contains(mf.FieldsV1.GetRawString(), `"f:data"`) {
 			writers = append(writers, mf.Manager)
 		}
 	}
