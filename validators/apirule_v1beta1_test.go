@@ -1,8 +1,8 @@
 package validators
 
 import (
-	"fmt"
 	"context"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -446,7 +446,7 @@ func TestAPIRuleV1beta1JWT(t *testing.T) {
 		{"istio authorizations only", jwt(`{"authorizations":[{"audiences":["a"]}]}`), authzLines(cp + ".authentications"), nil, ""},
 		{"istio authentication without issuer", jwt(`{"authentications":[{"jwksUri":"https://idp.example.com/keys"}]}`), authzLines(cp + ".authentications[0].issuer"), nil, ""},
 		{"istio empty scope and audience", jwt(`{"authentications":[` + auth + `],"authorizations":[{"requiredScopes":["read",""],"audiences":[" "]},{}]}`),
-			authzLines(cp+".authorizations[0].audiences[0]", cp+".authorizations[0].requiredScopes[1]"), authzLines(cp+".authorizations[1]"), "empty audience"},
+			authzLines(cp+".authorizations[0].audiences[0]", cp+".authorizations[0].requiredScopes[1]"), authzLines(cp + ".authorizations[1]"), "empty audience"},
 		{"istio empty requiredScopes list", jwt(`{"authentications":[` + auth + `],"authorizations":[{"requiredScopes":[],"audiences":["a"]}]}`),
 			authzLines(cp + ".authorizations[0].requiredScopes"), nil, "requiredScopes is present but empty"},
 		{"ory empty entries", jwt(`{"trusted_issuers":[""],"jwks_urls":["https://idp.example.com/keys"," "],"required_scope":["read",""],"target_audience":[""]}`),
