@@ -16,7 +16,7 @@ var APIRuleCORS = core.Register(core.Check{
 	Kinds:       []string{core.KindAPIRule},
 	Default:     core.Warn,
 	Description: "a v2 corsPolicy works: some rule lists OPTIONS, so preflight requests find a route; allowCredentials is not combined with origins that match any site",
-	Runtime:     "kyma-project/api-gateway internal/processing/processors/v2alpha1/virtualservice/virtual_service_processor.go (routes match the rule methods only); envoy source/extensions/filters/http/cors/cors_filter.cc CorsFilter::decodeHeaders",
+	Runtime:     "kyma-project/api-gateway processors/v2alpha1/virtualservice/virtual_service_processor.go (routes match rule methods); envoy cors_filter.cc CorsFilter::decodeHeaders",
 })
 
 // corsErrors are the warnings of apirule-cors. Kyma's VirtualService routes

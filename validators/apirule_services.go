@@ -20,7 +20,7 @@ var APIRuleService = core.Register(core.Check{
 	Kinds:       []string{core.KindAPIRule},
 	Default:     core.Deny,
 	Description: "every rule has a service (rule or spec level) that exists and has the port",
-	Runtime:     "kyma-project/api-gateway apis/gateway/v2alpha1/service.go GetSelectorFromService; istio pilot/pkg/networking/core/route/route.go (a missing port has no endpoints: 503)",
+	Runtime:     "kyma-project/api-gateway apis/gateway/v2alpha1/service.go GetSelectorFromService; istio pilot/pkg/networking/core/route/route.go (no such port: 503)",
 })
 
 var APIRuleServiceSelector = core.Register(core.Check{
@@ -44,7 +44,7 @@ var APIRuleSharedWorkload = core.Register(core.Check{
 	Kinds:       []string{core.KindAPIRule},
 	Default:     core.Warn,
 	Description: "no noAuth rule shares its workload with another APIRule's jwt (or extAuth restrictions) rule: that APIRule's RequestAuthentication selects the whole workload",
-	Runtime:     "istio pilot/pkg/security/authn/policy_applier.go convertToEnvoyJwtConfig; kyma-project/api-gateway internal/processing/processors/v2alpha1/requestauthentication/creator.go",
+	Runtime:     "istio pilot/pkg/security/authn/policy_applier.go convertToEnvoyJwtConfig; kyma-project/api-gateway requestauthentication/creator.go",
 })
 
 // Istio's sidecar injection markers (istio/istio pkg/kube/inject).
