@@ -207,7 +207,7 @@ func sidecarErrors(ctx context.Context, p *field.Path, svc *corev1.Service, st c
 	if len(pods) == 0 {
 		if why := namespaceNoInjection(ns, svc.Namespace); why != "" {
 			warn = append(warn, field.Invalid(p, svc.Name, fmt.Sprintf(
-				"service %s selects no pods yet, and %s: the pods that start there get no istio-proxy sidecar and Kyma then puts the APIRule in Error (\"does not have an injected istio sidecar\"); label the namespace istio-injection=enabled",
+				"service %s selects no pods yet, and %s: the pods that start there get no istio-proxy sidecar unless their template has the label sidecar.istio.io/inject=true, and Kyma then puts the APIRule in Error (\"does not have an injected istio sidecar\"); label the namespace istio-injection=enabled",
 				key, why)))
 		}
 		return nil, warn
