@@ -134,9 +134,11 @@ func watched() []client.Object {
 	gardener.SetGroupVersionKind(cluster.GardenerCertificate)
 	kymaIstio := &unstructured.Unstructured{}
 	kymaIstio.SetGroupVersionKind(cluster.KymaIstio)
+	externalGateway := &unstructured.Unstructured{}
+	externalGateway.SetGroupVersionKind(cluster.KymaExternalGateway)
 	objs := []client.Object{
 		&networkingv1.VirtualService{}, &corev1.Service{}, &corev1.Namespace{}, &corev1.Secret{}, &corev1.ConfigMap{}, pods,
-		&certmanagerv1.Certificate{}, gardener, kymaIstio,
+		&certmanagerv1.Certificate{}, gardener, kymaIstio, externalGateway,
 	}
 	for _, k := range review.Kinds {
 		objs = append(objs, k.Cached())
