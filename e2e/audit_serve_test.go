@@ -13,8 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/gatewarden/gatewarden/internal/audit"
-	"github.com/gatewarden/gatewarden/internal/review"
+	"github.com/gatewarden/gatewarden/audit"
+	"github.com/gatewarden/gatewarden/review"
 )
 
 // TestServeAuditIssuerStops runs the audit inside the `gatewarden serve`

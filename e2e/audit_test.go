@@ -20,12 +20,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	"github.com/gatewarden/gatewarden/internal/audit"
+	"github.com/gatewarden/gatewarden/audit"
 	"github.com/gatewarden/gatewarden/internal/cluster"
 	"github.com/gatewarden/gatewarden/internal/config"
 	"github.com/gatewarden/gatewarden/internal/pki/pkitest"
-	"github.com/gatewarden/gatewarden/internal/review"
 	"github.com/gatewarden/gatewarden/internal/trust"
+	"github.com/gatewarden/gatewarden/review"
 )
 
 // mtlsSetup is a MUTUAL Gateway in its own namespace whose credential
@@ -285,7 +285,7 @@ func gatewardenCheck(t *testing.T, args ...string) (int, checkOutput, string) {
 // local issuers, as serve does.
 func gatewardenCheckNetwork(t *testing.T, args ...string) (int, checkOutput, string) {
 	t.Helper()
-	return runCheck(t, append([]string{"--allow-cidr", "127.0.0.0/8", "--ca-file", env.PKI.CAFile}, args...)...)
+	return runCheck(t, append([]string{"--allow-cidr", "127.0.0.0/8", "--allow-cidr", issuerCIDR(t), "--ca-file", env.PKI.CAFile}, args...)...)
 }
 
 func runCheck(t *testing.T, args ...string) (int, checkOutput, string) {

@@ -431,7 +431,8 @@ func applyLiveChart(t *testing.T, release string, objs []*unstructured.Unstructu
 		switch o.GetKind() {
 		case "Deployment", "Service", "PodDisruptionBudget":
 			continue
-		case "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "ConfigMap", "Secret":
+		case "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "ConfigMap", "Secret",
+			"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding":
 		case "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration":
 			o = o.DeepCopy()
 			only := map[string]any{"matchLabels": map[string]any{liveSelectorLabel: release}}

@@ -23,7 +23,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gatewarden/gatewarden/internal/config"
-	"github.com/gatewarden/gatewarden/internal/review"
+	"github.com/gatewarden/gatewarden/review"
 )
 
 // The chart is checked against the real API server: every object of every
@@ -207,14 +207,15 @@ func chartArgs(t *testing.T, objs []*unstructured.Unstructured) []string {
 
 func TestChartModes(t *testing.T) {
 	all := []string{"ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment", "MutatingWebhookConfiguration",
-		"PodDisruptionBudget", "Role", "RoleBinding", "Service", "ServiceAccount", "ValidatingWebhookConfiguration"}
+		"PodDisruptionBudget", "Role", "RoleBinding", "Service", "ServiceAccount", "ValidatingWebhookConfiguration",
+		"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
 	for _, tc := range []struct {
 		mode  chartMode
 		kinds []string
 	}{
 		{chartModes()[0], append(slices.Clone(all), "Secret")},
 		{chartModes()[1], append(slices.Clone(all), "Certificate", "Issuer")},
-		{chartModes()[2], []string{"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"}},
+		{chartModes()[2], []string{"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}},
 		{chartModes()[3], append(slices.DeleteFunc(slices.Clone(all), func(k string) bool { return k == "MutatingWebhookConfiguration" }),
 			"NetworkPolicy", "Secret", "ServiceMonitor")},
 	} {

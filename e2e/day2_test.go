@@ -17,7 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gatewarden/gatewarden/internal/pki/pkitest"
-	"github.com/gatewarden/gatewarden/internal/review"
+	"github.com/gatewarden/gatewarden/review"
 )
 
 // kymaFinalizer is the finalizer Kyma's controller puts on every APIRule and

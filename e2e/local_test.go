@@ -11,8 +11,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/gatewarden/gatewarden/e2e/framework"
 )
 
 // TestMakeUpDown runs the scripts behind `make up` and `make down` against
@@ -133,7 +131,7 @@ func TestMakeUpDown(t *testing.T) {
 func localState(t *testing.T, root string) string {
 	state := t.TempDir()
 	t.Cleanup(func() {
-		if _, err := os.Stat(filepath.Join(state, "pids")); err == nil {
+		if _, err := os.Stat(filepath.Join(state, "session")); err == nil {
 			cmd := exec.Command("bash", filepath.Join(root, "hack", "down.sh"))
 			cmd.Env = append(os.Environ(), "GATEWARDEN_LOCAL_STATE="+state)
 			_ = cmd.Run()
@@ -198,59 +196,86 @@ func localEnv(t *testing.T, state string) map[string]string {
 }
 
 // localProc is a process told apart from a later one with the same pid by its
-// start time.
+// start time, as hack/session.sh tells them apart.
 type localProc struct {
 	pid   int
 	start string
 }
 
+// psRow is one line of ps about a process.
+type psRow struct {
+	pid, ppid, sid int
+	stat, start    string
+	exe            string // the first word of its command line
+}
+
+// ps lists the processes the selection names (-p PID, -s SID).
+func ps(sel ...string) []psRow {
+	out, _ := exec.Command("ps", append([]string{"-o", "pid=,ppid=,sid=,stat=,lstart=,args="}, sel...)...).Output()
+	var rows []psRow
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 10 {
+			continue
+		}
+		pid, _ := strconv.Atoi(f[0])
+		ppid, _ := strconv.Atoi(f[1])
+		sid, _ := strconv.Atoi(f[2])
+		// lstart is five words: Thu Dec  3 19:40:01 2026.
+		rows = append(rows, psRow{pid: pid, ppid: ppid, sid: sid, stat: f[3], start: strings.Join(f[4:9], " "), exe: f[9]})
+	}
+	return rows
+}
+
+func (r psRow) proc() localProc { return localProc{pid: r.pid, start: r.start} }
+
 // running: the process exists, is this one, and is not a zombie (an orphan
 // that was killed may stay one if nobody reaps it).
 func (p localProc) running() bool {
-	st, err := framework.ReadProcStat(p.pid)
-	return err == nil && st.State != "Z" && st.Start == p.start
+	rows := ps("-p", strconv.Itoa(p.pid))
+	return len(rows) == 1 && !strings.HasPrefix(rows[0].stat, "Z") && rows[0].start == p.start
 }
 
-// recordedProcs reads STATE/pids by role and checks it against /proc:
-// gatewarden-local leads its own session and runs etcd, kube-apiserver and
-// gatewarden as its children.
+// recordedProcs finds, by role, what up.sh started: STATE/session names
+// gatewarden-local, which leads its own session, and etcd, kube-apiserver
+// and gatewarden run in that session as its children.
 func recordedProcs(t *testing.T, state string) map[string]localProc {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(state, "pids"))
+	raw, err := os.ReadFile(filepath.Join(state, "session"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	procs := map[string]localProc{}
-	for _, line := range strings.Split(string(raw), "\n") {
-		f := strings.Fields(line)
-		if len(f) != 4 || strings.HasPrefix(f[0], "#") {
-			continue
-		}
-		pid, _ := strconv.Atoi(f[1])
-		procs[f[0]] = localProc{pid: pid, start: f[2]}
+	f := strings.Fields(string(raw))
+	if len(f) != 6 {
+		t.Fatalf("session file %q: want the session id and a start time", raw)
 	}
-	leader := procs["gatewarden-local"]
-	if st, _ := framework.ReadProcStat(leader.pid); !leader.running() || st.Session != leader.pid {
-		t.Fatalf("gatewarden-local (pid %d) not running as a session leader: %+v\n%s", leader.pid, st, raw)
+	sid, _ := strconv.Atoi(f[0])
+	procs := map[string]localProc{}
+	for _, r := range ps("-s", strconv.Itoa(sid)) {
+		if !strings.HasPrefix(r.stat, "Z") {
+			procs[filepath.Base(r.exe)] = r.proc()
+		}
+	}
+	leader, ok := procs["gatewarden-local"]
+	if !ok || leader.pid != sid || leader.start != strings.Join(f[1:], " ") {
+		t.Fatalf("gatewarden-local is not the recorded session leader: %+v, session file %q", procs, raw)
 	}
 	for _, role := range []string{"etcd", "kube-apiserver", "gatewarden"} {
 		p, ok := procs[role]
-		if st, _ := framework.ReadProcStat(p.pid); !ok || !p.running() || st.PPID != leader.pid {
-			t.Fatalf("%s not recorded as a running child of gatewarden-local (pid %d):\n%s", role, leader.pid, raw)
+		if rows := ps("-p", strconv.Itoa(p.pid)); !ok || len(rows) != 1 || rows[0].ppid != leader.pid {
+			t.Fatalf("%s is not running as a child of gatewarden-local (pid %d) in its session: %+v", role, leader.pid, procs)
 		}
 	}
 	return procs
 }
 
 // sessionProcs lists what runs in the session the leader started: whatever
-// up started, recorded or not.
+// up started, whatever its role.
 func sessionProcs(leader localProc) []localProc {
 	var out []localProc
-	_ = framework.EachProc(func(pid int, st framework.ProcStat) {
-		if st.Session == leader.pid {
-			out = append(out, localProc{pid: pid, start: st.Start})
-		}
-	})
+	for _, r := range ps("-s", strconv.Itoa(leader.pid)) {
+		out = append(out, r.proc())
+	}
 	return out
 }
 

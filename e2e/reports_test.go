@@ -26,12 +26,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	"github.com/gatewarden/gatewarden/internal/audit"
+	"github.com/gatewarden/gatewarden/audit"
 	"github.com/gatewarden/gatewarden/internal/cluster"
 	"github.com/gatewarden/gatewarden/internal/config"
-	"github.com/gatewarden/gatewarden/internal/review"
 	"github.com/gatewarden/gatewarden/internal/selfcert"
 	"github.com/gatewarden/gatewarden/internal/trust"
+	"github.com/gatewarden/gatewarden/review"
 )
 
 var crdGVK = schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"}

@@ -19,4 +19,4 @@ for f in "$certmanager"/deploy/crds/cert-manager.io_*.yaml; do
   cp "$f" "$out/$(basename "$f")"
 done
 chmod -R u+w "$out"
-echo ">> CRDs in $out: $(ls "$out" | tr '\n' ' ')"
+echo ">> CRDs in $out: $(find "$out" -maxdepth 1 -type f -printf '%f\n' | sort | tr '\n' ' ')"

@@ -5,13 +5,18 @@ set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 state=$(mktemp -d /tmp/gatewarden-demo.XXXXXX)
 kubectl="$root/bin/kubectl"
-cd "$root"
-go build -o bin/gatewarden-local ./e2e/cmd/gatewarden-local || exit 1
+cd "$root" || exit 1
+# shellcheck source=hack/session.sh
+source "$root/hack/session.sh"
+go build -o bin/gatewarden-local ./hack/local || exit 1
 
-"$root/bin/gatewarden-local" -root "$root" -state "$state" >"$state/local.log" 2>&1 &
+# In a session of its own, as `make up` runs it, so that down.sh stops
+# whatever it started even if it dies first.
+setsid "$root/bin/gatewarden-local" -root "$root" -state "$state" >"$state/local.log" 2>&1 </dev/null &
 local_pid=$!
-cleanup() { kill "$local_pid" 2>/dev/null; wait "$local_pid" 2>/dev/null; rm -rf "$state"; }
+cleanup() { GATEWARDEN_LOCAL_STATE="$state" bash "$root/hack/down.sh" >/dev/null; }
 trap cleanup EXIT
+session_record "$state" "$local_pid" || { kill -TERM "$local_pid"; exit 1; }
 
 echo ">> starting kube-apiserver, etcd and gatewarden (log: $state/local.log)"
 for _ in $(seq 1 300); do

@@ -3,22 +3,13 @@
 # and leave it running. Re-running it restarts gatewarden only, from
 # bin/gatewarden as it is then (`make up` rebuilds it first; running this
 # script by itself does not). `make down` stops exactly what this started:
-# gatewarden-local records every process it runs in $state/pids.
+# everything runs in one session led by gatewarden-local (hack/session.sh).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 state="${GATEWARDEN_LOCAL_STATE:-$root/.e2e/local}"
 cd "$root"
-
-# leader_alive: the recorded gatewarden-local is running (same pid and start
-# time, not a zombie).
-leader_alive() {
-  local role pid start _ stat f
-  [ -f "$state/pids" ] || return 1
-  read -r role pid start _ < <(grep '^gatewarden-local ' "$state/pids") || return 1
-  read -r stat 2>/dev/null <"/proc/$pid/stat" || return 1
-  read -r -a f <<<"${stat##*) }"
-  [ "${f[0]}" != Z ] && [ "${f[19]}" = "$start" ]
-}
+# shellcheck source=hack/session.sh
+source "$root/hack/session.sh"
 
 log_tail() {
   echo "---- $state/local.log (last 30 lines)"
@@ -31,13 +22,19 @@ for b in gatewarden kube-apiserver etcd helm crds; do
   [ -e "bin/$b" ] || { echo "bin/$b missing: run \`make build tools crds\` (or \`make up\`)" >&2; exit 1; }
 done
 
-if leader_alive; then
+# gatewarden_pid: the gatewarden process gatewarden-local last reported
+# starting (at ready, and after each restart).
+gatewarden_pid() {
+  grep -oE '^gatewarden-local: (ready|restart [0-9]+ done) \(gatewarden pid [0-9]+\)' "$state/local.log" | tail -n 1 | grep -oE '[0-9]+\)$' | tr -d ')' || true
+}
+
+if session_leader "$state" >/dev/null; then
   if [ ! -f "$state/pid" ]; then
     echo "the local cluster in $state is starting or stopping (see $state/local.log); try again, or \`make down\`" >&2
     exit 1
   fi
   pid=$(cat "$state/pid")
-  old=$(awk '$1 == "gatewarden" {print $2}' "$state/pids")
+  old=$(gatewarden_pid)
   echo ">> local cluster already running (pid $pid): restarting gatewarden from bin/gatewarden ($(date -r bin/gatewarden '+built %F %T'))"
   marks() { grep -cE '^gatewarden-local: restart [0-9]+ (done|failed)' "$state/local.log" || true; }
   before=$(marks)
@@ -45,13 +42,13 @@ if leader_alive; then
   # Stopping the old process takes up to 15s, the new one up to 60s to be ready.
   for _ in $(seq 1 240); do
     [ "$(marks)" -gt "$before" ] && break
-    leader_alive || break
+    session_leader "$state" >/dev/null || break
     sleep 0.5
   done
   last=$(grep -E '^gatewarden-local: restart [0-9]+ (done|failed)' "$state/local.log" | tail -n 1 || true)
-  new=$(awk '$1 == "gatewarden" {print $2}' "$state/pids")
+  new=$(gatewarden_pid)
   if [ "$(marks)" -le "$before" ] || [[ "$last" != *" done "* ]] || [ -z "$new" ] || [ "$new" = "$old" ]; then
-    if ! leader_alive; then
+    if ! session_leader "$state" >/dev/null; then
       echo "gatewarden-local (pid $pid) exited during the restart; \`make down\` stops what is left" >&2
     elif [ "$(marks)" -le "$before" ]; then
       echo "gatewarden did not restart within 120s" >&2
@@ -63,18 +60,24 @@ if leader_alive; then
   fi
   echo ">> gatewarden restarted: pid ${old:-(none running)} -> $new"
 else
-  if [ -f "$state/pids" ]; then
+  if [ -f "$state/session" ]; then
     echo ">> $state holds a local cluster whose gatewarden-local is gone: stopping what it left behind"
     bash "$root/hack/down.sh"
   fi
   mkdir -p "$state/tmp"
   rm -f "$state/pid" "$state/env"
-  go build -o bin/gatewarden-local ./e2e/cmd/gatewarden-local
+  go build -o bin/gatewarden-local ./hack/local
   # setsid: the cluster outlives this shell and make, in a session of its
-  # own. TMPDIR: envtest's data and certificate directories go under
-  # $state, so `make down` removes them even after a crash.
+  # own (this shell has no job control, so the background child is no
+  # group leader and setsid runs it in place: $! is the session's id).
+  # TMPDIR: envtest's data and certificate directories go under $state, so
+  # `make down` removes them even after a crash.
   TMPDIR="$state/tmp" setsid "$root/bin/gatewarden-local" -root "$root" -state "$state" >"$state/local.log" 2>&1 </dev/null &
   started=$!
+  if ! session_record "$state" "$started"; then
+    kill -TERM "$started" 2>/dev/null || true
+    exit 1
+  fi
   echo ">> starting kube-apiserver, etcd, a local OIDC issuer and gatewarden (pid $started, log: $state/local.log)"
   for _ in $(seq 1 600); do
     [ -f "$state/pid" ] && break
@@ -113,6 +116,6 @@ Local OIDC issuers (trusted through --ca-file and --allow-cidr 127.0.0.0/8):
                       denied where networkErrorAction is deny)
   Leave jwksUri out and gatewarden fills it in from discovery.
 
-gatewarden log: $GATEWARDEN_LOG     processes: $state/pids
+gatewarden log: $GATEWARDEN_LOG     session: $(cat "$state/session")
 Rebuild and restart gatewarden: make up      Stop everything: make down
 MSG

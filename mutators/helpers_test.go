@@ -89,7 +89,7 @@ func clusterOf(t *testing.T, objs ...runtime.Object) cluster.State {
 }
 
 // decode reads raw into the Go type of its version, as the table of kinds
-// in internal/review does.
+// in review does.
 func decode(t *testing.T, gvk schema.GroupVersionKind, raw string) any {
 	t.Helper()
 	var typed any

@@ -17,7 +17,7 @@ import (
 )
 
 // Defaulter adds the defaults of one kind to p. The table of kinds in
-// internal/review names the Defaulter of each kind and version.
+// review names the Defaulter of each kind and version.
 type Defaulter func(ctx context.Context, obj *core.Object, env *core.Env, p *Patch)
 
 // APIRule defaults a v2 or v2alpha1 APIRule.

@@ -697,39 +697,39 @@ type gwFailingState struct {
 	fail string
 }
 
-var gwErrCacheNotReady = errors.New("cache not ready")
+var errGwCacheNotReady = errors.New("cache not ready")
 
 func (f gwFailingState) Secret(ctx context.Context, ns, name string) (*corev1.Secret, error) {
 	if f.fail == "secret" {
-		return nil, gwErrCacheNotReady
+		return nil, errGwCacheNotReady
 	}
 	return f.State.Secret(ctx, ns, name)
 }
 
 func (f gwFailingState) PodNamespaces(ctx context.Context, ns string, sel map[string]string) ([]string, error) {
 	if f.fail == "pods" {
-		return nil, gwErrCacheNotReady
+		return nil, errGwCacheNotReady
 	}
 	return f.State.PodNamespaces(ctx, ns, sel)
 }
 
 func (f gwFailingState) Certificates(ctx context.Context, ns string) ([]cluster.Certificate, error) {
 	if f.fail == "certificates" {
-		return nil, gwErrCacheNotReady
+		return nil, errGwCacheNotReady
 	}
 	return f.State.Certificates(ctx, ns)
 }
 
 func (f gwFailingState) ConfigMap(ctx context.Context, ns, name string) (*corev1.ConfigMap, error) {
 	if f.fail == "configmap" {
-		return nil, gwErrCacheNotReady
+		return nil, errGwCacheNotReady
 	}
 	return f.State.ConfigMap(ctx, ns, name)
 }
 
 func (f gwFailingState) Gateways(ctx context.Context, ns string) ([]*networkingv1.Gateway, error) {
 	if f.fail == "gateways" {
-		return nil, gwErrCacheNotReady
+		return nil, errGwCacheNotReady
 	}
 	return f.State.Gateways(ctx, ns)
 }

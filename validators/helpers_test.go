@@ -68,7 +68,7 @@ func hasFinding(fs []core.Finding, check, fld string, fragments ...string) bool 
 }
 
 // Validate runs the checks of obj's kind, as the table of kinds in
-// internal/review does for the version it decoded.
+// review does for the version it decoded.
 func Validate(ctx context.Context, obj *core.Object, env *core.Env, r *core.Report) {
 	switch obj.Typed.(type) {
 	case *apirule.APIRule:

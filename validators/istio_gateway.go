@@ -167,6 +167,7 @@ func (v istioRun) serverPort(port *networkingapi.Port, bind string, pp *field.Pa
 			v.deny(field.Invalid(pp.Child("number"), port.Number, "istiod refuses a port number outside 1..65535: set the port the gateway listens on"))
 		}
 	}
+	//lint:ignore SA1019 the field is deprecated because it does nothing on Gateways, which is why istiod refuses it
 	if port.TargetPort > 0 {
 		ok = false
 		v.deny(field.Forbidden(pp.Child("targetPort"), "targetPort has no effect on Gateways and istiod refuses it: remove it"))

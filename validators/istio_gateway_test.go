@@ -106,6 +106,7 @@ func TestGatewayIstioValidation(t *testing.T) {
 		{name: "bad namespace part", gw: gwServers(gwHTTP("my_ns/api.example.com")), deny: []string{id + " " + s0 + ".hosts[0]"}, frag: `namespace "my_ns"`},
 		{name: "empty host after the namespace", gw: gwServers(gwHTTP("ns/")), deny: []string{id + " " + s0 + ".hosts[0]", id + " " + s0 + ".hosts[0]", id + " " + s0 + ".hosts[0]"}},
 		{name: "no port", gw: gwServers(port(gwHTTP("api.example.com"), nil)), deny: []string{id + " " + s0 + ".port"}},
+		//lint:ignore SA1019 a stored Gateway may still carry the deprecated targetPort
 		{name: "port fields", gw: gwServers(port(gwHTTP("api.example.com"), &networkingapi.Port{Number: 70000, Protocol: "QUIC", TargetPort: 8080})),
 			deny: []string{id + " " + s0 + ".port.name", id + " " + s0 + ".port.number", id + " " + s0 + ".port.protocol", id + " " + s0 + ".port.targetPort"}},
 		{name: "bind not an IP", gw: gwServers(bind(gwHTTP("api.example.com"), "localhost")), deny: []string{id + " " + s0 + ".bind"}},

@@ -1,6 +1,7 @@
 package validators
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -10,7 +11,7 @@ import (
 	"github.com/gatewarden/gatewarden/internal/core"
 )
 
-// Rule order (issue 10). Kyma evaluates an APIRule's rules top to bottom and
+// Rule order. Kyma evaluates an APIRule's rules top to bottom and
 // the first rule whose path and method match a request wins: the
 // VirtualService routes in rule order, and every AuthorizationPolicy excludes
 // (notPaths) the paths of earlier rules that share a method. A later rule
@@ -25,6 +26,7 @@ var APIRuleRuleOrder = core.Register(core.Check{
 	Kinds:       []string{core.KindAPIRule},
 	Default:     core.Deny,
 	Description: "a rule is never reached: an earlier rule with a shared method matches every path it matches",
+	Runtime:     "kyma-project/api-gateway internal/path/segment_trie/segment_trie.go InsertAndCheckCollisions",
 })
 
 var APIRuleRuleOverlap = core.Register(core.Check{
@@ -32,32 +34,58 @@ var APIRuleRuleOverlap = core.Register(core.Check{
 	Kinds:       []string{core.KindAPIRule},
 	Default:     core.Warn,
 	Description: "two rules with a shared method match some of the same paths, neither all of the other's; the earlier wins those",
+	Runtime:     "istio VirtualService route order (the first matching route wins); kyma-project/api-gateway segment_trie accepts partial overlaps",
 })
 
-func validateRuleOrder(rules []apirule.Rule, r *core.Report) {
-	deny, warn := ruleOrderFindings(rules, field.NewPath("spec", "rules"))
+func validateRuleOrder(ctx context.Context, rules []apirule.Rule, r *core.Report) {
+	if !r.Enabled(APIRuleRuleOrder) && !r.Enabled(APIRuleRuleOverlap) {
+		return
+	}
+	deny, warn, stopped := ruleOrderFindings(ctx, rules, field.NewPath("spec", "rules"))
 	r.Deny(APIRuleRuleOrder, deny...)
 	r.Warn(APIRuleRuleOverlap, warn...)
+	if stopped >= 0 {
+		r.Warn(APIRuleRuleOrder, field.InternalError(field.NewPath("spec", "rules").Index(stopped), fmt.Errorf(
+			"the admission's time budget ran out after comparing %d of %d rules; the order of the rest was not checked", stopped, len(rules))))
+	}
 }
 
-// ruleOrderFindings compares every rule with the rules above it. deny holds a
-// rule shadowed (for some method) by an earlier one; warn holds pairs that
-// merely overlap. Specific-before-general orders produce nothing. Rules with
-// an invalid path are skipped: apirule-path reports them.
-func ruleOrderFindings(rules []apirule.Rule, rulesPath *field.Path) (deny, warn field.ErrorList) {
+// ruleOrderFindings compares every rule with the rules above it that can
+// match some of the same paths. deny holds a rule shadowed (for some
+// method) by an earlier one; warn holds pairs that merely overlap.
+// Specific-before-general orders produce nothing. Rules with an invalid path
+// are skipped: apirule-path reports them. stopped is the index of the first
+// rule left unchecked when ctx ended, -1 when all were.
+//
+// Two paths whose first segments are different literals never match the
+// same request, so a rule is compared only with earlier rules that start
+// with its literal or with an operator: linear for the usual APIRule, whose
+// rules start with a few literal prefixes, and quadratic only in rules that
+// start with an operator.
+func ruleOrderFindings(ctx context.Context, rules []apirule.Rule, rulesPath *field.Path) (deny, warn field.ErrorList, stopped int) {
 	patterns := make([]pathPattern, len(rules))
 	valid := make([]bool, len(rules))
 	for i, rule := range rules {
 		patterns[i], valid[i] = parsePathPattern(rule.Path)
 	}
+	byFirst := map[string][]int{} // earlier valid rules by literal first segment
+	var operators []int           // earlier valid rules starting with an operator
+	var all []int                 // every earlier valid rule
 	for j := range rules {
+		if ctx.Err() != nil {
+			return deny, warn, j
+		}
 		if !valid[j] {
 			continue
 		}
+		candidates := all
+		if first := patterns[j][0]; first.kind == segLiteral {
+			candidates = mergeSorted(byFirst[first.lit], operators)
+		}
 		shadowed := map[string]bool{}
 		warned := false
-		for i := 0; i < j; i++ {
-			if !valid[i] || normalizedRulePath(rules[i].Path) == normalizedRulePath(rules[j].Path) {
+		for _, i := range candidates {
+			if normalizedRulePath(rules[i].Path) == normalizedRulePath(rules[j].Path) {
 				continue
 			}
 			var shared []string
@@ -89,8 +117,27 @@ func ruleOrderFindings(rules []apirule.Rule, rulesPath *field.Path) (deny, warn 
 				}
 			}
 		}
+		all = append(all, j)
+		if first := patterns[j][0]; first.kind == segLiteral {
+			byFirst[first.lit] = append(byFirst[first.lit], j)
+		} else {
+			operators = append(operators, j)
+		}
 	}
-	return deny, warn
+	return deny, warn, -1
+}
+
+// mergeSorted merges two ascending index lists.
+func mergeSorted(a, b []int) []int {
+	out := make([]int, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		if a[0] < b[0] {
+			out, a = append(out, a[0]), a[1:]
+		} else {
+			out, b = append(out, b[0]), b[1:]
+		}
+	}
+	return append(append(out, a...), b...)
 }
 
 // normalizedRulePath reads `/*` as `/{**}`, as Kyma does.

@@ -1,6 +1,8 @@
 package validators
 
 import (
+	"context"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -8,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/gatewarden/gatewarden/internal/apirule"
+	"github.com/gatewarden/gatewarden/internal/core"
 )
 
 func roPattern(t *testing.T, p string) pathPattern {
@@ -147,7 +150,7 @@ func TestRuleOrderFindings(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			deny, warn := ruleOrderFindings(roRules(tc.rules...), field.NewPath("spec", "rules"))
+			deny, warn, _ := ruleOrderFindings(context.Background(), roRules(tc.rules...), field.NewPath("spec", "rules"))
 			if got := fields(deny); !reflect.DeepEqual(got, tc.deny) {
 				t.Errorf("deny = %v, want %v: %v", got, tc.deny, deny)
 			}
@@ -159,7 +162,7 @@ func TestRuleOrderFindings(t *testing.T) {
 }
 
 func TestRuleOrderMessages(t *testing.T) {
-	deny, _ := ruleOrderFindings(roRules("POST /anything/{**}", "GET,POST /anything/{*}/one"), field.NewPath("spec", "rules"))
+	deny, _, _ := ruleOrderFindings(context.Background(), roRules("POST /anything/{**}", "GET,POST /anything/{*}/one"), field.NewPath("spec", "rules"))
 	if len(deny) != 1 {
 		t.Fatalf("want one denial, got %v", deny)
 	}
@@ -172,8 +175,46 @@ func TestRuleOrderMessages(t *testing.T) {
 	if strings.Contains(msg, "GET") {
 		t.Errorf("message %q names GET, which rule 0 does not take", msg)
 	}
-	_, warn := ruleOrderFindings(roRules("GET /a/{*}", "GET /{*}/b"), field.NewPath("spec", "rules"))
+	_, warn, _ := ruleOrderFindings(context.Background(), roRules("GET /a/{*}", "GET /{*}/b"), field.NewPath("spec", "rules"))
 	if len(warn) != 1 || !strings.Contains(warn[0].ErrorBody(), "such as /a/b, go to rule 0") {
 		t.Fatalf("overlap warning: %v", warn)
+	}
+}
+
+// Rules are compared only with earlier rules that can share a path, so an
+// APIRule of many rules under literal prefixes costs little; a shadowing
+// rule far down is still found, and so is one behind an operator.
+func TestRuleOrderManyRules(t *testing.T) {
+	var specs []string
+	for i := 0; i < 2000; i++ {
+		specs = append(specs, fmt.Sprintf("GET /svc%d/{**}", i))
+	}
+	specs = append(specs, "GET /svc7/x", "GET /{*}/y", "GET /z/y")
+	deny, _, stopped := ruleOrderFindings(context.Background(), roRules(specs...), field.NewPath("spec", "rules"))
+	if stopped != -1 {
+		t.Fatalf("stopped at %d", stopped)
+	}
+	var got []string
+	for _, e := range deny {
+		got = append(got, e.Field)
+	}
+	want := []string{"spec.rules[2000].path", "spec.rules[2002].path"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("denied %v, want %v", got, want)
+	}
+}
+
+// Out of time, the comparison stops and says where.
+func TestRuleOrderStopsWhenTheBudgetIsSpent(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, _, stopped := ruleOrderFindings(ctx, roRules("GET /a", "GET /b"), field.NewPath("spec", "rules"))
+	if stopped != 0 {
+		t.Fatalf("stopped = %d, want 0", stopped)
+	}
+	r := core.NewReport(core.DefaultPolicy)
+	validateRuleOrder(ctx, roRules("GET /a", "GET /b"), r)
+	if len(r.Violations) != 0 || len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0].Message, "budget ran out after comparing 0 of 2 rules") {
+		t.Errorf("violations %v, warnings %v", r.Violations, r.Warnings)
 	}
 }

@@ -191,7 +191,7 @@ func checkJWTTrust(ctx context.Context, srcs []jwtSource, env *core.Env, r *core
 		issuerOK[i], jwksOK[i] = checkSourceForm(&srcs[i], s.AllowHTTPHosts, r)
 		checkIssuerAllowed(&srcs[i], s.TrustedIssuers, r)
 		if srcs[i].inline != "" {
-			t.inspect(JWTInlineJWKSUsable, srcs[i].inlinePath, field.OmitValueType{}, "inline jwks", []byte(srcs[i].inline))
+			t.inspect(JWTInlineJWKSUsable, srcs[i].inlinePath, field.OmitValueType{}, "inline jwks", trust.InspectKeySet([]byte(srcs[i].inline)))
 		}
 	}
 	checkIssuerJWKSConflicts(srcs, r)
@@ -461,12 +461,11 @@ func (t *trustRun) checkJWKS(c *core.Check, path *field.Path, value any, uri, wh
 	if ks.Stale {
 		t.r.Warn(c, field.Invalid(path, value, what+" answer is stale: "+ks.StaleReason))
 	}
-	t.inspect(c, path, value, what, ks.Raw)
+	t.inspect(c, path, value, what, ks.Inspect())
 }
 
 // inspect turns a key-set report into findings of c.
-func (t *trustRun) inspect(c *core.Check, path *field.Path, value any, what string, raw []byte) {
-	rep := trust.InspectKeySet(raw)
+func (t *trustRun) inspect(c *core.Check, path *field.Path, value any, what string, rep trust.KeySetReport) {
 	for _, e := range rep.Errors {
 		if c == JWTInlineJWKSUsable && strings.Contains(e, "private key material") {
 			// istiod only warns here (warnPrivateJwksKeys).
@@ -501,6 +500,14 @@ func (t *trustRun) fetchFailed(c *core.Check, path *field.Path, value any, what 
 		return
 	case trust.Blocked:
 		t.r.Deny(c, field.Invalid(path, value, what+" refused by the SSRF policy: "+describeFetch(err)))
+		return
+	case trust.Budget:
+		// Once per check: the budget exists so that an object naming
+		// thousands of URLs gets a bounded answer.
+		if !t.skipped[c.ID+"/budget"] {
+			t.skipped[c.ID+"/budget"] = true
+			t.r.Warn(c, field.Invalid(path, value, what+" not checked: "+fe.Err.Error()+"; later URLs of this object were not fetched either"))
+		}
 		return
 	case trust.Status:
 		if fe != nil && (fe.Status >= 500 || fe.Status == http.StatusTooManyRequests) {

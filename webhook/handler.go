@@ -18,7 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/gatewarden/gatewarden/internal/core"
-	"github.com/gatewarden/gatewarden/internal/review"
+	"github.com/gatewarden/gatewarden/review"
 )
 
 // Paths the webhook configurations point at.

@@ -16,13 +16,13 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/gatewarden/gatewarden/internal/audit"
+	"github.com/gatewarden/gatewarden/audit"
 	"github.com/gatewarden/gatewarden/internal/cluster"
 	"github.com/gatewarden/gatewarden/internal/config"
 	"github.com/gatewarden/gatewarden/internal/core"
 	"github.com/gatewarden/gatewarden/internal/manifest"
-	"github.com/gatewarden/gatewarden/internal/review"
 	"github.com/gatewarden/gatewarden/internal/trust"
+	"github.com/gatewarden/gatewarden/review"
 )
 
 type checkFlags struct {
@@ -251,16 +251,8 @@ func reviewFiles(ctx context.Context, rv *review.Reviewer, objs []manifest.Objec
 		if ns == "" {
 			ns = defaultNS
 		}
-		// The API server sends the object with its namespace filled in;
-		// without it a check that skips the object itself in the cluster
-		// state (gateway-duplicate-host) would find it as another object.
-		u := o.DeepCopy()
-		u.SetNamespace(ns)
-		raw, err := u.MarshalJSON()
-		if err != nil {
-			raw = o.Raw
-		}
-		res := rv.Review(ctx, &review.Request{GVK: gvk, Namespace: ns, Name: o.GetName(), Operation: "CREATE", Object: raw})
+		octx := trust.WithFetchBudget(ctx, trust.DefaultObjectFetches, trust.DefaultObjectFetchConcurrency) // each object its own, as in serve
+		res := rv.Review(octx, &review.Request{GVK: gvk, Namespace: ns, Name: o.GetName(), Operation: "CREATE", Object: o.Raw})
 		results = append(results, CheckResult{
 			APIVersion: o.GetAPIVersion(), Kind: o.GetKind(), Namespace: ns, Name: o.GetName(),
 			Allowed: res.Allowed, Violations: nonNil(res.Violations), Warnings: nonNil(res.Warnings),

@@ -20,8 +20,8 @@ import (
 	"github.com/gatewarden/gatewarden/internal/cluster"
 	"github.com/gatewarden/gatewarden/internal/manifest"
 	"github.com/gatewarden/gatewarden/internal/migrate"
-	"github.com/gatewarden/gatewarden/internal/review"
 	"github.com/gatewarden/gatewarden/internal/trust"
+	"github.com/gatewarden/gatewarden/review"
 )
 
 type migrateFlags struct {

@@ -23,6 +23,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
@@ -32,12 +34,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/gatewarden/gatewarden/audit"
 	"github.com/gatewarden/gatewarden/internal/apirule"
-	"github.com/gatewarden/gatewarden/internal/audit"
 	"github.com/gatewarden/gatewarden/internal/cluster"
-	"github.com/gatewarden/gatewarden/internal/review"
 	"github.com/gatewarden/gatewarden/internal/selfcert"
+	"github.com/gatewarden/gatewarden/internal/trust"
+	"github.com/gatewarden/gatewarden/review"
 	"github.com/gatewarden/gatewarden/webhook"
 )
 
@@ -54,6 +58,8 @@ type serveFlags struct {
 	enableHTTP2      bool
 	secretNamespaces []string
 	budget           time.Duration
+	objectFetches    int
+	objectFetchConc  int
 	shutdownDelay    time.Duration
 
 	auditInterval           time.Duration
@@ -93,6 +99,8 @@ func newServeCmd() *cobra.Command {
 	fs.BoolVar(&f.enableHTTP2, "enable-http2", false, "serve HTTP/2 (off by default: HTTP/2 rapid reset, CVE-2023-44487)")
 	fs.StringSliceVar(&f.secretNamespaces, "secret-namespaces", []string{"istio-system"}, "namespaces whose Secrets and ConfigMaps gateway checks may read (the gateway workloads' namespaces)")
 	fs.DurationVar(&f.budget, "admission-budget", 3*time.Second, "time one admission may take, fetches included; keep below the webhook timeoutSeconds")
+	fs.IntVar(&f.objectFetches, "object-fetches", trust.DefaultObjectFetches, "issuer and JWKS fetches one admission may start (cache hits are free); later URLs are reported as not checked (0: no bound)")
+	fs.IntVar(&f.objectFetchConc, "object-fetch-concurrency", trust.DefaultObjectFetchConcurrency, "fetches one admission may have in flight at once (0: no bound)")
 	fs.DurationVar(&f.shutdownDelay, "shutdown-delay", 5*time.Second, "after SIGTERM, keep serving this long (reporting not ready) so in-flight and late-routed admissions finish")
 	fs.DurationVar(&f.auditInterval, "audit-interval", 10*time.Minute, "re-check stored objects this often, and soon after what they depend on changes (0 disables the audit)")
 	fs.IntVar(&f.auditWorkers, "audit-workers", 4, "objects the audit checks at once")
@@ -142,9 +150,11 @@ func watched() []client.Object {
 	gardener.SetGroupVersionKind(cluster.GardenerCertificate)
 	kymaIstio := &unstructured.Unstructured{}
 	kymaIstio.SetGroupVersionKind(cluster.KymaIstio)
+	externalGateway := &unstructured.Unstructured{}
+	externalGateway.SetGroupVersionKind(cluster.KymaExternalGateway)
 	objs := []client.Object{
 		&networkingv1.VirtualService{}, &corev1.Service{}, &corev1.Namespace{}, &corev1.Secret{}, &corev1.ConfigMap{}, pods,
-		&certmanagerv1.Certificate{}, gardener, kymaIstio,
+		&certmanagerv1.Certificate{}, gardener, kymaIstio, externalGateway,
 	}
 	for _, k := range review.Kinds {
 		objs = append(objs, k.Cached())
@@ -181,10 +191,7 @@ func serve(f *serveFlags) error {
 		return fmt.Errorf("--%w", err)
 	}
 	serving := &selfcert.ServingCert{CertPath: filepath.Join(f.certDir, f.certName), KeyPath: filepath.Join(f.certDir, f.keyName)}
-	secretNS := map[string]cache.Config{}
-	for _, ns := range f.secretNamespaces {
-		secretNS[ns] = cache.Config{}
-	}
+	secretNS := secretCacheNamespaces(f.secretNamespaces)
 	configMapNS := f.configMapNamespaces()
 	shutdownTimeout := f.shutdownDelay + 10*time.Second
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
@@ -201,8 +208,9 @@ func serve(f *serveFlags) error {
 			TLSOpts: append(slices.Clone(tlsOpts), serving.TLSConfig),
 		}),
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			// Secrets only where gateways read them: least privilege, and
-			// nothing else's credentials in memory.
+			// Secrets only where gateways read them, and not istiod's own
+			// (secretCacheNamespaces): least privilege, and nothing else's
+			// credentials in memory. ConfigMaps likewise (configMapNamespaces).
 			&corev1.Secret{}:    {Namespaces: secretNS},
 			&corev1.ConfigMap{}: {Namespaces: configMapNS},
 			// Host checks list every APIRule on each admission: no deep copy
@@ -239,10 +247,10 @@ func serve(f *serveFlags) error {
 		}
 	}
 	srv := mgr.GetWebhookServer()
-	srv.Register(webhook.ValidatePath, &ctrlwebhook.Admission{Handler: &webhook.Handler{Reviewer: rv, Budget: f.budget}})
-	srv.Register(webhook.MutatePath, &ctrlwebhook.Admission{Handler: &webhook.Handler{Reviewer: rv, Mutate: true, Budget: f.budget}})
-
 	var synced, stopping atomic.Bool
+	srv.Register(webhook.ValidatePath, closeWhenStopping(&stopping, &ctrlwebhook.Admission{Handler: f.fetchBudget(&webhook.Handler{Reviewer: rv, Budget: f.budget})}))
+	srv.Register(webhook.MutatePath, closeWhenStopping(&stopping, &ctrlwebhook.Admission{Handler: f.fetchBudget(&webhook.Handler{Reviewer: rv, Mutate: true, Budget: f.budget})}))
+
 	if err := mgr.Add(warmUp(mgr.GetCache(), &synced)); err != nil {
 		return err
 	}
@@ -320,4 +328,60 @@ func (r ctrlRunnable) NeedLeaderElection() bool { return false }
 func apiRulesObject() client.Object {
 	k, _ := review.Lookup(apirule.V2.GroupKind())
 	return k.Cached()
+}
+
+// closeWhenStopping answers with Connection: close once shutdown has begun.
+// The API server keeps connections to webhooks alive and does not retry a
+// POST, so a request it sends on an idle connection just as the server
+// closes that connection at the end of the shutdown delay fails the
+// admission (with failurePolicy Fail, the user's write). Closing each
+// connection after its answer during the delay leaves none idle by then,
+// and the API server opens new ones to the pods still serving.
+func closeWhenStopping(stopping *atomic.Bool, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if stopping.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// fetchBudget gives every admission its own fetch budget: an object naming
+// a thousand issuers gets its first --object-fetches fetched and the rest
+// reported as not checked, instead of a burst of requests to hosts its
+// author chose.
+func (f *serveFlags) fetchBudget(h admission.Handler) admission.Handler {
+	return admission.HandlerFunc(func(ctx context.Context, req admission.Request) admission.Response {
+		return h.Handle(trust.WithFetchBudget(ctx, f.objectFetches, f.objectFetchConc), req)
+	})
+}
+
+// istiodCASecrets are the Secrets istiod keeps its signing CA in: the
+// self-signed CA it creates (istio-ca-secret) and a plugged-in CA (cacerts),
+// both in its own namespace, which is usually a gateway namespace too. No
+// check reads them, so the cache never holds them: the mesh's root signing
+// key does not sit in gatewarden's memory.
+var istiodCASecrets = []string{"istio-ca-secret", "cacerts"}
+
+// multiClusterSecretLabel marks istiod's remote secrets (kubeconfigs of
+// other clusters); no check reads them either.
+const multiClusterSecretLabel = "istio/multiCluster"
+
+// secretCacheNamespaces is the Secret cache's scope: the gateway namespaces,
+// without istiod's CA secrets and remote-cluster secrets. The selectors go to
+// the API server with the list and watch, so those Secrets are never sent.
+func secretCacheNamespaces(namespaces []string) map[string]cache.Config {
+	var notCA []fields.Selector
+	for _, name := range istiodCASecrets {
+		notCA = append(notCA, fields.OneTermNotEqualSelector("metadata.name", name))
+	}
+	notRemote, err := labels.NewRequirement(multiClusterSecretLabel, selection.NotEquals, []string{"true"})
+	if err != nil {
+		panic(err) // a constant requirement
+	}
+	out := map[string]cache.Config{}
+	for _, ns := range namespaces {
+		out[ns] = cache.Config{FieldSelector: fields.AndSelectors(notCA...), LabelSelector: labels.NewSelector().Add(*notRemote)}
+	}
+	return out
 }

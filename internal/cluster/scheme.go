@@ -20,6 +20,8 @@ import (
 var (
 	GardenerCertificate = schema.GroupVersionKind{Group: "cert.gardener.cloud", Version: "v1alpha1", Kind: "Certificate"}
 	KymaIstio           = schema.GroupVersionKind{Group: "operator.kyma-project.io", Version: "v1alpha2", Kind: "Istio"}
+	// KymaExternalGateway is what an APIRule's spec.externalGateway names.
+	KymaExternalGateway = schema.GroupVersionKind{Group: "gateway.kyma-project.io", Version: "v1alpha1", Kind: "ExternalGateway"}
 )
 
 // Scheme knows every type gatewarden reads or decodes.
@@ -35,7 +37,7 @@ func newScheme() *runtime.Scheme {
 	} {
 		utilruntime.Must(add(s))
 	}
-	for _, gvk := range []schema.GroupVersionKind{apirule.V2, apirule.V2alpha1, apirule.V1beta1, GardenerCertificate, KymaIstio} {
+	for _, gvk := range []schema.GroupVersionKind{apirule.V2, apirule.V2alpha1, apirule.V1beta1, GardenerCertificate, KymaIstio, KymaExternalGateway} {
 		s.AddKnownTypeWithName(gvk, &unstructured.Unstructured{})
 		s.AddKnownTypeWithName(gvk.GroupVersion().WithKind(gvk.Kind+"List"), &unstructured.UnstructuredList{})
 	}

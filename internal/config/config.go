@@ -7,26 +7,31 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/yaml"
-
-	"github.com/gatewarden/gatewarden/internal/core"
 )
 
 // Config is the file given with --config. Every field is optional.
 type Config struct {
-	// Checks overrides the default action of checks, by ID.
-	Checks map[string]core.Action `json:"checks,omitempty"`
+	// Checks overrides the default action of checks, by ID. After Parse the
+	// keys are current check IDs: renamed ones are rewritten.
+	Checks map[string]action `json:"checks,omitempty"`
 	// NetworkErrorAction is what a fetch that got no answer does: warn
 	// (default) or deny.
-	NetworkErrorAction core.Action `json:"networkErrorAction,omitempty"`
+	NetworkErrorAction action `json:"networkErrorAction,omitempty"`
 	// ExemptNamespaces are neither mutated nor validated.
 	ExemptNamespaces []string `json:"exemptNamespaces,omitempty"`
 	// NamespaceLabel softens enforcement per namespace: value "warn" turns
 	// denials into warnings, "off" exempts the namespace.
-	NamespaceLabel string               `json:"namespaceLabel,omitempty"`
-	Settings       core.Settings        `json:"settings,omitempty"`
-	Defaults       core.DefaultSettings `json:"defaults,omitempty"`
+	NamespaceLabel string        `json:"namespaceLabel,omitempty"`
+	Settings       checkSettings `json:"settings,omitempty"`
+	Defaults       defaults      `json:"defaults,omitempty"`
+
+	// Warnings are what Parse accepted but the operator should change
+	// (renamed check IDs); serve and check print them. Not a file key.
+	Warnings []string `json:"-"`
 }
 
 const DefaultNamespaceLabel = "gatewarden.io/enforcement"
@@ -38,8 +43,7 @@ func Default() *Config {
 	return c
 }
 
-// Load reads and checks a config file. Unknown keys, unknown check IDs and
-// unknown actions are errors: a typo must not silently keep a check on.
+// Load reads and checks a config file.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -48,38 +52,53 @@ func Load(path string) (*Config, error) {
 	return Parse(data)
 }
 
-// Parse reads a config document.
+// Parse reads a config document and checks every key: unknown keys, check
+// IDs, default IDs and actions, values a check would misread (a TLS version
+// typo, a host with a scheme) and settings that contradict each other are
+// errors, all reported at once with their paths, because a typo must not
+// silently keep a check on or weaken it.
 func Parse(data []byte) (*Config, error) {
 	c := &Config{}
 	if err := yaml.UnmarshalStrict(data, c); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	for id, a := range c.Checks {
-		if _, ok := core.Lookup(id); !ok {
-			return nil, fmt.Errorf("config: checks: unknown check %q (see `gatewarden checks`)", id)
-		}
-		if _, err := core.ParseAction(string(a)); err != nil {
-			return nil, fmt.Errorf("config: checks.%s: %w", id, err)
-		}
-	}
-	switch c.NetworkErrorAction {
-	case "", core.Warn, core.Deny:
-	default:
-		return nil, fmt.Errorf("config: networkErrorAction: %q: want warn or deny", c.NetworkErrorAction)
+	errs, warnings := c.validate()
+	if len(errs) > 0 {
+		return nil, &Error{Errs: errs}
 	}
 	c.fill()
-	if err := c.Defaults.Validate(); err != nil {
-		return nil, fmt.Errorf("config: defaults: %w", err)
-	}
+	c.Warnings = warnings
 	return c, nil
+}
+
+// Error is every problem found in a config document.
+type Error struct {
+	Errs field.ErrorList
+}
+
+func (e *Error) Error() string {
+	if len(e.Errs) == 1 {
+		return "config: " + e.Errs[0].Error()
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "config: %d problems:", len(e.Errs))
+	for _, err := range e.Errs {
+		b.WriteString("\n* " + err.Error())
+	}
+	return b.String()
 }
 
 func (c *Config) fill() {
 	if c.NetworkErrorAction == "" {
-		c.NetworkErrorAction = core.Warn
+		c.NetworkErrorAction = warn
 	}
 	if c.NamespaceLabel == "" {
 		c.NamespaceLabel = DefaultNamespaceLabel
+	}
+	// A default below the policy would be denied by the policy's own check
+	// on the object it was applied to; unset, the default follows the policy.
+	if c.Defaults.MinTLSVersion == "" && tlsVersionOrder(c.Settings.MinTLSVersion) > tlsVersionOrder(defaultMinTLSVersion) {
+		c.Defaults.MinTLSVersion = c.Settings.MinTLSVersion
 	}
 	c.Settings = c.Settings.WithDefaults()
 	c.Defaults = c.Defaults.WithDefaults()
@@ -108,31 +127,33 @@ func (c *Config) EnforcementFor(namespace string, labels map[string]string) Enfo
 	return Enforce
 }
 
-// Policy is the core.Policy for a namespace's enforcement.
-func (c *Config) Policy(e Enforcement) core.Policy { return policy{c: c, e: e} }
+// Policy is the check policy for a namespace's enforcement.
+func (c *Config) Policy(e Enforcement) checkPolicy { return policy{c: c, e: e} }
 
 type policy struct {
 	c *Config
 	e Enforcement
 }
 
-func (p policy) Action(chk *core.Check) core.Action {
+func (p policy) Action(chk *check) action {
 	if p.e == Exempt {
-		return core.Off
+		return off
 	}
 	a := chk.Default
-	if o, ok := p.c.Checks[chk.ID]; ok {
+	// A check still registered under a renamed ID follows the entry of
+	// the ID it was renamed to: one entry covers every APIRule version.
+	if o, ok := p.c.Checks[currentCheckID(chk.ID)]; ok {
 		a = o
 	}
-	if p.e == WarnOnly && a == core.Deny {
-		a = core.Warn
+	if p.e == WarnOnly && a == deny {
+		a = warn
 	}
 	return a
 }
 
-func (p policy) NetworkAction() core.Action {
+func (p policy) NetworkAction() action {
 	if p.e == WarnOnly {
-		return core.Warn
+		return warn
 	}
 	return p.c.NetworkErrorAction
 }

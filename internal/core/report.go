@@ -1,7 +1,10 @@
 package core
 
 import (
+	"fmt"
+	"maps"
 	"slices"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -54,10 +57,27 @@ type Report struct {
 	Violations []Finding
 	Warnings   []Finding
 	results    map[string]Result
+	// kept and dropped count, per check and kind of finding, the findings
+	// recorded and those beyond MaxFindingsPerCheck.
+	kept, dropped map[dropKey]int
+	// softened holds the note of the last softened violation per check.
+	softened map[string]string
 }
 
+type dropKey struct {
+	check     string
+	violation bool
+}
+
+// MaxFindingsPerCheck bounds the violations, and separately the warnings,
+// one check records for one object. An object can hold hundreds of
+// thousands of list entries that each have the same problem; one answer
+// naming them all would take hundreds of megabytes and be read by no one.
+// Finish adds one finding per check that says how many more there were.
+const MaxFindingsPerCheck = 20
+
 func NewReport(p Policy) *Report {
-	return &Report{policy: p, results: map[string]Result{}}
+	return &Report{policy: p, results: map[string]Result{}, kept: map[dropKey]int{}, dropped: map[dropKey]int{}}
 }
 
 func finding(c *Check, err *field.Error) Finding {
@@ -100,16 +120,51 @@ func (r *Report) record(c *Check, a Action, errs []*field.Error) {
 	case Off:
 		r.mark(c, Skipped)
 	case Warn:
-		for _, e := range errs {
-			r.Warnings = append(r.Warnings, finding(c, e))
-		}
+		r.Warnings = r.keep(r.Warnings, c, false, errs)
 		r.mark(c, Warned)
 	default:
-		for _, e := range errs {
-			r.Violations = append(r.Violations, finding(c, e))
-		}
+		r.Violations = r.keep(r.Violations, c, true, errs)
 		r.mark(c, Denied)
 	}
+}
+
+// keep appends the findings of errs to fs up to the check's cap and counts
+// the rest.
+func (r *Report) keep(fs []Finding, c *Check, violation bool, errs []*field.Error) []Finding {
+	if r.kept == nil {
+		r.kept, r.dropped = map[dropKey]int{}, map[dropKey]int{}
+	}
+	k := dropKey{c.ID, violation}
+	for _, e := range errs {
+		if r.kept[k] >= MaxFindingsPerCheck {
+			r.dropped[k]++
+			continue
+		}
+		r.kept[k]++
+		fs = append(fs, finding(c, e))
+	}
+	return fs
+}
+
+// Finish adds, for each check that recorded more than MaxFindingsPerCheck
+// findings of a kind, one finding saying how many more there were. A check
+// whose shown violations were all softened (Soften) has its remaining ones
+// softened with the same note.
+func (r *Report) Finish() {
+	checks := slices.SortedFunc(maps.Keys(r.dropped), func(a, b dropKey) int { return strings.Compare(a.check, b.check) })
+	for _, k := range checks {
+		f := Finding{Check: k.check, Message: fmt.Sprintf("and %d more like the findings above; fix those and check again to see the rest", r.dropped[k])}
+		switch note, softened := r.softened[k.check]; {
+		case !k.violation:
+			r.Warnings = append(r.Warnings, f)
+		case softened && !slices.ContainsFunc(r.Violations, func(v Finding) bool { return v.Check == k.check }):
+			f.Note = note
+			r.Warnings = append(r.Warnings, f)
+		default:
+			r.Violations = append(r.Violations, f)
+		}
+	}
+	r.dropped = nil
 }
 
 func (r *Report) mark(c *Check, res Result) {
@@ -128,6 +183,10 @@ func (r *Report) Soften(note func(Finding) string) {
 		if n := note(v); n != "" {
 			v.Note = n
 			r.Warnings = append(r.Warnings, v)
+			if r.softened == nil {
+				r.softened = map[string]string{}
+			}
+			r.softened[v.Check] = n
 			continue
 		}
 		kept = append(kept, v)

@@ -159,6 +159,12 @@ func (k *keySource) fetch(rule *securityapi.JWTRule) keysAnswer {
 	if err != nil {
 		return keysAnswer{from: from, err: err}
 	}
+	if ks.Report != nil {
+		if len(ks.Report.PublicKeys) == 0 {
+			return keysAnswer{from: from, err: fmt.Errorf("%s", stNoValidKeys)}
+		}
+		return keysAnswer{keys: ks.Report.PublicKeys, from: from}
+	}
 	keys, err := parseJWKS(ks.Raw)
 	return keysAnswer{keys: keys, from: from, err: err}
 }

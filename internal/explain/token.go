@@ -144,7 +144,7 @@ func (t *Token) readClaims() error {
 		}
 		s, ok := v.(string)
 		if !ok {
-			return "", true, fmt.Errorf("Jwt payload [%s] field is not a string", name)
+			return "", true, envoyError(fmt.Sprintf("Jwt payload [%s] field is not a string", name))
 		}
 		return s, true, nil
 	}
@@ -155,11 +155,11 @@ func (t *Token) readClaims() error {
 		}
 		n, ok := v.(json.Number)
 		if !ok {
-			return 0, fmt.Errorf("Jwt payload [%s] field is not an integer", name)
+			return 0, envoyError(fmt.Sprintf("Jwt payload [%s] field is not an integer", name))
 		}
 		f, err := n.Float64()
 		if err != nil || math.IsInf(f, 0) {
-			return 0, fmt.Errorf("Jwt payload [%s] field is not an integer", name)
+			return 0, envoyError(fmt.Sprintf("Jwt payload [%s] field is not an integer", name))
 		}
 		return int64(f), nil
 	}
@@ -187,12 +187,12 @@ func (t *Token) readClaims() error {
 		for _, x := range a {
 			s, ok := x.(string)
 			if !ok {
-				return fmt.Errorf("Jwt payload [aud] field is not a string or string list")
+				return envoyError("Jwt payload [aud] field is not a string or string list")
 			}
 			t.Aud = append(t.Aud, s)
 		}
 	default:
-		return fmt.Errorf("Jwt payload [aud] field is not a string or string list")
+		return envoyError("Jwt payload [aud] field is not a string or string list")
 	}
 	for _, name := range []string{"scp", "scope", "scopes"} {
 		if v, found := t.claims[name]; found {
@@ -262,3 +262,9 @@ func sortedScopeNames(m map[string][]string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// envoyError is an error whose text is Envoy's own jwt_authn status message,
+// capitalised as Envoy writes it, so users can match what they see.
+type envoyError string
+
+func (e envoyError) Error() string { return string(e) }

@@ -1,6 +1,9 @@
 // Package manifest reads Kubernetes objects from files the way kubectl does:
 // files, directories (recursively), stdin, multi-document YAML or JSON, and
-// `kind: List`. Errors name the file and the line a broken document starts at.
+// `kind: List`. Errors name the file, the line a broken document starts at
+// and its position in the file. A document without apiVersion or kind, or
+// with a kind or version that does not exist in a group gatewarden checks
+// (a typo, which would otherwise go unchecked without a word), is an error.
 package manifest
 
 import (
@@ -98,11 +101,13 @@ func parse(name string, r io.Reader) ([]Object, error) {
 		return nil, fmt.Errorf("%s: larger than %d bytes", name, MaxFileBytes)
 	}
 	var out []Object
+	index := 0
 	for _, d := range splitDocs(data) {
 		doc, start := d.body, d.line
 		if len(bytes.TrimSpace(stripComments(doc))) == 0 {
 			continue
 		}
+		index++
 		js, err := yaml.YAMLToJSON(doc)
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: %s", name, docLine(start, err), err)
@@ -110,25 +115,38 @@ func parse(name string, r io.Reader) ([]Object, error) {
 		if bytes.Equal(bytes.TrimSpace(js), []byte("null")) {
 			continue
 		}
+		src := fmt.Sprintf("%s:%d", name, start)
+		where := fmt.Sprintf("%s (document %d)", src, index)
+		if err := checkTypeMeta(js); err != nil {
+			return nil, fmt.Errorf("%s: %v", where, err)
+		}
 		u := &unstructured.Unstructured{}
 		if err := u.UnmarshalJSON(js); err != nil {
-			return nil, fmt.Errorf("%s:%d: not a Kubernetes object: %v", name, start, err)
+			return nil, fmt.Errorf("%s: not a Kubernetes object: %v", where, err)
 		}
-		src := fmt.Sprintf("%s:%d", name, start)
 		if u.IsList() {
 			l, err := u.ToList()
 			if err != nil {
-				return nil, fmt.Errorf("%s: %v", src, err)
+				return nil, fmt.Errorf("%s: %v", where, err)
 			}
 			for i := range l.Items {
 				item := &l.Items[i]
 				raw, err := item.MarshalJSON()
 				if err != nil {
-					return nil, fmt.Errorf("%s: items[%d]: %v", src, i, err)
+					return nil, fmt.Errorf("%s: items[%d]: %v", where, i, err)
+				}
+				if err := checkTypeMeta(raw); err != nil {
+					return nil, fmt.Errorf("%s: items[%d]: %v", where, i, err)
+				}
+				if err := checkKind(item.GroupVersionKind()); err != nil {
+					return nil, fmt.Errorf("%s: items[%d]: %v", where, i, err)
 				}
 				out = append(out, Object{Unstructured: item, Raw: raw, Source: src})
 			}
 			continue
+		}
+		if err := checkKind(u.GroupVersionKind()); err != nil {
+			return nil, fmt.Errorf("%s: %v", where, err)
 		}
 		out = append(out, Object{Unstructured: u, Raw: js, Source: src})
 	}

@@ -143,8 +143,8 @@ func (c *converter) access(p *field.Path, r apirule.V1beta1Rule) (access, bool) 
 		ext, ok := c.extAuth(sp.Index(byName[hIntrospection][0].k), byName[hIntrospection][0].h)
 		return access{extAuth: ext, mutated: true}, ok
 	}
-	c.refuse(field.Invalid(sp, strings.Join(names, ", "), fmt.Sprintf(
-		"Oathkeeper let a request through when any of these strategies accepted it; a v2 rule has exactly one of noAuth, jwt or extAuth: keep one strategy, or split the rule by path")))
+	c.refuse(field.Invalid(sp, strings.Join(names, ", "),
+		"Oathkeeper let a request through when any of these strategies accepted it; a v2 rule has exactly one of noAuth, jwt or extAuth: keep one strategy, or split the rule by path"))
 	return access{}, false
 }
 
@@ -372,7 +372,8 @@ func nonEmpty(in []string) []string {
 }
 
 // extAuth moves oauth2_introspection to an external authorizer registered in
-// the mesh config, as Kyma's migration guide does with oauth2-proxy.
+// the mesh config with envoyExtAuthzHttp (the only kind an APIRule may
+// name), as Kyma's migration guide does with oauth2-proxy.
 func (c *converter) extAuth(hp *field.Path, h *apirule.Handler) (*apirule.ExtAuth, bool) {
 	mesh, err := c.env.Lookup.Mesh(c.ctx)
 	if err != nil {
@@ -380,7 +381,7 @@ func (c *converter) extAuth(hp *field.Path, h *apirule.Handler) (*apirule.ExtAut
 		return nil, false
 	}
 	set := map[string]bool{}
-	for _, n := range append(append([]string{}, mesh.ExtAuthzProviders...), mesh.KymaAuthorizers...) {
+	for _, n := range append(append([]string{}, mesh.ExtAuthzHTTPProviders...), mesh.KymaAuthorizers...) {
 		set[n] = true
 	}
 	names := sortedKeys(set)

@@ -104,10 +104,10 @@ func TestBootstrapFillsEmptySecret(t *testing.T) {
 	if !ca.IsCA {
 		t.Error("ca.crt is not a CA")
 	}
-	if d := ca.NotAfter.Sub(time.Now()); d < DefaultCAValidity-2*time.Hour {
+	if d := time.Until(ca.NotAfter); d < DefaultCAValidity-2*time.Hour {
 		t.Errorf("CA valid for %s, want about %s", d, DefaultCAValidity)
 	}
-	if d := leaf.NotAfter.Sub(time.Now()); d < DefaultServerValidity-2*time.Hour || d > DefaultServerValidity {
+	if d := time.Until(leaf.NotAfter); d < DefaultServerValidity-2*time.Hour || d > DefaultServerValidity {
 		t.Errorf("serving certificate valid for %s, want about %s", d, DefaultServerValidity)
 	}
 }

@@ -94,7 +94,7 @@ func discoverAndKeys(ctx context.Context, r *HTTPResolver, issuer string) error 
 	if err != nil {
 		return err
 	}
-	if rep := InspectKeySet(ks.Raw); !rep.OK() {
+	if rep := ks.Inspect(); !rep.OK() {
 		return &FetchError{URL: d.JWKSURI, Kind: Invalid, Err: errString(strings.Join(rep.Errors, "; "))}
 	}
 	return nil

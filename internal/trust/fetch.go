@@ -21,19 +21,28 @@ import (
 )
 
 // blockedError is what the dial-time guard returns for an address the SSRF
-// policy refuses.
+// policy refuses. Its message names the range, never an address the URL
+// does not show: with a broad --allow-cidr, echoing what a name resolved to
+// would let a tenant map internal addresses through denial messages.
 type blockedError struct {
+	host   string // the URL's host, when the dial knows it
 	addr   netip.Addr
 	reason string
 }
 
 func (e *blockedError) Error() string {
-	bits := 32
-	if e.addr.Is6() {
-		bits = 128
+	if ip, err := netip.ParseAddr(e.host); err == nil && ip == e.addr {
+		bits := 32
+		if e.addr.Is6() {
+			bits = 128
+		}
+		return fmt.Sprintf("address %s is in a blocked address range (%s); if this issuer is trusted, --allow-cidr %s allows it",
+			e.addr, e.reason, netip.PrefixFrom(e.addr, bits))
 	}
-	return fmt.Sprintf("address %s is blocked (%s); if this issuer is trusted, --allow-cidr %s allows it",
-		e.addr, e.reason, netip.PrefixFrom(e.addr, bits))
+	if e.host == "" {
+		return fmt.Sprintf("resolves to a blocked address range (%s); if this issuer is trusted, an operator can allow its range with --allow-cidr", e.reason)
+	}
+	return fmt.Sprintf("host %s resolves to a blocked address range (%s); if this issuer is trusted, an operator can allow its range with --allow-cidr", e.host, e.reason)
 }
 
 // lookupError is a failed name resolution.
@@ -73,40 +82,48 @@ func control(g *ssrf.Guardian) func(network, address string, c syscall.RawConn) 
 		}
 		ap, perr := netip.ParseAddrPort(address)
 		if perr != nil || !errors.Is(err, ssrf.ErrProhibitedIP) {
-			return fmt.Errorf("dial %s %s refused: %w", network, address, err)
+			return fmt.Errorf("connection refused by the SSRF policy: %w", err)
 		}
-		return &blockedError{addr: ap.Addr(), reason: blockReason(ap.Addr())}
+		return &blockedError{addr: ap.Addr(), reason: blockedRange(ap.Addr())}
 	}
 }
 
-// blockReason names the special-purpose range an address is in.
-func blockReason(a netip.Addr) string {
-	if a.Is4In6() {
-		return "IPv4-mapped IPv6 address"
+var (
+	sharedRange = netip.MustParsePrefix("100.64.0.0/10")
+	thisNetwork = netip.MustParsePrefix("0.0.0.0/8")
+	nat64       = []netip.Prefix{netip.MustParsePrefix("64:ff9b::/96"), netip.MustParsePrefix("64:ff9b:1::/48")}
+)
+
+// blockedRange names the kind of range a refused address is in, in words
+// that say why it is refused without telling the address.
+func blockedRange(a netip.Addr) string {
+	switch {
+	case a.Is4In6():
+		return "IPv4-mapped IPv6"
+	case a.IsLoopback():
+		return "loopback"
+	case a.IsPrivate():
+		return "private"
+	case a.IsLinkLocalUnicast():
+		return "link-local"
+	case a.IsMulticast():
+		return "multicast"
+	case a.IsUnspecified(), a.Is4() && thisNetwork.Contains(a):
+		return "unspecified"
+	case sharedRange.Contains(a):
+		return "shared (carrier-grade NAT)"
+	case a.Is6() && (nat64[0].Contains(a) || nat64[1].Contains(a)):
+		return "NAT64"
+	case a.Is6() && !ssrf.IPv6GlobalUnicast.Contains(a):
+		return "outside IPv6 global unicast"
 	}
-	if a.Is4() {
-		for _, p := range ssrf.IPv4DeniedPrefixes {
-			if p.Contains(a) {
-				return "in special-purpose range " + p.String()
-			}
-		}
-		return "special-purpose address"
-	}
-	if !ssrf.IPv6GlobalUnicast.Contains(a) {
-		return "outside the IPv6 global unicast range " + ssrf.IPv6GlobalUnicast.String()
-	}
-	for _, p := range ssrf.IPv6DeniedPrefixes {
-		if p.Contains(a) {
-			return "in special-purpose range " + p.String()
-		}
-	}
-	return "special-purpose address"
+	return "special-purpose"
 }
 
 // newClient builds the bounded, SSRF-safe HTTP client: no proxy (a proxy
 // would hide the real destination from the guard), no cookie jar, TLS 1.2 or
 // later with the system roots plus CAFile, redirects re-checked.
-func newClient(o Options, maxRedirects int) (*http.Client, error) {
+func newClient(o Options, guard *ssrf.Guardian, maxRedirects int) (*http.Client, error) {
 	pool, err := x509.SystemCertPool()
 	if err != nil || pool == nil {
 		pool = x509.NewCertPool()
@@ -120,7 +137,7 @@ func newClient(o Options, maxRedirects int) (*http.Client, error) {
 			return nil, fmt.Errorf("--ca-file %s: no PEM certificates found", o.CAFile)
 		}
 	}
-	dialer := &net.Dialer{Timeout: o.Timeout, Control: control(newGuardian(o.AllowCIDRs))}
+	dialer := &net.Dialer{Timeout: o.Timeout, Control: control(guard)}
 	lookup := o.LookupIP
 	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
 		host, port, err := net.SplitHostPort(addr)
@@ -144,6 +161,10 @@ func newClient(o Options, maxRedirects int) (*http.Client, error) {
 			conn, err := dialer.DialContext(ctx, network, net.JoinHostPort(ip.String(), port))
 			if err == nil {
 				return conn, nil
+			}
+			var be *blockedError
+			if errors.As(err, &be) {
+				be.host = host
 			}
 			if first == nil {
 				first = err
@@ -281,7 +302,47 @@ func (h *HTTPResolver) classify(rawURL string, err error) *FetchError {
 	case errors.As(err, &recErr), errors.As(err, &alert), strings.Contains(err.Error(), "tls: "):
 		return network("tls handshake failed: %s", innermost(err))
 	}
+	// A dial error names the address dialled, which for a host name is
+	// what it resolved to: keep only what went wrong.
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Err != nil {
+		return network("request failed: %s: %s", opErr.Op, opErr.Err)
+	}
 	return network("request failed: %s", innermost(err))
+}
+
+// Allowed says whether rawURL would be fetched at all, without fetching it:
+// the URL form (CheckURL with the resolver's allowHTTPHosts) and the SSRF
+// policy for every address its host resolves to. Errors are FetchErrors of
+// kind Invalid, Blocked, or Network (the name did not resolve).
+func (h *HTTPResolver) Allowed(ctx context.Context, rawURL string) error {
+	if err := CheckURL(rawURL, h.opts.AllowHTTPHosts); err != nil {
+		return &FetchError{URL: rawURL, Kind: Invalid, Err: err}
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return &FetchError{URL: rawURL, Kind: Invalid, Err: err}
+	}
+	host := u.Hostname()
+	var ips []netip.Addr
+	if ip, perr := netip.ParseAddr(host); perr == nil {
+		ips = []netip.Addr{ip}
+	} else {
+		ctx, cancel := context.WithTimeout(ctx, h.opts.Timeout)
+		defer cancel()
+		if ips, err = h.opts.LookupIP(ctx, host); err != nil || len(ips) == 0 {
+			if err == nil {
+				err = errors.New("no addresses")
+			}
+			return &FetchError{URL: rawURL, Kind: Network, Err: &lookupError{host: host, err: err}}
+		}
+	}
+	for _, ip := range ips {
+		if err := h.guard.SafeAddr(ip); err != nil {
+			return &FetchError{URL: rawURL, Kind: Blocked, Err: &blockedError{host: host, addr: ip, reason: blockedRange(ip)}}
+		}
+	}
+	return nil
 }
 
 // innermost drops the `Get "url": ` prefix url.Error adds.

@@ -67,6 +67,9 @@ func FuzzInspectKeySet(f *testing.F) {
 		if rep.OK() && rep.Usable == 0 {
 			t.Fatalf("OK without a usable key: %+v", rep)
 		}
+		if n, max := len(rep.Errors)+len(rep.Warnings), int(numProblems)*(MaxMessagesPerProblem+1)+2; n > max {
+			t.Fatalf("%d messages, at most %d expected", n, max)
+		}
 		// Secret material in the input never appears in the report.
 		var doc struct {
 			Keys []map[string]any `json:"keys"`

@@ -26,6 +26,9 @@ type Options struct {
 	MaxRedirects int
 	// CacheSize bounds the number of cached documents (default 1024).
 	CacheSize int
+	// CacheMaxBytes bounds the estimated size of the cached answers
+	// (default 32 MiB); failures get a quarter of it on top.
+	CacheMaxBytes int64
 	// PositiveTTL keeps good answers (default 5m), NegativeTTL failures
 	// (default 30s), StaleFor serves the last good answer after a failed
 	// refresh (default 1h).
@@ -44,10 +47,13 @@ const (
 	DefaultMaxBodyBytes = 512 << 10
 	DefaultMaxRedirects = 3
 	DefaultCacheSize    = 1024
-	DefaultPositiveTTL  = 5 * time.Minute
-	DefaultNegativeTTL  = 30 * time.Second
-	DefaultStaleFor     = time.Hour
-	DefaultUserAgent    = "gatewarden/dev"
+	// DefaultCacheMaxBytes stays far under half of the chart's 256 MiB
+	// memory limit, cached failures (a quarter more) included.
+	DefaultCacheMaxBytes = 32 << 20
+	DefaultPositiveTTL   = 5 * time.Minute
+	DefaultNegativeTTL   = 30 * time.Second
+	DefaultStaleFor      = time.Hour
+	DefaultUserAgent     = "gatewarden/dev"
 )
 
 // LookupFunc resolves a host name to addresses. Options.LookupIP defaults to
@@ -68,6 +74,9 @@ func (o Options) WithDefaults() Options {
 	}
 	if o.CacheSize <= 0 {
 		o.CacheSize = DefaultCacheSize
+	}
+	if o.CacheMaxBytes <= 0 {
+		o.CacheMaxBytes = DefaultCacheMaxBytes
 	}
 	if o.PositiveTTL <= 0 {
 		o.PositiveTTL = DefaultPositiveTTL

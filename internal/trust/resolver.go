@@ -9,19 +9,22 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/expirable"
+	"code.dny.dev/ssrf"
 	"golang.org/x/sync/singleflight"
 )
 
 // HTTPResolver is the Resolver that fetches: bounded, SSRF-safe, cached.
 // Concurrent callers for one URL share one fetch; good answers are kept for
 // PositiveTTL, failures for NegativeTTL, and after a failed refresh the last
-// good answer younger than StaleFor is served marked Stale.
+// good answer younger than StaleFor is served marked Stale. The caches hold
+// parsed answers (a discovery document's two URLs, a key set's report),
+// bounded in entries and in bytes.
 type HTTPResolver struct {
 	opts   Options
 	client *http.Client
-	good   *expirable.LRU[string, goodEntry]
-	bad    *expirable.LRU[string, badEntry]
+	guard  *ssrf.Guardian
+	good   *sizedLRU[goodEntry]
+	bad    *sizedLRU[badEntry]
 	group  singleflight.Group
 	// now is the clock cache ages are judged by (tests replace it).
 	now func() time.Time
@@ -31,8 +34,19 @@ type HTTPResolver struct {
 
 type goodEntry struct {
 	disc *Discovery
-	raw  []byte
+	keys *KeySetReport
 	at   time.Time
+}
+
+func (e goodEntry) size() int64 {
+	var n int64
+	if e.disc != nil {
+		n += int64(len(e.disc.Issuer)+len(e.disc.JWKSURI)) + 64
+	}
+	if e.keys != nil {
+		n += e.keys.size()
+	}
+	return n
 }
 
 type badEntry struct {
@@ -49,7 +63,8 @@ func New(opts Options) (*HTTPResolver, error) {
 	if maxRedirects < 0 {
 		maxRedirects = 0
 	}
-	c, err := newClient(opts, maxRedirects)
+	guard := newGuardian(opts.AllowCIDRs)
+	c, err := newClient(opts, guard, maxRedirects)
 	if err != nil {
 		return nil, err
 	}
@@ -60,14 +75,20 @@ func New(opts Options) (*HTTPResolver, error) {
 	return &HTTPResolver{
 		opts:   opts,
 		client: c,
-		good:   expirable.NewLRU[string, goodEntry](opts.CacheSize, nil, keep),
-		bad:    expirable.NewLRU[string, badEntry](opts.CacheSize, nil, opts.NegativeTTL),
-		now:    time.Now,
+		guard:  guard,
+		good:   newSizedLRU[goodEntry](opts.CacheSize, opts.CacheMaxBytes, keep),
+		// Failures get a quarter of the bytes: a flood of bad URLs can
+		// neither evict good answers nor take much memory.
+		bad: newSizedLRU[badEntry](opts.CacheSize, opts.CacheMaxBytes/4, opts.NegativeTTL),
+		now: time.Now,
 	}, nil
 }
 
 // Requests is the number of HTTP requests the resolver has started.
 func (h *HTTPResolver) Requests() int64 { return h.requests.Load() }
+
+// CacheBytes is the estimated size of the cached answers and failures.
+func (h *HTTPResolver) CacheBytes() int64 { return h.good.Bytes() + h.bad.Bytes() }
 
 // DiscoveryURL is where an issuer's OIDC discovery document lives.
 func DiscoveryURL(issuer string) string {
@@ -86,16 +107,27 @@ func (h *HTTPResolver) Discover(ctx context.Context, issuer string) (*Discovery,
 	return &d, nil
 }
 
-// JWKS fetches a key set; the body must be JSON, InspectKeySet judges it.
+// JWKS fetches a key set; the body must be JSON. InspectKeySet judges it
+// once, when it is fetched, and the report is what is cached and returned.
 func (h *HTTPResolver) JWKS(ctx context.Context, uri string) (*KeySet, error) {
-	e, reason, err := h.get(ctx, "jwks "+uri, uri, nil)
+	e, reason, err := h.get(ctx, "jwks "+uri, uri, parseKeySet)
 	if err != nil {
 		return nil, err
 	}
-	return &KeySet{Raw: append([]byte(nil), e.raw...), Stale: reason != "", StaleReason: reason}, nil
+	return &KeySet{Report: e.keys, Stale: reason != "", StaleReason: reason}, nil
 }
 
-func parseDiscovery(raw []byte) (*Discovery, error) {
+func parseKeySet(raw []byte) (goodEntry, error) {
+	rep := InspectKeySet(raw)
+	return goodEntry{keys: &rep}, nil
+}
+
+func parseDiscovery(raw []byte) (goodEntry, error) {
+	d, err := discoveryOf(raw)
+	return goodEntry{disc: d}, err
+}
+
+func discoveryOf(raw []byte) (*Discovery, error) {
 	var doc struct {
 		Issuer  *string `json:"issuer"`
 		JWKSURI string  `json:"jwks_uri"`
@@ -109,9 +141,10 @@ func parseDiscovery(raw []byte) (*Discovery, error) {
 	return &Discovery{Issuer: *doc.Issuer, JWKSURI: doc.JWKSURI}, nil
 }
 
-// get answers from the cache or fetches once for all concurrent callers.
-// reason is non-empty when the answer is a stale last-known-good copy.
-func (h *HTTPResolver) get(ctx context.Context, key, rawURL string, parse func([]byte) (*Discovery, error)) (goodEntry, string, error) {
+// get answers from the cache or fetches once for all concurrent callers;
+// parse turns the body into what is cached. reason is non-empty when the
+// answer is a stale last-known-good copy.
+func (h *HTTPResolver) get(ctx context.Context, key, rawURL string, parse func([]byte) (goodEntry, error)) (goodEntry, string, error) {
 	if e, ok := h.fresh(key); ok {
 		return e, "", nil
 	}
@@ -119,6 +152,10 @@ func (h *HTTPResolver) get(ctx context.Context, key, rawURL string, parse func([
 		return h.staleOr(key, b.err)
 	}
 	if ferr := pace(ctx, rawURL); ferr != nil {
+		return h.staleOr(key, ferr)
+	}
+	release, ferr := acquire(ctx, rawURL)
+	if ferr != nil {
 		return h.staleOr(key, ferr)
 	}
 	ch := h.group.DoChan(key, func() (any, error) {
@@ -133,30 +170,26 @@ func (h *HTTPResolver) get(ctx context.Context, key, rawURL string, parse func([
 		// The fetch outlives a caller that gives up: others may share it,
 		// and its answer is cached.
 		raw, ferr := h.fetch(context.WithoutCancel(ctx), rawURL)
-		if ferr == nil && parse != nil {
-			d, err := parse(raw)
-			if err != nil {
-				ferr = &FetchError{URL: rawURL, Kind: Invalid, Err: err}
-			} else {
-				e := goodEntry{disc: d, at: h.now()}
+		if ferr == nil {
+			e, err := parse(raw)
+			if err == nil {
+				e.at = h.now()
 				h.bad.Remove(key)
-				h.good.Add(key, e)
+				h.good.Add(key, e, e.size())
 				return e, nil
 			}
+			ferr = &FetchError{URL: rawURL, Kind: Invalid, Err: err}
 		}
-		if ferr != nil {
-			h.bad.Add(key, badEntry{err: ferr, at: h.now()})
-			return nil, ferr
-		}
-		e := goodEntry{raw: raw, at: h.now()}
-		h.bad.Remove(key)
-		h.good.Add(key, e)
-		return e, nil
+		h.bad.Add(key, badEntry{err: ferr, at: h.now()}, int64(len(ferr.Error()))+64)
+		return nil, ferr
 	})
 	select {
 	case <-ctx.Done():
+		// The budget's slot stays taken until the fetch ends.
+		go func() { <-ch; release() }()
 		return goodEntry{}, "", &FetchError{URL: rawURL, Kind: Network, Err: fmt.Errorf("gave up waiting: %w", ctx.Err())}
 	case res := <-ch:
+		release()
 		if res.Err != nil {
 			return h.staleOr(key, res.Err.(*FetchError))
 		}

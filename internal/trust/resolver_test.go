@@ -163,7 +163,7 @@ func TestDiscoverGoodIssuer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep := InspectKeySet(ks.Raw); !rep.OK() || rep.Usable != 1 {
+	if rep := ks.Inspect(); !rep.OK() || rep.Usable != 1 {
 		t.Errorf("key set report = %+v", rep)
 	}
 	req := is.last
@@ -217,6 +217,7 @@ func TestFetchFailures(t *testing.T) {
 		kind     Kind
 		status   int
 		frags    []string
+		hidden   string // must not appear in the error
 	}{
 		{name: "discovery 404", discover: true, kind: Status, status: 404, frags: []string{"answered HTTP 404"}},
 		{name: "jwks 500", routes: map[string]http.HandlerFunc{"/keys": statusHandler(500)}, path: "/keys", kind: Status, status: 500},
@@ -244,10 +245,10 @@ func TestFetchFailures(t *testing.T) {
 		{name: "redirect to plain http", routes: map[string]http.HandlerFunc{"/keys": redirectHandler("http://127.0.0.1:1/keys")},
 			path: "/keys", kind: Invalid, frags: []string{"redirect to http://127.0.0.1:1/keys refused", "plain http"}},
 		{name: "redirect to a blocked address", routes: map[string]http.HandlerFunc{"/keys": redirectHandler("https://169.254.169.254/latest/meta-data")},
-			path: "/keys", kind: Blocked, frags: []string{"address 169.254.169.254 is blocked", "169.254.0.0/16", "--allow-cidr 169.254.169.254/32"}},
+			path: "/keys", kind: Blocked, frags: []string{"address 169.254.169.254 is in a blocked address range (link-local)", "--allow-cidr 169.254.169.254/32"}},
 		{name: "redirect to a name resolving to a private address", routes: map[string]http.HandlerFunc{"/keys": redirectHandler("https://idp.internal.test/keys")},
 			opts: func(o *Options) { o.LookupIP = fixedDNS("idp.internal.test", "10.1.2.3") },
-			path: "/keys", kind: Blocked, frags: []string{"address 10.1.2.3 is blocked", "--allow-cidr 10.1.2.3/32"}},
+			path: "/keys", kind: Blocked, frags: []string{"host idp.internal.test resolves to a blocked address range (private)", "--allow-cidr"}, hidden: "10.1.2.3"},
 		{name: "untrusted certificate", routes: map[string]http.HandlerFunc{"/keys": rawHandler("application/json", []byte(`{}`))},
 			opts: func(o *Options) { o.CAFile = "" }, path: "/keys", kind: Network, frags: []string{"tls certificate not trusted", "--ca-file"}},
 	}
@@ -267,6 +268,9 @@ func TestFetchFailures(t *testing.T) {
 			fe := wantFetchError(t, err, tt.kind, tt.frags...)
 			if fe.Status != tt.status {
 				t.Errorf("status = %d, want %d", fe.Status, tt.status)
+			}
+			if tt.hidden != "" && strings.Contains(err.Error(), tt.hidden) {
+				t.Errorf("error %q tells the address %s the name resolved to", err, tt.hidden)
 			}
 		})
 	}
@@ -291,8 +295,8 @@ func TestRedirectWithinLimitIsFollowed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !InspectKeySet(ks.Raw).OK() {
-		t.Errorf("key set not usable: %s", ks.Raw)
+	if !ks.Inspect().OK() {
+		t.Errorf("key set not usable: %+v", ks.Inspect())
 	}
 }
 
@@ -301,37 +305,38 @@ func TestSSRF(t *testing.T) {
 	is.standard(t, "")
 	port := is.srv.Listener.Addr().(*net.TCPAddr).Port
 	tests := []struct {
-		name  string
-		url   string
-		opts  func(*Options)
-		kind  Kind
-		frags []string
+		name   string
+		url    string
+		opts   func(*Options)
+		kind   Kind
+		frags  []string
+		hidden string // the address a name resolved to: never in the message
 	}{
 		{name: "loopback blocked unless allowlisted", url: is.srv.URL + "/keys", opts: func(o *Options) { o.AllowCIDRs = nil },
-			kind: Blocked, frags: []string{"address 127.0.0.1 is blocked", "127.0.0.0/8", "--allow-cidr 127.0.0.1/32"}},
+			kind: Blocked, frags: []string{"address 127.0.0.1 is in a blocked address range (loopback)", "--allow-cidr 127.0.0.1/32"}},
 		{name: "allowlist for another range does not open loopback", url: is.srv.URL + "/keys",
 			opts: func(o *Options) { o.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")} },
 			kind: Blocked, frags: []string{"127.0.0.1"}},
 		{name: "name resolving to a private address", url: "https://idp.internal.test/keys",
 			opts: func(o *Options) { o.LookupIP = fixedDNS("idp.internal.test", "192.168.7.7") },
-			kind: Blocked, frags: []string{"address 192.168.7.7 is blocked", "192.168.0.0/16", "--allow-cidr 192.168.7.7/32"}},
+			kind: Blocked, frags: []string{"host idp.internal.test resolves to a blocked address range (private)", "--allow-cidr"}, hidden: "192.168"},
 		{name: "name resolving to the metadata address", url: "https://metadata.test/",
 			opts: func(o *Options) { o.LookupIP = fixedDNS("metadata.test", "169.254.169.254") },
-			kind: Blocked, frags: []string{"169.254.169.254"}},
+			kind: Blocked, frags: []string{"resolves to a blocked address range (link-local)"}, hidden: "169.254"},
 		{name: "name resolving to CGNAT", url: "https://cgnat.test/",
-			opts: func(o *Options) { o.LookupIP = fixedDNS("cgnat.test", "100.64.1.1") }, kind: Blocked, frags: []string{"100.64.0.0/10"}},
+			opts: func(o *Options) { o.LookupIP = fixedDNS("cgnat.test", "100.64.1.1") }, kind: Blocked, frags: []string{"(shared (carrier-grade NAT))"}, hidden: "100.64"},
 		{name: "name resolving to an IPv6 unique local address", url: "https://ula.test/",
-			opts: func(o *Options) { o.LookupIP = fixedDNS("ula.test", "fd00::1") }, kind: Blocked, frags: []string{"fd00::1", "--allow-cidr fd00::1/128"}},
+			opts: func(o *Options) { o.LookupIP = fixedDNS("ula.test", "fd00::1") }, kind: Blocked, frags: []string{"host ula.test resolves to a blocked address range (private)"}, hidden: "fd00"},
 		{name: "name resolving to an IPv4-mapped IPv6 address", url: "https://mapped.test/",
 			opts: func(o *Options) {
 				o.AllowCIDRs = nil
 				o.LookupIP = fixedDNS("mapped.test", "::ffff:10.0.0.1")
-			}, kind: Blocked, frags: []string{"10.0.0.1"}},
+			}, kind: Blocked, frags: []string{"host mapped.test resolves to a blocked address range"}, hidden: "10.0.0.1"},
 		{name: "name resolving to a multicast address", url: "https://multicast.test/",
-			opts: func(o *Options) { o.LookupIP = fixedDNS("multicast.test", "239.1.2.3") }, kind: Blocked, frags: []string{"239.1.2.3"}},
+			opts: func(o *Options) { o.LookupIP = fixedDNS("multicast.test", "239.1.2.3") }, kind: Blocked, frags: []string{"(multicast)"}, hidden: "239.1"},
 		{name: "name resolving to an IPv6 multicast address", url: "https://multicast6.test/",
-			opts: func(o *Options) { o.LookupIP = fixedDNS("multicast6.test", "ff02::1") }, kind: Blocked, frags: []string{"ff02::1"}},
-		{name: "unspecified address", url: fmt.Sprintf("https://0.0.0.0:%d/keys", port), kind: Blocked, frags: []string{"0.0.0.0/8"}},
+			opts: func(o *Options) { o.LookupIP = fixedDNS("multicast6.test", "ff02::1") }, kind: Blocked, frags: []string{"(multicast)"}, hidden: "ff02"},
+		{name: "unspecified address", url: fmt.Sprintf("https://0.0.0.0:%d/keys", port), kind: Blocked, frags: []string{"address 0.0.0.0 is in a blocked address range (unspecified)"}},
 		{name: "dns failure", url: "https://nowhere.test/keys", kind: Network, frags: []string{"dns lookup of nowhere.test failed"}},
 		{name: "http refused for a host not allowlisted", url: fmt.Sprintf("http://127.0.0.1:%d/keys", port), kind: Invalid, frags: []string{"plain http"}},
 		{name: "user info refused", url: fmt.Sprintf("https://u:p@127.0.0.1:%d/keys", port), kind: Invalid, frags: []string{"user info"}},
@@ -341,6 +346,9 @@ func TestSSRF(t *testing.T) {
 			r := newTestResolver(t, is, tt.opts)
 			_, err := r.JWKS(context.Background(), tt.url)
 			wantFetchError(t, err, tt.kind, tt.frags...)
+			if tt.hidden != "" && strings.Contains(err.Error(), tt.hidden) {
+				t.Errorf("error %q tells the address (%s...) the name resolved to", err, tt.hidden)
+			}
 		})
 	}
 	if n := is.count("/keys"); n != 0 {
@@ -389,7 +397,7 @@ func TestPlainHTTPForAllowedHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	ks, err := r.JWKS(context.Background(), srv.URL+"/keys")
-	if err != nil || string(ks.Raw) != `{"keys":[]}` || hits.Load() != 1 {
+	if err != nil || ks.Report == nil || ks.Report.Keys != 0 || hits.Load() != 1 {
 		t.Errorf("JWKS = %v, %v; hits %d", ks, err, hits.Load())
 	}
 }
@@ -424,7 +432,7 @@ func TestConcurrentCallersShareOneFetch(t *testing.T) {
 				errs <- err
 				return
 			}
-			if !InspectKeySet(ks.Raw).OK() {
+			if !ks.Inspect().OK() {
 				errs <- fmt.Errorf("bad key set")
 			}
 		}()
@@ -536,7 +544,7 @@ func TestLastKnownGoodAfterIssuerVanishes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !ks.Stale || !strings.Contains(ks.StaleReason, "connection refused") || !InspectKeySet(ks.Raw).OK() {
+	if !ks.Stale || !strings.Contains(ks.StaleReason, "connection refused") || !ks.Inspect().OK() {
 		t.Errorf("stale key set = stale %v, reason %q", ks.Stale, ks.StaleReason)
 	}
 }
@@ -544,15 +552,19 @@ func TestLastKnownGoodAfterIssuerVanishes(t *testing.T) {
 func TestCallerDeadlineDoesNotPoisonCache(t *testing.T) {
 	is := newIssuer(t)
 	is.standard(t, "")
-	release := make(chan struct{})
+	release, started := make(chan struct{}), make(chan struct{}, 1)
 	keys := is.routes["/keys"]
 	is.handle("/keys", func(w http.ResponseWriter, r *http.Request) {
+		started <- struct{}{}
 		<-release
 		keys(w, r)
 	})
 	r := newTestResolver(t, is, nil)
 	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
+	go func() {
+		<-started
+		cancel()
+	}()
 	_, err := r.JWKS(ctx, is.srv.URL+"/keys")
 	wantFetchError(t, err, Network, "gave up waiting")
 	close(release)

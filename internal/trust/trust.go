@@ -31,11 +31,42 @@ type Discovery struct {
 	StaleReason string
 }
 
-// KeySet is a fetched JWKS document, unparsed: Inspect judges it.
+// KeySet is a fetched JWKS document as the checks need it.
 type KeySet struct {
+	// Report is the document's inspection, made once when it was fetched:
+	// caches hold this, not the body, so an admission never parses a cached
+	// key set again. Callers must not modify it.
+	Report *KeySetReport
+	// Raw is an uninspected document, for resolvers that do not inspect
+	// (fakes in tests); it is ignored when Report is set.
 	Raw         []byte
 	Stale       bool
 	StaleReason string
+}
+
+// Inspect is the key set's report: Report, or InspectKeySet of Raw.
+func (k *KeySet) Inspect() KeySetReport {
+	if k.Report != nil {
+		return *k.Report
+	}
+	return InspectKeySet(k.Raw)
+}
+
+// URLPolicy is implemented by resolvers that can tell, without fetching,
+// whether a URL would be fetched at all: its form, and where its host
+// resolves. Defaults use it so that they never write a URL the fetch policy
+// refuses.
+type URLPolicy interface {
+	Allowed(ctx context.Context, rawURL string) error
+}
+
+// Allowed asks r's URLPolicy about rawURL; resolvers without one (fakes,
+// Offline) get the URL form check only.
+func Allowed(ctx context.Context, r Resolver, rawURL string, allowHTTPHosts []string) error {
+	if p, ok := r.(URLPolicy); ok {
+		return p.Allowed(ctx, rawURL)
+	}
+	return CheckURL(rawURL, allowHTTPHosts)
 }
 
 // Kind says what sort of failure a fetch met, which decides how a check
@@ -55,6 +86,10 @@ const (
 	Invalid
 	// Disabled: network checks are switched off (`check --no-network`).
 	Disabled
+	// Budget: not fetched because the object's fetch budget (WithFetchBudget)
+	// or its admission deadline was spent. The answer is unknown and
+	// nothing was asked, so checks warn and never deny.
+	Budget
 )
 
 // FetchError is every error a Resolver returns.
@@ -69,6 +104,8 @@ func (e *FetchError) Error() string {
 	switch e.Kind {
 	case Status:
 		return fmt.Sprintf("GET %s answered HTTP %d", e.URL, e.Status)
+	case Budget:
+		return fmt.Sprintf("%s not fetched: %v", e.URL, e.Err)
 	default:
 		return fmt.Sprintf("GET %s: %v", e.URL, e.Err)
 	}

@@ -157,3 +157,41 @@ the admission budget (fetches included) stays below webhook.timeoutSeconds. */}}
 {{- end -}}
 {{- $b -}}
 {{- end -}}
+
+{{/* A byte count from a number or a quantity string (32Mi, 64M, 33554432). */}}
+{{- define "gatewarden.bytes" -}}
+{{- $v := .value -}}
+{{- if kindIs "float64" $v -}}{{- $v = int64 $v | toString -}}{{- else -}}{{- $v = toString $v -}}{{- end -}}
+{{- $re := "^([0-9]+)(Ki|Mi|Gi|Ti|k|K|M|G|T)?$" -}}
+{{- if not (regexMatch $re $v) -}}
+{{- fail (printf "%s %q: give a byte count such as 33554432 or 32Mi" .name $v) -}}
+{{- end -}}
+{{- $units := dict "" 1 "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 "k" 1000 "K" 1000 "M" 1000000 "G" 1000000000 "T" 1000000000000 -}}
+{{- mul (int64 (regexReplaceAll $re $v "${1}")) (get $units (regexReplaceAll $re $v "${2}")) -}}
+{{- end -}}
+
+{{/* The trust cache, cached failures included (a quarter more), must stay
+under half of the memory limit: the rest is the process, its informers and
+the admissions in flight. */}}
+{{- define "gatewarden.trustCacheMaxBytes" -}}
+{{- $cache := include "gatewarden.bytes" (dict "name" "trust.cacheMaxBytes" "value" .Values.trust.cacheMaxBytes) | int64 -}}
+{{- if le $cache 0 -}}
+{{- fail "trust.cacheMaxBytes must be positive" -}}
+{{- end -}}
+{{- $limit := dig "limits" "memory" "" (.Values.resources | default dict) -}}
+{{- if $limit -}}
+{{- $limitBytes := include "gatewarden.bytes" (dict "name" "resources.limits.memory" "value" $limit) | int64 -}}
+{{- if gt (div (mul $cache 5) 4) (div $limitBytes 2) -}}
+{{- fail (printf "trust.cacheMaxBytes (%s) with its quarter for cached failures exceeds half of resources.limits.memory (%s): lower the cache or raise the limit" (toString .Values.trust.cacheMaxBytes) (toString $limit)) -}}
+{{- end -}}
+{{- end -}}
+{{- $cache -}}
+{{- end -}}
+
+{{/* Who may set the enforcement label, in words for the denial message. */}}
+{{- define "gatewarden.labelAdmins" -}}
+{{- $who := list -}}
+{{- range .Values.enforcementLabelPolicy.allowedGroups }}{{ $who = append $who (printf "members of %s" .) }}{{ end -}}
+{{- range .Values.enforcementLabelPolicy.allowedUsers }}{{ $who = append $who . }}{{ end -}}
+{{- if $who }}{{ join " and " $who }}{{ else }}nobody{{ end -}}
+{{- end -}}

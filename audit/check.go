@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/gatewarden/gatewarden/internal/core"
-	"github.com/gatewarden/gatewarden/internal/review"
+	"github.com/gatewarden/gatewarden/review"
 )
 
 // Operation is what the audit passes as the review operation.

@@ -22,8 +22,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/gatewarden/gatewarden/internal/core"
-	"github.com/gatewarden/gatewarden/internal/review"
 	"github.com/gatewarden/gatewarden/internal/trust"
+	"github.com/gatewarden/gatewarden/review"
 )
 
 // Options tune the audit. Zero values take the defaults.
@@ -136,7 +136,8 @@ func Add(mgr manager.Manager, rv *review.Reviewer, opts Options) error {
 		Reader:   reader,
 		Client:   mgr.GetClient(),
 		Served:   DiscoveryServed(dc),
-		Recorder: mgr.GetEventRecorderFor("gatewarden-audit"), //nolint:staticcheck // core/v1 Events are what kubectl describe shows
+		//lint:ignore SA1019 core/v1 Events are what kubectl describe shows and older viewers read
+		Recorder: mgr.GetEventRecorderFor("gatewarden-audit"),
 		Options:  opts,
 		Log:      ctrl.Log.WithName("audit"),
 	}

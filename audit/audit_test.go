@@ -34,8 +34,8 @@ import (
 	"github.com/gatewarden/gatewarden/internal/cluster"
 	"github.com/gatewarden/gatewarden/internal/config"
 	"github.com/gatewarden/gatewarden/internal/pki/pkitest"
-	"github.com/gatewarden/gatewarden/internal/review"
 	"github.com/gatewarden/gatewarden/internal/trust"
+	"github.com/gatewarden/gatewarden/review"
 )
 
 var testNow = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)

@@ -5,7 +5,7 @@ package review
 // "unchecked" admission, never a panic, and never an object of a kind the
 // table does not know.
 //
-//	go test -run '^$' -fuzz '^FuzzDecode$' -fuzztime 30s ./internal/review/
+//	go test -run '^$' -fuzz '^FuzzDecode$' -fuzztime 30s ./review/
 
 import (
 	"testing"

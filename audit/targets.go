@@ -16,7 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/gatewarden/gatewarden/internal/review"
+	"github.com/gatewarden/gatewarden/review"
 )
 
 // Target is one stored object to check, in the version it is checked as

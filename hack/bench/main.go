@@ -1,4 +1,4 @@
-// Command gatewarden-bench measures gatewarden against its floor, in one run
+// Command bench (gatewarden-bench in its messages) measures gatewarden against its floor, in one run
 // on one machine:
 //
 //  1. the e2e framework starts a real kube-apiserver and etcd, the local OIDC
@@ -6,7 +6,7 @@
 //  2. a second `gatewarden serve` starts against the same kubeconfig on
 //     another loopback port with every check off: the floor (TLS, JSON,
 //     admission plumbing, mutators);
-//  3. both are warmed, then loaded with AdmissionReviews (internal/loadgen:
+//  3. both are warmed, then loaded with AdmissionReviews (hack/bench/loadgen:
 //     APIRule v2 with a jwt rule, the anchors' MUTUAL Gateway without a CA,
 //     an AuthorizationPolicy; /mutate and /validate) at the same concurrency,
 //     alternating rounds; it prints both, the ratios and the targets (p99
@@ -18,7 +18,7 @@
 // All traffic stays on 127.0.0.1. Everything it starts it stops, also on
 // SIGINT/SIGTERM.
 //
-//	go build -o bin/gatewarden ./cmd/gatewarden && go run ./e2e/cmd/gatewarden-bench
+//	make build && go run ./hack/bench      (or make bench, which runs the Go benchmarks first)
 package main
 
 import (
@@ -48,12 +48,12 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gatewarden/gatewarden/e2e/framework"
+	"github.com/gatewarden/gatewarden/hack/bench/loadgen"
 	"github.com/gatewarden/gatewarden/internal/cluster"
 	"github.com/gatewarden/gatewarden/internal/core"
-	"github.com/gatewarden/gatewarden/internal/loadgen"
 )
 
-// Targets from docs and performance-anchors.md.
+// The budget docs/benchmarks.md holds gatewarden to against the floor.
 const (
 	targetP99Ratio        = 1.5
 	targetThroughputRatio = 0.70
@@ -435,7 +435,6 @@ func printWebhookSummary(f flags, fl, gw *loadgen.Result) {
 // apiResult holds the create latencies of each setting.
 type apiResult struct {
 	with, without []time.Duration
-	rounds        []string
 }
 
 // webhookConfigs are the kinds and names of the rendered webhook

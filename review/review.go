@@ -148,6 +148,7 @@ func (rv *Reviewer) validate(ctx context.Context, req *Request, env *core.Env) *
 	if !rep.Allowed() {
 		rv.ratchet(ctx, req, obj, v, e, env, rep)
 	}
+	rep.Finish()
 	return &Result{Allowed: rep.Allowed(), Violations: rep.Violations, Warnings: rep.Warnings, Checks: rep.Results(obj.Kind), Kind: obj.Kind}
 }
 

@@ -6,7 +6,7 @@ package review
 // The Gateway target also fuzzes the contents of the credential Secret the
 // gateway names, which the certificate, key and CRL checks parse.
 //
-//	go test -run '^$' -fuzz '^FuzzValidateAPIRule$' -fuzztime 30s ./internal/review/
+//	go test -run '^$' -fuzz '^FuzzValidateAPIRule$' -fuzztime 30s ./review/
 
 import (
 	"context"
