@@ -504,7 +504,6 @@ func validateAuthzSourceNamespaces(ctx context.Context, spec *securityapi.Author
 	if !r.Enabled(AuthorizationPolicySourceNamespaceNotFound) {
 		return
 	}
-	known := map[string]bool{}
 	failed := false
 	authzEachSource(spec, func(src *securityapi.Source, p *field.Path) {
 		for _, list := range []authzList{{"namespaces", src.Namespaces}, {"notNamespaces", src.NotNamespaces}} {
@@ -513,18 +512,13 @@ func validateAuthzSourceNamespaces(ctx context.Context, spec *securityapi.Author
 				if failed || v == "" || strings.Contains(v, "*") {
 					continue
 				}
-				exists, seen := known[v]
-				if !seen {
-					nsObj, err := st.Namespace(ctx, v)
-					if err != nil {
-						r.Warn(AuthorizationPolicySourceNamespaceNotFound, couldNotRun(p.Child(name).Index(k), "namespaces", err))
-						failed = true
-						continue
-					}
-					exists = nsObj != nil
-					known[v] = exists
+				nsObj, err := st.Namespace(ctx, v)
+				if err != nil {
+					r.Warn(AuthorizationPolicySourceNamespaceNotFound, couldNotRun(p.Child(name).Index(k), "namespaces", err))
+					failed = true
+					continue
 				}
-				if !exists {
+				if nsObj == nil {
 					r.Deny(AuthorizationPolicySourceNamespaceNotFound, notFound(p.Child(name).Index(k), v,
 						"no such namespace: fix the name or create it"))
 				}

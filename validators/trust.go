@@ -184,7 +184,7 @@ func checkJWTTrust(ctx context.Context, srcs []jwtSource, env *core.Env, r *core
 	}
 	s := env.Settings
 	t := &trustRun{ctx: ctx, env: env, r: r,
-		disc: map[string]discAnswer{}, keys: map[string]keysAnswer{}, skipped: map[string]bool{}}
+		tr: trust.Memo(env.Trust), skipped: map[string]bool{}}
 	issuerOK := make([]bool, len(srcs))
 	jwksOK := make([]bool, len(srcs))
 	for i := range srcs {
@@ -334,50 +334,23 @@ func checkIssuerJWKSConflicts(srcs []jwtSource, r *core.Report) {
 	}
 }
 
-type discAnswer struct {
-	d   *trust.Discovery
-	err error
-}
-
-type keysAnswer struct {
-	ks  *trust.KeySet
-	err error
-}
-
-// trustRun holds one object's fetches, so a URL named twice is asked once,
-// and the checks already reported as skipped.
+// trustRun is one object's run of the trust checks. Its resolver is
+// memoized (trust.Memo, which the review already applies), so a URL the
+// object names twice is asked once; skipped holds the checks already
+// reported as skipped.
 type trustRun struct {
 	ctx     context.Context
 	env     *core.Env
+	tr      trust.Resolver
 	r       *core.Report
-	disc    map[string]discAnswer
-	keys    map[string]keysAnswer
 	skipped map[string]bool
 }
 
 func (t *trustRun) discover(issuer string) (*trust.Discovery, error) {
-	a, ok := t.disc[issuer]
-	if !ok {
-		a.d, a.err = t.env.Trust.Discover(t.ctx, issuer)
-		if a.err == nil && a.d == nil {
-			a.err = &trust.FetchError{URL: trust.DiscoveryURL(issuer), Kind: trust.Invalid, Err: errors.New("no discovery document")}
-		}
-		t.disc[issuer] = a
-	}
-	return a.d, a.err
+	return t.tr.Discover(t.ctx, issuer)
 }
 
-func (t *trustRun) jwks(uri string) (*trust.KeySet, error) {
-	a, ok := t.keys[uri]
-	if !ok {
-		a.ks, a.err = t.env.Trust.JWKS(t.ctx, uri)
-		if a.err == nil && a.ks == nil {
-			a.err = &trust.FetchError{URL: uri, Kind: trust.Invalid, Err: errors.New("no key set")}
-		}
-		t.keys[uri] = a
-	}
-	return a.ks, a.err
-}
+func (t *trustRun) jwks(uri string) (*trust.KeySet, error) { return t.tr.JWKS(t.ctx, uri) }
 
 // checkIssuer fetches the issuer's discovery document when a check needs it
 // and runs jwt-issuer-discovery, jwt-jwks-uri-mismatch and, for issuers
