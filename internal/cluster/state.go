@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/gatewarden/gatewarden/internal/apirule"
+	"github.com/gatewarden/gatewarden/internal/exception"
 )
 
 // State answers questions about other objects. Getters return (nil, nil) when
@@ -37,6 +38,8 @@ type State interface {
 	Mesh(ctx context.Context) (*Mesh, error)
 	// Certificates lists cert-manager and Gardener Certificates in a namespace.
 	Certificates(ctx context.Context, namespace string) ([]Certificate, error)
+	// Exceptions lists the GatewardenExceptions in a namespace.
+	Exceptions(ctx context.Context, namespace string) ([]*exception.GatewardenException, error)
 }
 
 // Mesh is the part of Istio's MeshConfig the checks use.
