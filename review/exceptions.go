@@ -35,8 +35,12 @@ func except(ctx context.Context, obj *core.Object, env *core.Env, rep *core.Repo
 	if len(list) == 0 {
 		return
 	}
+	name := m.GetName()
+	if name == "" {
+		name = obj.Name
+	}
 	s := env.Exceptions.WithDefaults()
-	cover := exception.For(list, obj.Kind, m.GetName(), m.GetLabels(), env.Now(),
+	cover := exception.For(list, obj.Kind, name, m.GetLabels(), env.Now(),
 		exception.Options{AllowAllChecks: s.AllowAllChecks, MaxDuration: s.MaxDuration.Duration})
 	exceptable := map[string]bool{}
 	for _, c := range core.ForKind(obj.Kind) {
