@@ -97,7 +97,9 @@ func TestAuditExceptedFinding(t *testing.T) {
 		t.Errorf("after expiry: exception-expired %+v", r)
 	}
 	ev := drain(f.rec)
-	if !slices.ContainsFunc(ev, func(e string) bool { return strings.Contains(e, "gateway-mtls-ca") && strings.Contains(e, "would be denied") }) {
+	if !slices.ContainsFunc(ev, func(e string) bool {
+		return strings.Contains(e, "gateway-mtls-ca") && strings.Contains(e, "would be denied")
+	}) {
 		t.Errorf("after expiry the finding is new and announced; events %q", ev)
 	}
 	// The stale exception is reported on itself as a warning, not a fail.
