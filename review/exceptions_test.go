@@ -31,7 +31,7 @@ func gwException(name string, checks []string, target exception.Target, created 
 	}
 }
 
-func exceptionReviewer(t *testing.T, cfg *config.Config, objs ...runtime.Object) *Reviewer {
+func exceptionReviewer(t testing.TB, cfg *config.Config, objs ...runtime.Object) *Reviewer {
 	t.Helper()
 	gw := &networkingv1.Gateway{ObjectMeta: metav1.ObjectMeta{Name: "kyma-gateway", Namespace: "kyma-system"},
 		Spec: networkingapi.Gateway{Servers: []*networkingapi.Server{{
