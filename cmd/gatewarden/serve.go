@@ -39,6 +39,7 @@ import (
 	"github.com/gatewarden/gatewarden/audit"
 	"github.com/gatewarden/gatewarden/internal/apirule"
 	"github.com/gatewarden/gatewarden/internal/cluster"
+	"github.com/gatewarden/gatewarden/internal/exception"
 	"github.com/gatewarden/gatewarden/internal/selfcert"
 	"github.com/gatewarden/gatewarden/internal/trust"
 	"github.com/gatewarden/gatewarden/review"
@@ -216,6 +217,9 @@ func serve(f *serveFlags) error {
 			// Host checks list every APIRule on each admission: no deep copy
 			// of each (readers only read; the audit copies what it changes).
 			apiRulesObject(): {UnsafeDisableDeepCopy: ptr.To(true)},
+			// Every admission with a finding lists its namespace's
+			// exceptions; they are only read (review/exceptions.go).
+			&exception.GatewardenException{}: {UnsafeDisableDeepCopy: ptr.To(true)},
 		}},
 	})
 	if err != nil {

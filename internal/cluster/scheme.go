@@ -14,6 +14,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 
 	"github.com/gatewarden/gatewarden/internal/apirule"
+	"github.com/gatewarden/gatewarden/internal/exception"
 )
 
 // Kinds without Go types of ours are read as unstructured objects.
@@ -34,6 +35,7 @@ func newScheme() *runtime.Scheme {
 		networkingv1.AddToScheme, networkingv1beta1.AddToScheme, networkingv1alpha3.AddToScheme,
 		securityv1.AddToScheme, securityv1beta1.AddToScheme,
 		certmanagerv1.AddToScheme,
+		exception.AddToScheme,
 	} {
 		utilruntime.Must(add(s))
 	}

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gatewarden/gatewarden/internal/apirule"
+	"github.com/gatewarden/gatewarden/internal/exception"
 )
 
 // State answers questions about other objects. Getters return (nil, nil) when
@@ -55,6 +56,9 @@ type State interface {
 	// gateway namespaces (and the mesh ConfigMap); elsewhere it answers an
 	// error, which the checks report as not verified.
 	ConfigMap(ctx context.Context, namespace, name string) (*corev1.ConfigMap, error)
+
+	// Exceptions lists the GatewardenExceptions in a namespace.
+	Exceptions(ctx context.Context, namespace string) ([]*exception.GatewardenException, error)
 }
 
 // Mesh is the part of Istio's MeshConfig the checks use.

@@ -61,6 +61,11 @@ rules:
   operations: ["CREATE", "UPDATE"]
   resources: ["requestauthentications", "authorizationpolicies"]
   scope: Namespaced
+- apiGroups: ["gatewarden.io"]
+  apiVersions: ["v1alpha1"]
+  operations: ["CREATE", "UPDATE"]
+  resources: ["gatewardenexceptions"]
+  scope: Namespaced
 {{- end -}}
 
 {{- define "gatewarden.namespaceSelector" -}}
