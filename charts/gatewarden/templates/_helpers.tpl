@@ -198,5 +198,6 @@ the admissions in flight. */}}
 {{- $who := list -}}
 {{- range .Values.enforcementLabelPolicy.allowedGroups }}{{ $who = append $who (printf "members of %s" .) }}{{ end -}}
 {{- range .Values.enforcementLabelPolicy.allowedUsers }}{{ $who = append $who . }}{{ end -}}
-{{- if $who }}{{ join " and " $who }}{{ else }}nobody{{ end -}}
+{{- $who = append $who (printf "users allowed to update enforcementlabels.gatewarden.io (cluster-admin, or a binding to ClusterRole %s-enforcement-label-admin)" (include "gatewarden.fullname" .)) -}}
+{{- join " and " $who -}}
 {{- end -}}
