@@ -12,7 +12,7 @@ UNIT_PKGS = $(shell $(GO) list ./... | grep -v /e2e)
 
 IMAGE ?= gatewarden:dev
 
-.PHONY: image kind-e2e e2e-kind
+.PHONY: image kind-e2e e2e-kind kind-images kind-clean
 .PHONY: all build tools crds test unit e2e lint chart-check demo docs up down bench fuzz fuzz-short clean
 
 all: build
@@ -86,10 +86,20 @@ fuzz: ## Fuzz every decoder and validator for FUZZTIME each (default 2m)
 fuzz-short: ## Fuzz every target for 1000 executions (part of make test)
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=1000x
 
+# BUILDER_IMAGE and RUNTIME_IMAGE default to the Dockerfile's public golang
+# and distroless images; hack/kind/build.sh passes images built offline.
 image: ## Build the container image (needs Docker)
-	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
+	DOCKER_BUILDKIT=1 docker build --build-arg VERSION=$(VERSION) \
+		$(if $(BUILDER_IMAGE),--build-arg BUILDER_IMAGE=$(BUILDER_IMAGE)) \
+		$(if $(RUNTIME_IMAGE),--build-arg RUNTIME_IMAGE=$(RUNTIME_IMAGE)) -t $(IMAGE) .
 
-kind-e2e: tools crds ## The e2e suite against the chart in a kind cluster (needs Docker and kind; not part of make test)
+kind-e2e: tools crds ## The e2e suite against the chart in a kind cluster, all built offline into bin/kind (docs/kind.md; not part of make test)
 	bash hack/kind-e2e.sh
 
 e2e-kind: kind-e2e ## Same as kind-e2e
+
+kind-images: tools ## Build (once) Docker, kind, the kind node image and the gatewarden image offline, without a cluster
+	bash hack/kind/build.sh
+
+kind-clean: ## Remove bin/kind and the images hack/kind/build.sh made (Docker itself stays)
+	bash hack/kind/build.sh clean

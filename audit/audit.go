@@ -321,6 +321,9 @@ func (a *Auditor) events(outcomes []Outcome, existing ...map[string]*unstructure
 		}
 		emit := func(prefix string, fs []core.Finding) {
 			for _, f := range fs {
+				if f.Exception != "" {
+					continue // accepted by an exception: nothing to announce
+				}
 				k := findingKey(string(obj.GetUID()), obj.GetNamespace(), o.Target.GVK.Kind, obj.GetName(), f.Check, reportMessage(f))
 				current[k] = true
 				if a.known[k] || a.Recorder == nil {

@@ -22,6 +22,8 @@ const (
 	CategoryGateway       = "gateway"
 	CategoryAPIRule       = "apirule"
 	CategoryAuthorization = "authorization"
+	// CategoryException is for the checks of GatewardenExceptions.
+	CategoryException = "exception"
 )
 
 // InternalCheck is the check ID of findings gatewarden makes about itself
@@ -91,12 +93,16 @@ func Category(check, kind string) string {
 		return CategoryAPIRule
 	case "authorizationpolicy", "requestauthentication":
 		return CategoryAuthorization
+	case "exception":
+		return CategoryException
 	}
 	switch kind {
 	case core.KindGateway:
 		return CategoryGateway
 	case core.KindRequestAuthentication, core.KindAuthorizationPolicy:
 		return CategoryAuthorization
+	case core.KindException:
+		return CategoryException
 	}
 	return CategoryAPIRule
 }

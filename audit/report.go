@@ -144,6 +144,9 @@ const (
 const (
 	ResultFail = "fail"
 	ResultWarn = "warn"
+	// ResultSkip is a finding a GatewardenException covers, and an object
+	// in an exempt namespace, which no check looked at.
+	ResultSkip = "skip"
 )
 
 // entry is one finding on one object: a report result.
@@ -154,8 +157,10 @@ type entry struct {
 	Check    string
 	Field    string
 	Message  string // the report message: "field: message"
-	Ref      objectRef
-	Since    time.Time
+	// Exception names the GatewardenException of a skip result.
+	Exception string
+	Ref       objectRef
+	Since     time.Time
 }
 
 type objectRef struct {
@@ -229,7 +234,29 @@ func collect(outcomes []Outcome, now time.Time) map[string]*namespaceFindings {
 			}
 		}
 		add(ResultFail, o.Result.Violations)
-		add(ResultWarn, o.Result.Warnings)
+		var warnings, excepted []core.Finding
+		for _, f := range o.Result.Warnings {
+			if f.Exception != "" {
+				excepted = append(excepted, f)
+			} else {
+				warnings = append(warnings, f)
+			}
+		}
+		add(ResultWarn, warnings)
+		for _, f := range excepted {
+			// The report says which exception lets the finding through, and
+			// until when (the note), so a reviewer sees both at a glance.
+			nf.entries = append(nf.entries, entry{Result: ResultSkip, Check: f.Check, Field: f.Field,
+				Severity: SeverityInfo, Category: Category(f.Check, o.Target.GVK.Kind),
+				Message: reportMessage(f) + " (" + f.Note + ")", Exception: f.Exception, Ref: ref, Since: now})
+		}
+		if o.Result.Exempt != "" {
+			// One result per object rather than per check: the namespace,
+			// not any check, decided.
+			nf.entries = append(nf.entries, entry{Result: ResultSkip, Check: InternalCheck, Severity: SeverityInfo,
+				Category: Category(InternalCheck, o.Target.GVK.Kind), Message: o.Result.Exempt, Ref: ref, Since: now})
+			continue
+		}
 		for _, r := range o.Result.Checks {
 			switch r {
 			case core.Pass:
@@ -336,8 +363,15 @@ func reportContent(nf *namespaceFindings, previous map[string]time.Time, maxResu
 				"name": e.Ref.Name, "uid": e.Ref.UID,
 			}},
 		}
+		props := map[string]any{}
 		if e.Field != "" {
-			r["properties"] = map[string]any{"field": e.Field}
+			props["field"] = e.Field
+		}
+		if e.Exception != "" {
+			props["exception"] = e.Exception
+		}
+		if len(props) > 0 {
+			r["properties"] = props
 		}
 		results = append(results, r)
 	}
@@ -346,7 +380,7 @@ func reportContent(nf *namespaceFindings, previous map[string]time.Time, maxResu
 		"fail":  int64(nf.count(ResultFail)),
 		"warn":  int64(nf.count(ResultWarn)),
 		"error": int64(0),
-		"skip":  int64(nf.skip),
+		"skip":  int64(nf.skip + nf.count(ResultSkip)),
 	}
 	return results, summary, dropped
 }

@@ -388,7 +388,8 @@ func TestEveryCheckHasACategory(t *testing.T) {
 		got := Category(c.ID, "")
 		prefix, _, _ := strings.Cut(c.ID, "-")
 		byPrefix := map[string]string{"jwt": CategoryTrust, "gateway": CategoryGateway, "apirule": CategoryAPIRule,
-			"authorizationpolicy": CategoryAuthorization, "requestauthentication": CategoryAuthorization}
+			"authorizationpolicy": CategoryAuthorization, "requestauthentication": CategoryAuthorization,
+			"exception": CategoryException}
 		want, ok := byPrefix[prefix]
 		if !ok {
 			t.Errorf("check %s: prefix %q has no category", c.ID, prefix)

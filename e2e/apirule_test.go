@@ -163,3 +163,38 @@ spec:
 `, ns))
 	denied(t, c.Create(context.Background(), ra, client.DryRunAll), "spec.jwtRules[0].fromHeaders[0].name", "requestauthentication-header-name")
 }
+
+// TestAPIRuleExternalGateway: the webhook's cache reads Kyma ExternalGateways,
+// so an APIRule naming one that exists is admitted and one naming a missing
+// one is denied, as Kyma's validateGateway puts it in Error.
+func TestAPIRuleExternalGateway(t *testing.T) {
+	ns := namespace(t, map[string]string{"istio-injection": "enabled"})
+	httpbin(t, ns)
+	mustCreate(t, obj(t, fmt.Sprintf(`
+apiVersion: gateway.kyma-project.io/v1alpha1
+kind: ExternalGateway
+metadata: {name: partner, namespace: %s}
+spec: {externalDomain: partner.example.com}
+`, ns)))
+	c, _ := newClient(t)
+	rule := func(ref string) *unstructured.Unstructured {
+		r := obj(t, fmt.Sprintf(`
+apiVersion: gateway.kyma-project.io/v2
+kind: APIRule
+metadata: {name: partner}
+spec:
+  hosts: [api.partner.example.com]
+  externalGateway: %s
+  service: {name: httpbin, port: 8000}
+  rules:
+  - path: /*
+    methods: [GET]
+    noAuth: true
+`, ref))
+		r.SetNamespace(ns)
+		return r
+	}
+	admitted(t, eventually(func() error { return c.Create(context.Background(), rule(ns+"/partner"), client.DryRunAll) }))
+	err := eventuallyDenied(func() error { return c.Create(context.Background(), rule(ns+"/missing"), client.DryRunAll) })
+	denied(t, err, "spec.externalGateway", ns+"/missing", "no such Kyma ExternalGateway", "apirule-gateway")
+}

@@ -285,7 +285,7 @@ func gatewardenCheck(t *testing.T, args ...string) (int, checkOutput, string) {
 // local issuers, as serve does.
 func gatewardenCheckNetwork(t *testing.T, args ...string) (int, checkOutput, string) {
 	t.Helper()
-	return runCheck(t, append([]string{"--allow-cidr", "127.0.0.0/8", "--ca-file", env.PKI.CAFile}, args...)...)
+	return runCheck(t, append([]string{"--allow-cidr", "127.0.0.0/8", "--allow-cidr", issuerCIDR(t), "--ca-file", env.PKI.CAFile}, args...)...)
 }
 
 func runCheck(t *testing.T, args ...string) (int, checkOutput, string) {

@@ -151,7 +151,7 @@ spec:
   servers:
   - port: {number: 443, name: https, protocol: HTTPS}
     hosts: ["api.example.com"]
-    tls: {mode: MUTUAL}
+    tls: {mode: MUTUAL, serverCertificate: /etc/certs/tls.crt, privateKey: /etc/certs/tls.key}
 `)
 	write("gatewarden-test.yaml", `apiVersion: gatewarden.io/v1alpha1
 kind: Test

@@ -338,8 +338,8 @@ func TestHostileEnforcementLabelPolicy(t *testing.T) {
 	const admins = "gatewarden-label-admins"
 	objs := renderChartIn(t, "hostile", "gatewarden-system", "--show-only", "templates/enforcement-label-policy.yaml",
 		"--set", "enforcementLabelPolicy.allowedGroups={system:masters,"+admins+"}")
-	if len(objs) != 2 {
-		t.Fatalf("rendered %d objects, want the policy and its binding", len(objs))
+	if len(objs) != 3 {
+		t.Fatalf("rendered %d objects, want the policy, its binding and the label-admin ClusterRole", len(objs))
 	}
 	for _, o := range objs {
 		mustCreate(t, o)
@@ -368,6 +368,15 @@ func TestHostileEnforcementLabelPolicy(t *testing.T) {
 	}
 	tenant := as("tenant", "hostile-tenants")
 	labelAdmin := as("label-admin", "hostile-tenants", admins)
+	// RBAC grants the label too: a binding to the chart's label-admin
+	// ClusterRole (cluster-admin has it already, as on kubeadm clusters,
+	// whose admins are not in system:masters).
+	delegate := as("delegate", "hostile-tenants")
+	delegation := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "hostile-label-delegate"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "hostile-gatewarden-enforcement-label-admin"},
+		Subjects: []rbacv1.Subject{{APIGroup: "rbac.authorization.k8s.io", Kind: "User", Name: "delegate"}}}
+	mustCreate(t, delegation)
+	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), delegation) })
 
 	const label = "gatewarden.io/enforcement"
 	base := strings.TrimSuffix(namespace(t, nil), "-")
@@ -383,7 +392,8 @@ func TestHostileEnforcementLabelPolicy(t *testing.T) {
 		if err == nil {
 			t.Fatalf("%s: allowed, want refused by the policy", what)
 		}
-		if !strings.Contains(err.Error(), "only members of system:masters and members of "+admins+" may add, change or remove the namespace label "+label) {
+		if !strings.Contains(err.Error(), "only members of system:masters and members of "+admins+" and users allowed to update enforcementlabels.gatewarden.io") ||
+			!strings.Contains(err.Error(), "may add, change or remove the namespace label "+label) {
 			t.Fatalf("%s: %v, want the policy's refusal", what, err)
 		}
 	}
@@ -415,6 +425,9 @@ func TestHostileEnforcementLabelPolicy(t *testing.T) {
 	admitted(t, setLabels(labelAdmin, owned, map[string]any{label: "off"}))
 	admitted(t, setLabels(labelAdmin, owned, map[string]any{label: nil}))
 	admitted(t, labelAdmin.Create(ctx, nsObj(base+"-admin", map[string]string{label: "warn"}), client.DryRunAll))
+	admitted(t, eventually(func() error {
+		return delegate.Create(ctx, nsObj(base+"-delegate", map[string]string{label: "warn"}), client.DryRunAll)
+	}))
 
 	got := &corev1.Namespace{}
 	if err := env.Client.Get(ctx, client.ObjectKey{Name: owned}, got); err != nil {

@@ -491,6 +491,22 @@ func TestReliabilitySIGTERMDrains(t *testing.T) {
 	if !notReady {
 		t.Errorf("/readyz did not report not ready during the shutdown delay")
 	}
+	// Answers during the delay close their connection, so none is left
+	// idle for the API server to reuse as the server goes away.
+	body, _ := admissionReview(t, gw, "gateways")
+	req, err := http.NewRequest(http.MethodPost, env.WebhookURL+"/validate", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if resp, err := c.Do(req); err != nil {
+		t.Errorf("admission during the shutdown delay: %v", err)
+	} else {
+		resp.Body.Close()
+		if !resp.Close {
+			t.Errorf("an answer during the shutdown delay keeps its connection alive (Connection: %q)", resp.Header.Get("Connection"))
+		}
+	}
 
 	exitErr := env.WaitGatewarden(30 * time.Second)
 	exited := time.Now()

@@ -15,9 +15,10 @@ import (
 func TestAPIRuleWarningsReachTheClient(t *testing.T) {
 	ns := namespace(t, nil)
 	kymaGateway(t)
-	// A Service without a selector: no workload gets the policies.
+	// A Service with no pods yet, in a namespace without sidecar injection:
+	// the pods that start there will lack the sidecar Kyma requires.
 	mustCreate(t, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "external", Namespace: ns},
-		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 8000}}}})
+		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "external"}, Ports: []corev1.ServicePort{{Name: "http", Port: 8000}}}})
 	c, w := newClient(t)
 	rule := obj(t, `
 apiVersion: gateway.kyma-project.io/v2
@@ -37,7 +38,7 @@ spec:
 `)
 	rule.SetNamespace(ns)
 	admitted(t, eventually(func() error { return c.Create(context.Background(), rule.DeepCopy(), client.DryRunAll) }))
-	warned(t, w, "apirule-service-selector", "spec.service")
+	warned(t, w, "apirule-sidecar", "spec.service")
 	// /api/v1/items goes to the first rule, /api/v1/other to the second.
 	warned(t, w, "apirule-rule-overlap", "spec.rules[1].path")
 }

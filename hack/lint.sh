@@ -78,6 +78,6 @@ if ! command -v shellcheck >/dev/null; then
   fi
 fi
 shellcheck --version | sed -n 2p
-shellcheck -x hack/*.sh .ci/run || fail "shellcheck reported the findings above"
+shellcheck -x hack/*.sh hack/kind/*.sh .ci/run || fail "shellcheck reported the findings above"
 
 exit "$failed"

@@ -159,30 +159,19 @@ func defaultJWTHandler(h *apirule.Handler, at path, iss *issuers, pt *Patch) {
 	pt.set(p, urls)
 }
 
-// issuers resolves issuers' key set URIs through discovery, once per issuer
-// per admission.
+// issuers resolves issuers' key set URIs through discovery; the review's
+// trust memo asks each issuer once however often the object names it.
 type issuers struct {
-	ctx   context.Context
-	tr    trust.Resolver
-	found map[string]discovered
-}
-
-type discovered struct {
-	uri string
-	err error
+	ctx context.Context
+	tr  trust.Resolver
 }
 
 func newIssuers(ctx context.Context, tr trust.Resolver) *issuers {
-	return &issuers{ctx: ctx, tr: tr, found: map[string]discovered{}}
+	return &issuers{ctx: ctx, tr: tr}
 }
 
 func (i *issuers) jwksURI(issuer string) (string, error) {
-	if d, ok := i.found[issuer]; ok {
-		return d.uri, d.err
-	}
-	uri, err := discoverJWKS(i.ctx, i.tr, issuer)
-	i.found[issuer] = discovered{uri, err}
-	return uri, err
+	return discoverJWKS(i.ctx, i.tr, issuer)
 }
 
 // discoverJWKS reads jwks_uri from the issuer's discovery document, which

@@ -214,12 +214,13 @@ func TestDefaultJWKSURIOneWarningPerAuthentication(t *testing.T) {
 	}
 }
 
+// With the review's trust memo, an issuer named twice is discovered once.
 func TestDefaultJWKSURIDiscoversOncePerIssuer(t *testing.T) {
 	spec := `{"gateway":"x/y","hosts":["a"],"rules":[` +
 		`{"path":"/a","methods":["GET"],"jwt":{"authentications":[{"issuer":"https://idp.example.com"}]}},` +
 		`{"path":"/b","methods":["GET"],"jwt":{"authentications":[{"issuer":"https://idp.example.com"}]}}]}`
 	tr := stdTrust()
-	ops, _ := mutate(t, apirule.V2, v2(spec), &core.Env{Trust: tr})
+	ops, _ := mutate(t, apirule.V2, v2(spec), &core.Env{Trust: trust.Memo(tr)})
 	if len(specOps(t, ops)) != 2 || tr.calls["https://idp.example.com"] != 1 {
 		t.Fatalf("ops %q, discoveries %v: want 2 operations from 1 discovery", opLines(t, ops), tr.calls)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatewarden/gatewarden/internal/apirule"
 	"github.com/gatewarden/gatewarden/internal/core"
+	"github.com/gatewarden/gatewarden/internal/exception"
 	"github.com/gatewarden/gatewarden/mutators"
 	"github.com/gatewarden/gatewarden/validators"
 )
@@ -106,6 +107,17 @@ var Kinds = []Kind{
 		Versions:   istioVersions([]string{"v1", "v1beta1"}, func() any { return &securityv1.AuthorizationPolicy{} }, decodeAuthorizationPolicy, nil, validators.AuthorizationPolicy),
 		Cached:     func() client.Object { return &securityv1.AuthorizationPolicy{} },
 		CachedList: func() client.ObjectList { return &securityv1.AuthorizationPolicyList{} },
+	},
+	{
+		// Checked so that an exception that could not work, or would cover
+		// too much, is refused when written; read by the review of the
+		// other kinds (exceptions.go).
+		Group: exception.Group, Kind: core.KindException, Resource: exception.Resource,
+		Versions: []Version{
+			{Name: exception.GroupVersion.Version, New: func() any { return &exception.GatewardenException{} }, Validate: validators.Exception},
+		},
+		Cached:     func() client.Object { return &exception.GatewardenException{} },
+		CachedList: func() client.ObjectList { return &exception.GatewardenExceptionList{} },
 	},
 }
 

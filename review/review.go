@@ -53,6 +53,9 @@ type Result struct {
 	// Name is the object's name: the request's, else metadata.name, else
 	// metadata.generateName ("" when not decoded).
 	Name string
+	// Exempt says why no check ran when the object's namespace is exempt
+	// ("" otherwise): the audit lists such objects as skipped.
+	Exempt string
 }
 
 // Reviewer holds what every review needs.
@@ -156,11 +159,15 @@ func (rv *Reviewer) validate(ctx context.Context, req *Request, env *core.Env) *
 	}
 	e := rv.enforcement(ctx, obj.Namespace, env)
 	rep := rv.check(ctx, obj, v, e, env)
+	if e != config.Exempt {
+		except(ctx, obj, env, rep)
+	}
 	if !rep.Allowed() {
 		rv.ratchet(ctx, req, obj, v, e, env, rep)
 	}
 	rep.Finish()
-	return &Result{Allowed: rep.Allowed(), Violations: rep.Violations, Warnings: rep.Warnings, Checks: rep.Results(obj.Kind), Kind: obj.Kind, Name: obj.Name}
+	return &Result{Allowed: rep.Allowed(), Violations: rep.Violations, Warnings: rep.Warnings, Checks: rep.Results(obj.Kind), Kind: obj.Kind, Name: obj.Name,
+		Exempt: rv.exemptReason(obj.Namespace, e)}
 }
 
 func (rv *Reviewer) check(ctx context.Context, obj *core.Object, v *Version, e config.Enforcement, env *core.Env) *core.Report {
@@ -181,7 +188,7 @@ func (rv *Reviewer) env() *core.Env {
 		now = time.Now
 	}
 	return &core.Env{Cluster: cluster.Memo(rv.Cluster), Trust: trust.Memo(rv.Trust),
-		Settings: rv.Config.Settings, Defaults: rv.Config.Defaults, Now: now}
+		Settings: rv.Config.Settings, Defaults: rv.Config.Defaults, Exceptions: rv.Config.Exceptions, Now: now}
 }
 
 // Notes on findings that do not deny this write.

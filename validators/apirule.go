@@ -23,14 +23,20 @@ import (
 // APIRule validates a v2 or v2alpha1 APIRule.
 func APIRule(ctx context.Context, obj *core.Object, env *core.Env, r *core.Report) {
 	ar := obj.Typed.(*apirule.APIRule)
-	validateAPIRuleRefs(ctx, ar, env, r, nil)
+	r.Deny(APIRuleHostForm, hostFormErrors(ar.Spec.Hosts, field.NewPath("spec", "hosts"))...)
+	validateAPIRuleRefs(ctx, ar, env, r, refOptions{
+		// A host Kyma refuses for its form is not judged against the gateway.
+		skipHost: func(h string) bool { return r.Enabled(APIRuleHostForm) && hostFormProblem(h) != "" },
+	})
 	rules := field.NewPath("spec", "rules")
 	r.Deny(APIRulePath, pathErrors(ar.Spec.Rules, rules)...)
 	r.Deny(APIRuleMethods, methodErrors(ar.Spec.Rules, rules)...)
 	r.Deny(APIRuleRuleDuplicate, duplicateRuleErrors(ar.Spec.Rules, rules)...)
 	r.Deny(APIRuleAccess, accessErrors(ar.Spec.Rules, rules)...)
 	r.Deny(APIRuleTimeout, timeoutErrors(ar.Spec, field.NewPath("spec"))...)
-	r.Deny(APIRuleJWT, jwtErrors(ar.Spec.Rules, rules)...)
+	deny, warn := jwtErrors(ar.Spec.Rules, rules)
+	r.Deny(APIRuleJWT, deny...)
+	r.Warn(APIRuleJWT, warn...)
 	if r.Enabled(APIRuleExtAuth) {
 		deny, warn := extAuthErrors(ctx, ar.Spec.Rules, rules, env.Cluster)
 		r.Deny(APIRuleExtAuth, deny...)
@@ -41,26 +47,46 @@ func APIRule(ctx context.Context, obj *core.Object, env *core.Env, r *core.Repor
 		r.Deny(APIRuleRequireAuth, deny...)
 		r.Warn(APIRuleRequireAuth, warn...)
 	}
+	r.Warn(APIRuleCORS, corsErrors(ar.Spec)...)
+	if r.Enabled(APIRuleSharedWorkload) {
+		r.Warn(APIRuleSharedWorkload, sharedWorkloadErrors(ctx, ar, env.Cluster)...)
+	}
 	validateRuleOrder(ctx, ar.Spec.Rules, r)
 	validateAPIRuleJWTTrust(ctx, ar, env, r)
 }
 
 // APIRuleV1beta1 validates a v1beta1 APIRule: what only v1beta1 has (its
-// deprecation, the jwt handler's two config dialects) on the object itself,
-// its gateway, hosts and services through the v2 hub object.
+// deprecation, the jwt handler's two config dialects, its rule duplicates)
+// on the object itself, its gateway, hosts and services through the v2 hub
+// object.
 func APIRuleV1beta1(ctx context.Context, obj *core.Object, env *core.Env, r *core.Report) {
 	ar := obj.Typed.(*apirule.V1beta1APIRule)
 	validateV1beta1Deprecation(ar, r)
-	validateAPIRuleRefs(ctx, ar.Upgrade(), env, r, v1beta1Paths)
-	r.Deny(APIRuleJWT, v1beta1JWTErrors(ar.Spec.Rules)...)
+	validateAPIRuleRefs(ctx, ar.Upgrade(), env, r, refOptions{paths: v1beta1Paths, injection: v1beta1InjectionRules(ar)})
+	r.Deny(APIRuleRuleDuplicate, v1beta1DuplicateErrors(ar.Spec.Rules)...)
+	deny, warn := v1beta1JWTErrors(ar.Spec.Rules)
+	r.Deny(APIRuleJWT, deny...)
+	r.Warn(APIRuleJWT, warn...)
 	validateAPIRuleV1beta1JWTTrust(ctx, ar, env, r)
 }
 
+// refOptions adapt the checks of references to the version under review.
+type refOptions struct {
+	// paths rewrites the hub's field paths into the version the user
+	// wrote; nil keeps them.
+	paths func(field.ErrorList) field.ErrorList
+	// injection says for which rules Kyma checks the service selector and
+	// the sidecars; nil means every rule.
+	injection func(rule int) bool
+	// skipHost leaves out hosts that another check refuses already.
+	skipHost func(host string) bool
+}
+
 // validateAPIRuleRefs runs the checks of what an APIRule references: its
-// gateway, its hosts on that gateway and among other APIRules, its services.
-// paths, when set, rewrites the hub's field paths into the version the user
-// wrote.
-func validateAPIRuleRefs(ctx context.Context, ar *apirule.APIRule, env *core.Env, r *core.Report, paths func(field.ErrorList) field.ErrorList) {
+// gateway, its hosts on that gateway and among other APIRules, its services
+// and their pods.
+func validateAPIRuleRefs(ctx context.Context, ar *apirule.APIRule, env *core.Env, r *core.Report, o refOptions) {
+	paths := o.paths
 	if paths == nil {
 		paths = func(l field.ErrorList) field.ErrorList { return l }
 	}
@@ -72,7 +98,7 @@ func validateAPIRuleRefs(ctx context.Context, ar *apirule.APIRule, env *core.Env
 		r.Warn(APIRuleGateway, paths(warn)...)
 	}
 	if r.Enabled(APIRuleHostGateway) {
-		deny, warn := hostGatewayErrors(ctx, ar, gw, env.Cluster)
+		deny, warn := hostGatewayErrors(ctx, ar, gw, env.Cluster, o.skipHost)
 		r.Deny(APIRuleHostGateway, paths(deny)...)
 		r.Warn(APIRuleHostGateway, paths(warn)...)
 	}
@@ -81,11 +107,13 @@ func validateAPIRuleRefs(ctx context.Context, ar *apirule.APIRule, env *core.Env
 		r.Deny(APIRuleHostTaken, paths(deny)...)
 		r.Warn(APIRuleHostTaken, paths(warn)...)
 	}
-	if r.Enabled(APIRuleService) || r.Enabled(APIRuleServiceSelector) {
-		deny, noSelector, warn := serviceErrors(ctx, ar, env.Cluster)
-		r.Deny(APIRuleService, paths(deny)...)
-		r.Warn(APIRuleService, paths(warn)...)
-		r.Warn(APIRuleServiceSelector, paths(noSelector)...)
+	if r.Enabled(APIRuleService) || r.Enabled(APIRuleServiceSelector) || r.Enabled(APIRuleSidecar) {
+		f := serviceErrors(ctx, ar, env.Cluster, o.injection, r.Enabled(APIRuleSidecar))
+		r.Deny(APIRuleService, paths(f.deny)...)
+		r.Warn(APIRuleService, paths(f.warn)...)
+		r.Deny(APIRuleServiceSelector, paths(f.selector)...)
+		r.Deny(APIRuleSidecar, paths(f.sidecarDeny)...)
+		r.Warn(APIRuleSidecar, paths(f.sidecarWarn)...)
 	}
 }
 

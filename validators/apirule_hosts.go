@@ -3,6 +3,7 @@ package validators
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -19,14 +20,16 @@ var APIRuleGateway = core.Register(core.Check{
 	ID:          "apirule-gateway",
 	Kinds:       []string{core.KindAPIRule},
 	Default:     core.Deny,
-	Description: "exactly one of gateway or externalGateway is set, as namespace/name, and the gateway exists",
+	Description: "exactly one of gateway or externalGateway is set, as namespace/name, and the Istio Gateway or Kyma ExternalGateway exists",
+	Runtime:     "kyma-project/api-gateway internal/validation/v2alpha1/gateway.go validateGateway",
 })
 
 var APIRuleHostGateway = core.Register(core.Check{
 	ID:          "apirule-host-gateway",
 	Kinds:       []string{core.KindAPIRule},
 	Default:     core.Deny,
-	Description: "the gateway serves each host (v1beta1: spec.host, a short host under the domain of kyma-system/kyma-gateway): a short host needs servers sharing one *.domain host, an FQDN must match a server host",
+	Description: "the gateway serves each host (v1beta1: spec.host, a short host under the domain of kyma-system/kyma-gateway): a short host needs servers sharing one *.domain host without a namespace part, an FQDN must match a server host visible to the APIRule's namespace",
+	Runtime:     "kyma-project/api-gateway internal/validation/v2alpha1/hosts.go hasSingleHostDefinitionWithCorrectPrefix; istio pilot/pkg/networking/core/gateway.go pickMatchingGatewayHosts",
 })
 
 var APIRuleHostTaken = core.Register(core.Check{
@@ -34,7 +37,55 @@ var APIRuleHostTaken = core.Register(core.Check{
 	Kinds:       []string{core.KindAPIRule},
 	Default:     core.Deny,
 	Description: "no host is already exposed by another APIRule or by a VirtualService this APIRule does not own",
+	Runtime:     "kyma-project/api-gateway internal/validation/v2alpha1/hosts.go validateHosts (occupiesHost, ownedBy)",
 })
+
+var APIRuleHostForm = core.Register(core.Check{
+	ID:          "apirule-host-form",
+	Kinds:       []string{core.KindAPIRule},
+	Default:     core.Deny,
+	Description: "v2 hosts are a short host (one lower-case DNS label) or a lower-case FQDN, at most one leading *., no trailing dot, a TLD of 2+ characters",
+	Runtime:     "kyma-project/api-gateway internal/helpers/hosts.go IsFqdnOrWildcardHostName, IsShortHostName; CRD CEL on spec.hosts",
+})
+
+// Kyma's host forms (internal/helpers/hosts.go), which the CRD's CEL rule
+// on spec.hosts repeats.
+var (
+	fqdnHostRE  = regexp.MustCompile(`^(?:\*\.)?(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]{2,63}$`)
+	shortHostRE = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$`)
+)
+
+// hostFormProblem says why Kyma refuses a host ("Host must be a valid FQDN
+// or short host name"), "" when it accepts it.
+func hostFormProblem(h string) string {
+	if shortHostRE.MatchString(h) || (len(h) <= 255 && fqdnHostRE.MatchString(h)) {
+		return ""
+	}
+	lower := strings.ToLower(h)
+	switch {
+	case h == "":
+		return "empty host: name a short host or an FQDN"
+	case strings.HasSuffix(h, "."):
+		return "a host has no trailing dot: write " + strings.TrimSuffix(lower, ".")
+	case lower != h && hostFormProblem(lower) == "":
+		return "host names are lower case: write " + lower
+	case strings.Count(h, "*") > 1 || (strings.Contains(h, "*") && !strings.HasPrefix(h, "*.")):
+		return "a wildcard is one leading *. only (e.g. *.example.com)"
+	case len(h) > 255:
+		return "longer than 255 characters"
+	}
+	return "not a short host (one lower-case DNS label) nor an FQDN (lower-case DNS labels, a top-level domain of 2 to 63 letters or digits)"
+}
+
+func hostFormErrors(hosts []string, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for i, h := range hosts {
+		if msg := hostFormProblem(h); msg != "" {
+			errs = append(errs, field.Invalid(p.Index(i), h, msg+"; Kyma refuses it (\"Host must be a valid FQDN or short host name\")"))
+		}
+	}
+	return errs
+}
 
 // splitGatewayRef accepts namespace/name with two DNS labels, as the CRD does.
 func splitGatewayRef(ref string) (ns, name string, ok bool) {
@@ -58,12 +109,23 @@ func apiruleGatewayErrors(ctx context.Context, spec apirule.Spec, st cluster.Sta
 		deny = append(deny, field.Forbidden(extPath, "gateway and externalGateway are both set: keep only one"))
 	}
 	if spec.ExternalGateway != nil {
-		if _, _, ok := splitGatewayRef(*spec.ExternalGateway); !ok {
-			deny = append(deny, field.Invalid(extPath, *spec.ExternalGateway, "not in namespace/name form: name the Kyma ExternalGateway as namespace/name"))
+		ref := *spec.ExternalGateway
+		ns, name, ok := splitGatewayRef(ref)
+		switch {
+		case !ok:
+			deny = append(deny, field.Invalid(extPath, ref, "not in namespace/name form: name the Kyma ExternalGateway as namespace/name"))
+		case spec.Gateway == nil:
+			eg, err := st.ExternalGateway(ctx, ns, name)
+			switch {
+			case err != nil:
+				warn = append(warn, couldNotRun(extPath, "ExternalGateway "+ref, err))
+			case eg == nil:
+				deny = append(deny, notFound(extPath, ref, "no such Kyma ExternalGateway (Kyma: \"ExternalGateway not found\"): name an existing one as namespace/name"))
+			}
 		}
 	}
 	if spec.Gateway == nil {
-		return nil, deny, nil
+		return nil, deny, warn
 	}
 	ref := *spec.Gateway
 	ns, name, ok := splitGatewayRef(ref)
@@ -107,17 +169,76 @@ func gatewayHosts(gw *networkingv1.Gateway) []string {
 	return out
 }
 
-// gatewayDomain is the domain short hosts expand to: Kyma requires every
-// server of the gateway to have the same single `*.domain` host.
-func gatewayDomain(gw *networkingv1.Gateway) (string, bool) {
+// gatewayDomain is the domain short hosts expand to, as Kyma's
+// hasSingleHostDefinitionWithCorrectPrefix reads the servers as written:
+// every server has one host, the same, starting with `*.`. A host with a
+// namespace part (`*/*.example.com`) does not start with `*.`, so it
+// disqualifies the gateway. problem says why when ok is false.
+func gatewayDomain(gw *networkingv1.Gateway) (domain string, ok bool) {
+	d, problem := gatewayDomainProblem(gw)
+	return d, problem == "" && gw != nil
+}
+
+func gatewayDomainProblem(gw *networkingv1.Gateway) (domain, problem string) {
 	if gw == nil {
-		return "", false
+		return "", "no gateway"
 	}
-	hosts := gatewayHosts(gw)
-	if len(hosts) != 1 || !strings.HasPrefix(hosts[0], "*.") || len(hosts[0]) < 3 {
-		return "", false
+	ref := gw.Namespace + "/" + gw.Name
+	host := ""
+	for _, s := range gw.Spec.Servers {
+		if s == nil {
+			continue
+		}
+		if len(s.Hosts) != 1 {
+			return "", fmt.Sprintf("gateway %s has a server with %d hosts, and Kyma expands short hosts only when every server has one *.domain host", ref, len(s.Hosts))
+		}
+		h := s.Hosts[0]
+		if strings.Contains(h, "/") {
+			return "", fmt.Sprintf("gateway %s serves %q with a namespace part, and Kyma expands short hosts only on *.domain hosts", ref, h)
+		}
+		if !strings.HasPrefix(h, "*.") || len(h) < 3 {
+			return "", fmt.Sprintf("gateway %s serves %s, and Kyma expands short hosts only when every server has one *.domain host", ref, h)
+		}
+		if host != "" && h != host {
+			return "", fmt.Sprintf("gateway %s serves both %s and %s, and Kyma expands short hosts only when every server has the same *.domain host", ref, host, h)
+		}
+		host = h
 	}
-	return hosts[0][2:], true
+	if host == "" {
+		return "", fmt.Sprintf("gateway %s serves no hosts", ref)
+	}
+	return strings.ToLower(host[2:]), ""
+}
+
+// visibleGatewayHosts are the server hosts of gw that bind a VirtualService
+// in namespace ns, lower case, each once, without their namespace part:
+// `ns/host` binds only VirtualServices in ns, `./host` those in the
+// Gateway's namespace, `*/host` and a bare host every namespace.
+func visibleGatewayHosts(gw *networkingv1.Gateway, ns string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range gw.Spec.Servers {
+		if s == nil {
+			continue
+		}
+		for _, h := range s.Hosts {
+			if scope, after, found := strings.Cut(h, "/"); found {
+				if scope == "." {
+					scope = gw.Namespace
+				}
+				if scope != "*" && scope != ns {
+					continue
+				}
+				h = after
+			}
+			h = strings.ToLower(h)
+			if !seen[h] {
+				seen[h] = true
+				out = append(out, h)
+			}
+		}
+	}
+	return out
 }
 
 // isShortHost is a host of one DNS label, which Kyma puts under the
@@ -153,14 +274,16 @@ func expandHost(h, domain string) string {
 	return strings.ToLower(h)
 }
 
-func hostGatewayErrors(ctx context.Context, ar *apirule.APIRule, gw *networkingv1.Gateway, st cluster.State) (deny, warn field.ErrorList) {
+// hostGatewayErrors checks that gw serves every host of ar. skip leaves out
+// the hosts another check already refuses (apirule-host-form).
+func hostGatewayErrors(ctx context.Context, ar *apirule.APIRule, gw *networkingv1.Gateway, st cluster.State, skip func(host string) bool) (deny, warn field.ErrorList) {
 	p := field.NewPath("spec", "hosts")
 	if len(ar.Spec.Hosts) == 0 {
 		return field.ErrorList{field.Required(p, "name one host: a short name under the gateway's domain, or an FQDN")}, nil
 	}
 	if gw == nil {
 		// No Gateway to compare with: apirule-gateway reports why, and an
-		// ExternalGateway cannot be read.
+		// ExternalGateway's generated Gateway is Kyma's business.
 		return nil, nil
 	}
 	domainGW := gw
@@ -181,37 +304,45 @@ func hostGatewayErrors(ctx context.Context, ar *apirule.APIRule, gw *networkingv
 		domainGW = g
 	}
 	for i, h := range ar.Spec.Hosts {
-		if e := hostServedError(p.Index(i), h, gw, domainGW); e != nil {
+		if skip != nil && skip(h) {
+			continue
+		}
+		if e := hostServedError(p.Index(i), h, namespaceOrDefault(ar.Namespace), gw, domainGW); e != nil {
 			deny = append(deny, e)
 		}
 	}
 	return deny, nil
 }
 
-// hostServedError says why gw does not serve host, nil when it does. A short
+// hostServedError says why gw does not serve host to a VirtualService in
+// namespace ns (where Kyma creates the APIRule's), nil when it does. A short
 // host takes the domain of domainGW (v2: the referenced gateway; v1beta1:
 // kyma-system/kyma-gateway), whose servers must share one *.domain host.
-func hostServedError(p *field.Path, host string, gw, domainGW *networkingv1.Gateway) *field.Error {
+func hostServedError(p *field.Path, host, ns string, gw, domainGW *networkingv1.Gateway) *field.Error {
 	fqdn := host
 	if isShortHost(host) {
-		domain, ok := gatewayDomain(domainGW)
-		if !ok {
-			return field.Invalid(p, host, fmt.Sprintf(
-				"a short host needs gateway %s to serve one *.domain host on all servers, but it serves %s: use an FQDN",
-				domainGW.Namespace+"/"+domainGW.Name, hostList(gatewayHosts(domainGW))))
+		domain, problem := gatewayDomainProblem(domainGW)
+		if problem != "" {
+			return field.Invalid(p, host, "a short host needs the gateway's domain, but "+problem+" (Kyma: \"Lowercase RFC 1123 label (short host) is only supported as the APIRule host when selected Gateway has a single host definition matching *.<fqdn> format\"): use an FQDN")
 		}
 		fqdn = host + "." + domain
 	}
-	serverHosts := gatewayHosts(gw)
-	if hostCovered(fqdn, serverHosts) {
+	visible := visibleGatewayHosts(gw, ns)
+	if hostCovered(fqdn, visible) {
 		return nil
 	}
 	what := "this host"
 	if fqdn != host {
 		what = fqdn
 	}
+	ref := gw.Namespace + "/" + gw.Name
+	if hostCovered(fqdn, gatewayHosts(gw)) {
+		return field.Invalid(p, host, fmt.Sprintf(
+			"gateway %s serves %s only to VirtualServices of other namespaces (a server host's ns/ part), and the APIRule's VirtualService is in namespace %s, so istiod binds no route and requests get 404: use a host the gateway serves to %s (it serves %s), or change the server host's namespace part",
+			ref, what, ns, ns, hostList(visible)))
+	}
 	return field.Invalid(p, host, fmt.Sprintf("gateway %s does not serve %s (it serves %s): use a host it serves, or another gateway",
-		gw.Namespace+"/"+gw.Name, what, hostList(serverHosts)))
+		ref, what, hostList(visible)))
 }
 
 // hostList names server hosts for a message.

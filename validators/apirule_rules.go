@@ -15,6 +15,7 @@ var APIRulePath = core.Register(core.Check{
 	Kinds:       []string{core.KindAPIRule},
 	Default:     core.Deny,
 	Description: "rule paths are exact, /* alone, or use the {*} and {**} operators as Kyma defines them",
+	Runtime:     "kyma-project/api-gateway internal/validation/v2alpha1/rules.go validateEnvoyTemplate; CRD pattern on spec.rules[].path",
 })
 
 var APIRuleMethods = core.Register(core.Check{
@@ -22,6 +23,7 @@ var APIRuleMethods = core.Register(core.Check{
 	Kinds:       []string{core.KindAPIRule},
 	Default:     core.Deny,
 	Description: "rule methods are HTTP methods, each listed once",
+	Runtime:     "CRD enum HttpMethod; kyma-project/api-gateway internal/validation/v2alpha1/rules.go hasPathByMethodConflict",
 })
 
 var APIRuleRuleDuplicate = core.Register(core.Check{
@@ -29,6 +31,7 @@ var APIRuleRuleDuplicate = core.Register(core.Check{
 	Kinds:       []string{core.KindAPIRule},
 	Default:     core.Deny,
 	Description: "no two rules have the same path (/* being /{**}) and a shared method",
+	Runtime:     "kyma-project/api-gateway internal/validation/v2alpha1/rules.go hasPathByMethodConflict; internal/validation/v1beta1/v1beta1.go hasPathAndMethodDuplicates",
 })
 
 var APIRuleAccess = core.Register(core.Check{
@@ -36,6 +39,7 @@ var APIRuleAccess = core.Register(core.Check{
 	Kinds:       []string{core.KindAPIRule},
 	Default:     core.Deny,
 	Description: "each rule sets exactly one of noAuth: true, jwt and extAuth",
+	Runtime:     "CRD CEL on spec.rules[] (exactly one of noAuth: true, jwt, extAuth)",
 })
 
 var APIRuleTimeout = core.Register(core.Check{
@@ -43,6 +47,7 @@ var APIRuleTimeout = core.Register(core.Check{
 	Kinds:       []string{core.KindAPIRule},
 	Default:     core.Deny,
 	Description: "spec and rule timeouts are 1 to 3900 seconds",
+	Runtime:     "CRD minimum 1, maximum 3900 on timeout",
 })
 
 // httpMethods are the methods the APIRule CRD accepts.

@@ -55,6 +55,26 @@ func arVirtualService(ns, name string, labels map[string]string, hosts ...string
 		Spec: networkingapi.VirtualService{Hosts: hosts, Gateways: []string{"kyma-system/kyma-gateway"}}}
 }
 
+// arPod is a pod's metadata; injected pods carry the annotation istio's
+// sidecar injector writes.
+func arPod(ns, name string, labels map[string]string, injected bool) *corev1.Pod {
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app"}}}}
+	if injected {
+		pod.Annotations = map[string]string{"sidecar.istio.io/status": `{"containers":["istio-proxy"]}`}
+		pod.Spec.Containers = append(pod.Spec.Containers, corev1.Container{Name: "istio-proxy", Image: "proxyv2"})
+	}
+	return pod
+}
+
+// arExternalGateway is a Kyma ExternalGateway.
+func arExternalGateway(ns, name string) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{Object: map[string]any{"metadata": map[string]any{"namespace": ns, "name": name},
+		"spec": map[string]any{"externalDomain": "partner.example.com"}}}
+	u.SetGroupVersionKind(cluster.KymaExternalGateway)
+	return u
+}
+
 func arMesh(data string) *corev1.ConfigMap {
 	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "istio-system", Name: "istio"}, Data: map[string]string{"mesh": data}}
 }
@@ -65,9 +85,16 @@ func arCluster() []runtime.Object {
 		arGateway("kyma-system", "kyma-gateway", []string{"*.example.com"}, []string{"*.example.com"}),
 		arGateway("default", "multi", []string{"a.example.com"}, []string{"ns1/b.example.org"}),
 		arGateway("default", "any", []string{"*"}),
+		arGateway("default", "scoped", []string{"*/c.example.net", "./d.example.net"}),
+		arGateway("default", "star-scoped", []string{"*/*.example.com"}),
 		arService("default", "httpbin", map[string]string{"app": "httpbin"}, 8000, 9000),
 		arService("default", "headless", nil, 80),
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "external"},
+			Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "api.example.org"}},
 		arService("other", "orders", map[string]string{"app": "orders"}, 8080),
+		arPod("default", "httpbin-1", map[string]string{"app": "httpbin", "pod-template-hash": "1"}, true),
+		arPod("other", "orders-1", map[string]string{"app": "orders"}, true),
+		arExternalGateway("kyma-system", "ext"),
 		// The object itself, as stored before an update: not a conflict.
 		arStored("default", "x", "httpbin"),
 		arStored("team-b", "taken", "taken"),
@@ -77,7 +104,7 @@ func arCluster() []runtime.Object {
 		// Kyma 3.5 and later: the name/namespace pair, no ownerReference.
 		arVirtualService("default", "x-vs-2", map[string]string{OwnerLabelName: "x", OwnerLabelNamespace: "default"}, "owned2.example.com"),
 		arVirtualService("team-b", "taken-vs-2", map[string]string{OwnerLabelName: "taken", OwnerLabelNamespace: "team-b"}, "taken2.example.com"),
-		arMesh("extensionProviders:\n- name: oauth2-proxy\n  envoyExtAuthzHttp: {service: oauth2-proxy.x.svc.cluster.local, port: 80}\n- name: otel\n  opentelemetry: {port: 4317}\n"),
+		arMesh("extensionProviders:\n- name: oauth2-proxy\n  envoyExtAuthzHttp: {service: oauth2-proxy.x.svc.cluster.local, port: 80}\n- name: opa-grpc\n  envoyExtAuthzGrpc: {service: opa.x.svc.cluster.local, port: 9191}\n- name: otel\n  opentelemetry: {port: 4317}\n"),
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "locked", Labels: map[string]string{"gatewarden.io/require-auth": "true"}}},
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "default"}},
 	}
@@ -106,7 +133,7 @@ func arOKJWT() *apirule.JWT {
 
 // arChecks are the checks of apirule.go and ruleorder.go.
 var arChecks = []*core.Check{APIRuleGateway, APIRuleHostGateway, APIRuleHostTaken, APIRuleService, APIRuleServiceSelector,
-	APIRulePath, APIRuleMethods, APIRuleRuleDuplicate, APIRuleAccess, APIRuleTimeout, APIRuleJWT, APIRuleExtAuth,
+	APIRuleSidecar, APIRuleHostForm, APIRuleCORS, APIRuleSharedWorkload, APIRulePath, APIRuleMethods, APIRuleRuleDuplicate, APIRuleAccess, APIRuleTimeout, APIRuleJWT, APIRuleExtAuth,
 	APIRuleRequireAuth, APIRuleRuleOrder, APIRuleRuleOverlap}
 
 // arMine keeps the findings of these checks: trust.go adds its own to jwt
@@ -148,6 +175,9 @@ func TestAPIRule(t *testing.T) {
 		{name: "externalGateway only: form checked, hosts not", mutate: func(ar *apirule.APIRule) {
 			ar.Spec.Gateway, ar.Spec.ExternalGateway = nil, arPtr("kyma-system/ext")
 		}},
+		{name: "externalGateway that does not exist", mutate: func(ar *apirule.APIRule) {
+			ar.Spec.Gateway, ar.Spec.ExternalGateway = nil, arPtr("kyma-system/partner")
+		}, deny: []string{"apirule-gateway spec.externalGateway"}, fragments: []string{`"kyma-system/partner": no such Kyma ExternalGateway`}},
 		{name: "externalGateway malformed", mutate: func(ar *apirule.APIRule) { ar.Spec.Gateway, ar.Spec.ExternalGateway = nil, arPtr("ext") },
 			deny: []string{"apirule-gateway spec.externalGateway"}},
 
@@ -158,11 +188,33 @@ func TestAPIRule(t *testing.T) {
 			deny: []string{"apirule-host-gateway spec.hosts[0]"}, fragments: []string{"gateway kyma-system/kyma-gateway does not serve this host (it serves *.example.com)"}},
 		{name: "apex is not under the wildcard", mutate: func(ar *apirule.APIRule) { ar.Spec.Hosts = []string{"example.com"} },
 			deny: []string{"apirule-host-gateway spec.hosts[0]"}},
-		{name: "fqdn matching a ns/host server host", mutate: func(ar *apirule.APIRule) {
+		{name: "fqdn on a ns/host server host of another namespace", mutate: func(ar *apirule.APIRule) {
 			ar.Spec.Gateway, ar.Spec.Hosts = arPtr("default/multi"), []string{"b.example.org"}
+		}, deny: []string{"apirule-host-gateway spec.hosts[0]"}, fragments: []string{"serves this host only to VirtualServices of other namespaces", "it serves a.example.com"}},
+		{name: "fqdn on a */host server host", mutate: func(ar *apirule.APIRule) {
+			ar.Spec.Gateway, ar.Spec.Hosts = arPtr("default/scoped"), []string{"c.example.net"}
+		}},
+		{name: "fqdn on a ./host server host of the APIRule's namespace", mutate: func(ar *apirule.APIRule) {
+			ar.Spec.Gateway, ar.Spec.Hosts = arPtr("default/scoped"), []string{"d.example.net"}
+		}},
+		{name: "short host on a */*.domain server host", mutate: func(ar *apirule.APIRule) { ar.Spec.Gateway = arPtr("default/star-scoped") },
+			deny: []string{"apirule-host-gateway spec.hosts[0]"}, fragments: []string{`serves "*/*.example.com" with a namespace part`, "use an FQDN"}},
+		{name: "fqdn on a */*.domain server host", mutate: func(ar *apirule.APIRule) {
+			ar.Spec.Gateway, ar.Spec.Hosts = arPtr("default/star-scoped"), []string{"httpbin.example.com"}
 		}},
 		{name: "short host, gateway without one *.domain", mutate: func(ar *apirule.APIRule) { ar.Spec.Gateway = arPtr("default/multi") },
-			deny: []string{"apirule-host-gateway spec.hosts[0]"}, fragments: []string{"it serves a.example.com, b.example.org: use an FQDN"}},
+			deny: []string{"apirule-host-gateway spec.hosts[0]"}, fragments: []string{"gateway default/multi serves a.example.com, and Kyma expands short hosts only", "use an FQDN"}},
+
+		// 2b. host form
+		{name: "upper-case host", mutate: func(ar *apirule.APIRule) { ar.Spec.Hosts = []string{"HTTPBIN.example.com"} },
+			deny: []string{"apirule-host-form spec.hosts[0]"}, fragments: []string{"host names are lower case: write httpbin.example.com"}},
+		{name: "trailing dot", mutate: func(ar *apirule.APIRule) { ar.Spec.Hosts = []string{"httpbin.example.com."} },
+			deny: []string{"apirule-host-form spec.hosts[0]"}, fragments: []string{"no trailing dot: write httpbin.example.com"}},
+		{name: "double wildcard", mutate: func(ar *apirule.APIRule) { ar.Spec.Hosts = []string{"*.*.example.com"} },
+			deny: []string{"apirule-host-form spec.hosts[0]"}, fragments: []string{"one leading *. only"}},
+		{name: "one-letter TLD", mutate: func(ar *apirule.APIRule) { ar.Spec.Hosts = []string{"httpbin.example.c"} },
+			deny: []string{"apirule-host-form spec.hosts[0]"}, fragments: []string{"a top-level domain of 2 to 63"}},
+		{name: "wildcard host under the gateway", mutate: func(ar *apirule.APIRule) { ar.Spec.Hosts = []string{"*.example.com"} }},
 		{name: "* serves every fqdn", mutate: func(ar *apirule.APIRule) {
 			ar.Spec.Gateway, ar.Spec.Hosts = arPtr("default/any"), []string{"what.ever.io"}
 		}},
@@ -208,7 +260,10 @@ func TestAPIRule(t *testing.T) {
 		}, deny: []string{"apirule-service spec.service.port"}},
 		{name: "service without selector", mutate: func(ar *apirule.APIRule) {
 			ar.Spec.Service = &apirule.Service{Name: arPtr("headless"), Port: arPtr(int64(80))}
-		}, warn: []string{"apirule-service-selector spec.service.name"}, fragments: []string{"service default/headless has no selector"}},
+		}, deny: []string{"apirule-service-selector spec.service.name"}, fragments: []string{"service default/headless has no selector (selector-less)", "Target service label selectors are not defined"}},
+		{name: "ExternalName service", mutate: func(ar *apirule.APIRule) {
+			ar.Spec.Service = &apirule.Service{Name: arPtr("external"), Port: arPtr(int64(8000))}
+		}, deny: []string{"apirule-service-selector spec.service.name"}, fragments: []string{"has no selector (ExternalName)"}},
 		{name: "service without port", mutate: func(ar *apirule.APIRule) { ar.Spec.Service.Port = nil },
 			deny: []string{"apirule-service spec.service.port"}},
 
@@ -275,8 +330,47 @@ func TestAPIRule(t *testing.T) {
 			j := arOKJWT()
 			j.Authorizations = []apirule.JWTAuthorization{{RequiredScopes: []string{"read", ""}, Audiences: []string{""}}, {}}
 			ar.Spec.Rules[0] = arJWTRule("/a", j)
-		}, deny: []string{"apirule-jwt spec.rules[0].jwt.authorizations[0].audiences[0]", "apirule-jwt spec.rules[0].jwt.authorizations[0].requiredScopes[1]",
-			"apirule-jwt spec.rules[0].jwt.authorizations[1]"}},
+		}, deny: []string{"apirule-jwt spec.rules[0].jwt.authorizations[0].audiences[0]", "apirule-jwt spec.rules[0].jwt.authorizations[0].requiredScopes[1]"},
+			warn: []string{"apirule-jwt spec.rules[0].jwt.authorizations[1]"}, fragments: []string{"an empty authorization adds no condition"}},
+		{name: "jwt lists present but empty", mutate: func(ar *apirule.APIRule) {
+			j := arOKJWT()
+			j.Authorizations = []apirule.JWTAuthorization{{RequiredScopes: []string{}, Audiences: []string{"a"}}, {Audiences: []string{}}}
+			ar.Spec.Rules[0] = arJWTRule("/a", j)
+		}, deny: []string{"apirule-jwt spec.rules[0].jwt.authorizations[0].requiredScopes", "apirule-jwt spec.rules[0].jwt.authorizations[1].audiences"},
+			fragments: []string{`requiredScopes is present but empty: Kyma refuses it ("value is empty")`}},
+		{name: "jwt authorizations present but empty", mutate: func(ar *apirule.APIRule) {
+			j := arOKJWT()
+			j.Authorizations = []apirule.JWTAuthorization{}
+			ar.Spec.Rules[0] = arJWTRule("/a", j)
+		}, deny: []string{"apirule-jwt spec.rules[0].jwt.authorizations"}, fragments: []string{"authorizations defined, but no configuration exists"}},
+		{name: "jwt two fromHeaders, two fromParams", mutate: func(ar *apirule.APIRule) {
+			j := arOKJWT()
+			j.Authentications[0].FromHeaders = []apirule.JWTHeader{{Name: "a"}, {Name: "b"}}
+			j.Authentications = append(j.Authentications, apirule.JWTAuthentication{Issuer: "https://other.example.com", JwksURI: "https://other.example.com/keys", FromParams: []string{"t", "u"}})
+			ar.Spec.Rules[0] = arJWTRule("/a", j)
+		}, deny: []string{"apirule-jwt spec.rules[0].jwt.authentications[0].fromHeaders", "apirule-jwt spec.rules[0].jwt.authentications[1].fromParams",
+			"apirule-jwt spec.rules[0].jwt.authentications[1].fromParams"}, fragments: []string{"multiple fromHeaders are not supported", "multiple fromParams are not supported", "authentication 0 takes its token from fromHeaders"}},
+		{name: "jwt params then headers", mutate: func(ar *apirule.APIRule) {
+			j := arOKJWT()
+			j.Authentications[0].FromParams = []string{"t"}
+			j.Authentications = append(j.Authentications, apirule.JWTAuthentication{Issuer: "https://other.example.com", JwksURI: "https://other.example.com/keys", FromHeaders: []apirule.JWTHeader{{Name: "x"}}})
+			ar.Spec.Rules[0] = arJWTRule("/a", j)
+		}, deny: []string{"apirule-jwt spec.rules[0].jwt.authentications[1].fromHeaders"}, fragments: []string{"authentication 0 takes its token from fromParams"}},
+		{name: "jwt headers and params in one authentication", mutate: func(ar *apirule.APIRule) {
+			j := arOKJWT()
+			j.Authentications[0].FromParams = []string{"t"}
+			j.Authentications[0].FromHeaders = []apirule.JWTHeader{{Name: "x"}}
+			ar.Spec.Rules[0] = arJWTRule("/a", j)
+		}, deny: []string{"apirule-jwt spec.rules[0].jwt.authentications[0].fromParams"}, fragments: []string{"this authentication sets both fromHeaders and fromParams"}},
+		{name: "jwt one issuer, two token sources across rules", mutate: func(ar *apirule.APIRule) {
+			other := arOKJWT()
+			other.Authentications[0].FromHeaders = []apirule.JWTHeader{{Name: "x-jwt", Prefix: "Bearer "}}
+			ar.Spec.Rules = []apirule.Rule{arJWTRule("/a", arOKJWT()), arJWTRule("/b", other)}
+		}, deny: []string{"apirule-jwt spec.rules[1].jwt.authentications[0]"},
+			fragments: []string{"multiple jwt configurations that differ for the same issuer", "at spec.rules[0].jwt.authentications[0]"}},
+		{name: "jwt one issuer, same token source across rules", mutate: func(ar *apirule.APIRule) {
+			ar.Spec.Rules = []apirule.Rule{arJWTRule("/a", arOKJWT()), arJWTRule("/b", arOKJWT())}
+		}},
 		{name: "extAuth restrictions are a jwt config too", mutate: func(ar *apirule.APIRule) {
 			ar.Spec.Rules[0] = apirule.Rule{Path: "/a", Methods: []string{"GET"}, ExtAuth: &apirule.ExtAuth{Authorizers: []string{"oauth2-proxy"}, Restrictions: &apirule.JWT{}}}
 		}, deny: []string{"apirule-jwt spec.rules[0].extAuth.restrictions.authentications"}},
@@ -288,6 +382,9 @@ func TestAPIRule(t *testing.T) {
 		{name: "unknown authorizer", mutate: func(ar *apirule.APIRule) {
 			ar.Spec.Rules[0] = apirule.Rule{Path: "/a", Methods: []string{"GET"}, ExtAuth: &apirule.ExtAuth{Authorizers: []string{"oauth2-proxy", "oauth2"}}}
 		}, deny: []string{"apirule-extauth spec.rules[0].extAuth.authorizers[1]"}, fragments: []string{`"oauth2": not a registered authorizer: use one of oauth2-proxy`}},
+		{name: "gRPC ext_authz provider", mutate: func(ar *apirule.APIRule) {
+			ar.Spec.Rules[0] = apirule.Rule{Path: "/a", Methods: []string{"GET"}, ExtAuth: &apirule.ExtAuth{Authorizers: []string{"opa-grpc"}}}
+		}, deny: []string{"apirule-extauth spec.rules[0].extAuth.authorizers[0]"}, fragments: []string{`"opa-grpc": an envoyExtAuthzGrpc provider; APIRule extAuth accepts only envoyExtAuthzHttp providers`, "use one of oauth2-proxy"}},
 		{name: "provider that is not ext_authz", mutate: func(ar *apirule.APIRule) {
 			ar.Spec.Rules[0] = apirule.Rule{Path: "/a", Methods: []string{"GET"}, ExtAuth: &apirule.ExtAuth{Authorizers: []string{"otel"}}}
 		}, deny: []string{"apirule-extauth spec.rules[0].extAuth.authorizers[0]"}, fragments: []string{`"otel": an extension provider, but not ext_authz`}},
@@ -400,7 +497,7 @@ func TestAPIRuleNoMeshConfig(t *testing.T) {
 	ar := goodAPIRule()
 	ar.Spec.Rules[0] = apirule.Rule{Path: "/a", Methods: []string{"GET"}, ExtAuth: &apirule.ExtAuth{Authorizers: []string{"oauth2-proxy"}}}
 	r := run(t, ar, nil, arGateway("kyma-system", "kyma-gateway", []string{"*.example.com"}), arService("default", "httpbin", map[string]string{"a": "b"}, 8000))
-	if !hasFinding(r.Violations, APIRuleExtAuth.ID, "spec.rules[0].extAuth.authorizers[0]", "no authorizers are registered") {
+	if !hasFinding(r.Violations, APIRuleExtAuth.ID, "spec.rules[0].extAuth.authorizers[0]", "no envoyExtAuthzHttp authorizers are registered") {
 		t.Fatalf("violations: %v", r.Violations)
 	}
 }
@@ -482,7 +579,7 @@ func TestAPIRuleExtAuthRegistries(t *testing.T) {
 		{"Kyma Istio CR authorizer without the CR", arCluster(), "kyma-authz", deny, `"kyma-authz": not a registered authorizer: use one of oauth2-proxy`},
 		{"registered nowhere, both registries listed", withKyma(arCluster()), "nowhere", deny, `"nowhere": not a registered authorizer: use one of kyma-authz, oauth2-proxy`},
 		{"registered nowhere, Kyma Istio CR only", withKyma(noMesh), "nowhere", deny, "use one of kyma-authz, or register it"},
-		{"no registry at all", noMesh, "kyma-authz", deny, "no authorizers are registered"},
+		{"no registry at all", noMesh, "kyma-authz", deny, "no envoyExtAuthzHttp authorizers are registered"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package validators
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -37,8 +38,13 @@ func v1bStored(version, ns, name string, spec map[string]any) *unstructured.Unst
 func v1bCluster(extra ...runtime.Object) []runtime.Object {
 	return append([]runtime.Object{
 		v1bGateway("kyma-system", "kyma-gateway", "*.local.kyma.dev"),
-		v1bGateway("team", "team-gateway", "team/*.team.example.com"),
+		v1bGateway("team", "team-gateway", "*.team.example.com"),
+		v1bGateway("team", "team-only", "team/*.team-only.example.com"),
 		v1bService("apps", "httpbin", 8000, 9000),
+		arPod("apps", "httpbin-1", map[string]string{"app": "httpbin"}, true),
+		arPod("other", "backend-1", map[string]string{"app": "backend"}, true),
+		arPod("apps", "bare-1", map[string]string{"app": "bare"}, false),
+		v1bService("apps", "bare", 80),
 		v1bService("other", "backend", 9090),
 		v1bService("default", "echo", 80),
 		authzService("apps", "headless", 80),
@@ -153,7 +159,7 @@ func TestAPIRuleV1beta1Service(t *testing.T) {
 			ar.Spec.Service = spec
 			ar.Spec.Rules = nil
 			for _, s := range ruleSvcs {
-				ar.Spec.Rules = append(ar.Spec.Rules, apirule.V1beta1Rule{Path: "/.*", Service: s, Methods: []string{"GET"},
+				ar.Spec.Rules = append(ar.Spec.Rules, apirule.V1beta1Rule{Path: fmt.Sprintf("/r%d/.*", len(ar.Spec.Rules)), Service: s, Methods: []string{"GET"},
 					AccessStrategies: []*apirule.Handler{{Name: "allow"}}})
 			}
 		})
@@ -309,7 +315,7 @@ func TestAPIRuleV1beta1ChecksOffSkipReads(t *testing.T) {
 	}
 	// Every check of what a v1beta1 APIRule references.
 	off := authzOff{APIRuleGateway.ID: true, APIRuleHostGateway.ID: true, APIRuleHostTaken.ID: true,
-		APIRuleService.ID: true, APIRuleServiceSelector.ID: true}
+		APIRuleService.ID: true, APIRuleServiceSelector.ID: true, APIRuleSidecar.ID: true}
 	ar := v1bRule(func(ar *apirule.V1beta1APIRule) { ar.Spec.Host = v1bStr("httpbin") })
 	r := authzRunState(t, ar, v1bNoReads{st, t}, off)
 	if got := summary(append(append([]core.Finding{}, r.Violations...), r.Warnings...)); !reflect.DeepEqual(got, []string{"apirule-v1beta1-deprecated apiVersion"}) {
@@ -364,23 +370,36 @@ func TestAPIRuleV1beta1HostGateway(t *testing.T) {
 		{"fqdn under the gateway wildcard", v1bHost(v1bStr("httpbin.local.kyma.dev"), kyma), nil, nil, ""},
 		{"fqdn two levels under the wildcard", v1bHost(v1bStr("a.b.local.kyma.dev"), kyma), nil, nil, ""},
 		{"fqdn not served", v1bHost(v1bStr("httpbin.example.org"), kyma), deny, nil, "gateway kyma-system/kyma-gateway does not serve this host (it serves *.local.kyma.dev)"},
-		{"fqdn matching a ns/host server host", v1bHost(v1bStr("portal.team.example.com"), team), nil, nil, ""},
+		{"fqdn on another gateway", v1bHost(v1bStr("portal.team.example.com"), team), nil, nil, ""},
+		{"fqdn on a server host of another namespace", v1bHost(v1bStr("portal.team-only.example.com"), "team-only.team.svc.cluster.local"), deny, nil,
+			"serves this host only to VirtualServices of other namespaces"},
 		{"fqdn of another gateway", v1bHost(v1bStr("portal.team.example.com"), kyma), deny, nil, "does not serve this host"},
 		{"short host under the kyma-gateway domain", v1bHost(v1bStr("httpbin"), kyma), nil, nil, ""},
 		{"short host on another gateway takes the kyma-gateway domain", v1bHost(v1bStr("httpbin"), team), deny, nil, "gateway team/team-gateway does not serve httpbin.local.kyma.dev (it serves *.team.example.com)"},
 		{"no host", v1bHost(nil, kyma), authzLines(id + " spec.host"), nil, "Required value"},
 		{"gateway not found: left to apirule-v1beta1-gateway-not-found", v1bHost(v1bStr("httpbin.example.org"), "kyma-system/missing"), nil, nil, ""},
 	})
-	noKyma := []runtime.Object{v1bGateway("team", "team-gateway", "team/*.team.example.com"), v1bService("apps", "httpbin", 8000)}
+	noKyma := []runtime.Object{v1bGateway("team", "team-gateway", "*.team.example.com"), v1bService("apps", "httpbin", 8000)}
 	v1bRunCases(t, id+" ", []v1bCase{
 		{"short host without kyma-gateway", v1bHost(v1bStr("httpbin"), team), deny, nil, "takes its domain from gateway kyma-system/kyma-gateway, which does not exist"},
 		{"fqdn without kyma-gateway", v1bHost(v1bStr("httpbin.team.example.com"), team), nil, nil, ""},
 	}, noKyma...)
 	multi := []runtime.Object{arGateway("kyma-system", "kyma-gateway", []string{"*.local.kyma.dev"}, []string{"*.other.dev"}), v1bService("apps", "httpbin", 8000)}
 	v1bRunCases(t, id+" ", []v1bCase{
-		{"short host, kyma-gateway without one *.domain", v1bHost(v1bStr("httpbin"), kyma), deny, nil, "it serves *.local.kyma.dev, *.other.dev: use an FQDN"},
+		{"short host, kyma-gateway without one *.domain", v1bHost(v1bStr("httpbin"), kyma), deny, nil, "serves both *.local.kyma.dev and *.other.dev"},
 		{"fqdn on a gateway of two domains", v1bHost(v1bStr("httpbin.other.dev"), kyma), nil, nil, ""},
 	}, multi...)
+}
+
+// v1bJWTConfig is a valid Istio-form jwt handler config.
+const v1bJWTConfig = `{"authentications":[{"issuer":"https://idp.example.com","jwksUri":"https://idp.example.com/keys"}]}`
+
+// jwtRule gives every rule of ar the jwt access strategy.
+func jwtRule(ar *apirule.V1beta1APIRule) *apirule.V1beta1APIRule {
+	for i := range ar.Spec.Rules {
+		ar.Spec.Rules[i].AccessStrategies = []*apirule.Handler{v1bHandler("jwt", v1bJWTConfig)}
+	}
+	return ar
 }
 
 func TestAPIRuleV1beta1ServiceSelector(t *testing.T) {
@@ -390,10 +409,12 @@ func TestAPIRuleV1beta1ServiceSelector(t *testing.T) {
 	}
 	v1bRunCases(t, id+" ", []v1bCase{
 		{"service with a selector", v1bRule(nil), nil, nil, ""},
-		{"spec service without a selector", v1bRule(func(ar *apirule.V1beta1APIRule) { ar.Spec.Service = v1bSvc("headless", 80) }),
-			nil, authzLines(id + " spec.service.name"), "service apps/headless has no selector"},
-		{"rule service without a selector", withRuleService(v1bSvc("headless", 80)), nil, authzLines(id + " spec.rules[0].service.name"), "give it a selector"},
-		{"ExternalName service", withRuleService(v1bSvc("external", 443)), nil, nil, ""},
+		{"spec service without a selector, jwt rule", jwtRule(v1bRule(func(ar *apirule.V1beta1APIRule) { ar.Spec.Service = v1bSvc("headless", 80) })),
+			authzLines(id + " spec.service.name"), nil, "service apps/headless has no selector"},
+		{"rule service without a selector, jwt rule", jwtRule(withRuleService(v1bSvc("headless", 80))), authzLines(id + " spec.rules[0].service.name"), nil, "Target service label selectors are not defined"},
+		{"ExternalName service, jwt rule", jwtRule(withRuleService(v1bSvc("external", 443))), authzLines(id + " spec.rules[0].service.name"), nil, "(ExternalName)"},
+		// Kyma's v1beta1 validator checks the selector for jwt access strategies only.
+		{"service without a selector, no_auth rule", v1bRule(func(ar *apirule.V1beta1APIRule) { ar.Spec.Service = v1bSvc("headless", 80) }), nil, nil, ""},
 		{"missing service: apirule-v1beta1-service-not-found only", withRuleService(v1bSvc("nope", 80)), nil, nil, ""},
 	})
 }
@@ -425,7 +446,9 @@ func TestAPIRuleV1beta1JWT(t *testing.T) {
 		{"istio authorizations only", jwt(`{"authorizations":[{"audiences":["a"]}]}`), authzLines(cp + ".authentications"), nil, ""},
 		{"istio authentication without issuer", jwt(`{"authentications":[{"jwksUri":"https://idp.example.com/keys"}]}`), authzLines(cp + ".authentications[0].issuer"), nil, ""},
 		{"istio empty scope and audience", jwt(`{"authentications":[` + auth + `],"authorizations":[{"requiredScopes":["read",""],"audiences":[" "]},{}]}`),
-			authzLines(cp+".authorizations[0].audiences[0]", cp+".authorizations[0].requiredScopes[1]", cp+".authorizations[1]"), nil, "empty audience"},
+			authzLines(cp+".authorizations[0].audiences[0]", cp+".authorizations[0].requiredScopes[1]"), authzLines(cp + ".authorizations[1]"), "empty audience"},
+		{"istio empty requiredScopes list", jwt(`{"authentications":[` + auth + `],"authorizations":[{"requiredScopes":[],"audiences":["a"]}]}`),
+			authzLines(cp + ".authorizations[0].requiredScopes"), nil, "requiredScopes is present but empty"},
 		{"ory empty entries", jwt(`{"trusted_issuers":[""],"jwks_urls":["https://idp.example.com/keys"," "],"required_scope":["read",""],"target_audience":[""]}`),
 			authzLines(cp+".jwks_urls[1]", cp+".required_scope[1]", cp+".target_audience[0]", cp+".trusted_issuers[0]"), nil, "empty JWKS URL"},
 		{"both forms", jwt(`{"jwks_urls":["https://idp.example.com/keys"],"authentications":[` + auth + `]}`), authzLines(cp), nil, "mixes the Ory form"},

@@ -32,6 +32,8 @@ func TestAPIRuleV2alpha1GetsTheV2Checks(t *testing.T) {
 		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "httpbin"},
 			Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "httpbin"}, Ports: []corev1.ServicePort{{Port: 8000}}}},
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "default"}},
+		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "httpbin-1", Labels: map[string]string{"app": "httpbin"},
+			Annotations: map[string]string{"sidecar.istio.io/status": `{"containers":["istio-proxy"]}`}}},
 	)
 	if err != nil {
 		t.Fatal(err)

@@ -25,6 +25,7 @@ var AuthorizationPolicyCustomProvider = core.Register(core.Check{
 	Kinds:       []string{core.KindAuthorizationPolicy},
 	Default:     core.Deny,
 	Description: "a CUSTOM policy names an ext-authz provider registered in the mesh config (extensionProviders) or a Kyma Istio authorizer",
+	Runtime:     "istio/istio pilot/pkg/security/authz/builder/builder.go (unknown provider: matching requests denied)",
 })
 
 var AuthorizationPolicyRequestPrincipalIssuer = core.Register(core.Check{
@@ -32,6 +33,7 @@ var AuthorizationPolicyRequestPrincipalIssuer = core.Register(core.Check{
 	Kinds:       []string{core.KindAuthorizationPolicy},
 	Default:     core.Warn,
 	Description: "requestPrincipals name an issuer trusted by a RequestAuthentication that applies to the same workloads",
+	Runtime:     "istio/istio pilot/pkg/security/authn/policy_applier.go (request principal <iss>/<sub> only for trusted issuers)",
 })
 
 var AuthorizationPolicyPrincipalFormat = core.Register(core.Check{
@@ -39,6 +41,7 @@ var AuthorizationPolicyPrincipalFormat = core.Register(core.Check{
 	Kinds:       []string{core.KindAuthorizationPolicy},
 	Default:     core.Warn,
 	Description: "principals have the SPIFFE form <trust-domain>/ns/<namespace>/sa/<service-account> (or * at the start or end)",
+	Runtime:     "istio/istio pilot/pkg/security/authz/model/generator.go srcPrincipalGenerator (adds spiffe://)",
 })
 
 var AuthorizationPolicySelectorNoWorkload = core.Register(core.Check{
@@ -46,6 +49,7 @@ var AuthorizationPolicySelectorNoWorkload = core.Register(core.Check{
 	Kinds:       []string{core.KindAuthorizationPolicy},
 	Default:     core.Warn,
 	Description: "selector.matchLabels match at least one pod",
+	Runtime:     "istio/istio pilot/pkg/model/policyattachment.go WorkloadPolicyMatcher.ShouldAttachPolicy",
 })
 
 var AuthorizationPolicyTargetNotFound = core.Register(core.Check{
@@ -53,6 +57,7 @@ var AuthorizationPolicyTargetNotFound = core.Register(core.Check{
 	Kinds:       []string{core.KindAuthorizationPolicy},
 	Default:     core.Warn,
 	Description: "targetRef/targetRefs of kind Service name an existing Service",
+	Runtime:     "istio/istio pilot/pkg/model/policyattachment.go WorkloadPolicyMatcher.ShouldAttachPolicy",
 })
 
 var AuthorizationPolicySourceNamespaceNotFound = core.Register(core.Check{
@@ -60,6 +65,7 @@ var AuthorizationPolicySourceNamespaceNotFound = core.Register(core.Check{
 	Kinds:       []string{core.KindAuthorizationPolicy},
 	Default:     core.Warn,
 	Description: "source.namespaces and source.notNamespaces name existing namespaces",
+	Runtime:     "istio/istio pilot/pkg/security/authz/model/generator.go srcNamespaceGenerator",
 })
 
 var AuthorizationPolicyAllowNothing = core.Register(core.Check{
@@ -67,6 +73,7 @@ var AuthorizationPolicyAllowNothing = core.Register(core.Check{
 	Kinds:       []string{core.KindAuthorizationPolicy},
 	Default:     core.Warn,
 	Description: "an ALLOW policy without rules denies every request to the workloads it selects",
+	Runtime:     "istio/istio pilot/pkg/security/authz/builder/builder.go (ALLOW without rules matches nothing)",
 })
 
 var AuthorizationPolicyAllowAll = core.Register(core.Check{
@@ -74,13 +81,15 @@ var AuthorizationPolicyAllowAll = core.Register(core.Check{
 	Kinds:       []string{core.KindAuthorizationPolicy},
 	Default:     core.Warn,
 	Description: "an ALLOW policy with an empty rule {} allows every request to the workloads it selects",
+	Runtime:     "istio/istio pilot/pkg/security/authz/builder/builder.go (an empty rule matches every request)",
 })
 
 var AuthorizationPolicyAllowAllRoot = core.Register(core.Check{
 	ID:          "authorizationpolicy-allow-all-root",
 	Kinds:       []string{core.KindAuthorizationPolicy},
 	Default:     core.Deny,
-	Description: "an ALLOW policy with an empty rule {} in the mesh root namespace allows every request mesh-wide",
+	Description: "an ALLOW policy with an empty rule {} in the mesh root namespace, without selector or targetRefs, allows every request mesh-wide",
+	Runtime:     "istio/istio pilot/pkg/model/authorization.go ListAuthorizationPolicies, policyattachment.go (denied on purpose: mesh-wide)",
 })
 
 // authzDefaultRoot is istiod's root namespace when the mesh config cannot be read.
@@ -102,6 +111,8 @@ func AuthorizationPolicy(ctx context.Context, obj *core.Object, env *core.Env, r
 	validateAuthzTargets(ctx, spec, ns, env.Cluster, r)
 	validateAuthzSourceNamespaces(ctx, spec, env.Cluster, r)
 	validateAuthzAllowPitfalls(spec, ns, root, meshErr, r)
+	// Last: it leaves out what the checks above reported on the same field.
+	validateAuthorizationPolicyIstio(ap, r)
 }
 
 func authzRootNamespace(m *cluster.Mesh) string {
@@ -394,6 +405,9 @@ func validateAuthzPrincipals(spec *securityapi.AuthorizationPolicy, r *core.Repo
 		for _, list := range []authzList{{"principals", src.Principals}, {"notPrincipals", src.NotPrincipals}} {
 			name := list.name
 			for k, v := range list.values {
+				if v == "" {
+					continue // istiod refuses empty values: authorizationpolicy-istio-validation
+				}
 				if why := spiffePrincipalProblem(v); why != "" {
 					r.Deny(AuthorizationPolicyPrincipalFormat, field.Invalid(p.Child(name).Index(k), v, why))
 				}
@@ -490,7 +504,6 @@ func validateAuthzSourceNamespaces(ctx context.Context, spec *securityapi.Author
 	if !r.Enabled(AuthorizationPolicySourceNamespaceNotFound) {
 		return
 	}
-	known := map[string]bool{}
 	failed := false
 	authzEachSource(spec, func(src *securityapi.Source, p *field.Path) {
 		for _, list := range []authzList{{"namespaces", src.Namespaces}, {"notNamespaces", src.NotNamespaces}} {
@@ -499,18 +512,13 @@ func validateAuthzSourceNamespaces(ctx context.Context, spec *securityapi.Author
 				if failed || v == "" || strings.Contains(v, "*") {
 					continue
 				}
-				exists, seen := known[v]
-				if !seen {
-					nsObj, err := st.Namespace(ctx, v)
-					if err != nil {
-						r.Warn(AuthorizationPolicySourceNamespaceNotFound, couldNotRun(p.Child(name).Index(k), "namespaces", err))
-						failed = true
-						continue
-					}
-					exists = nsObj != nil
-					known[v] = exists
+				nsObj, err := st.Namespace(ctx, v)
+				if err != nil {
+					r.Warn(AuthorizationPolicySourceNamespaceNotFound, couldNotRun(p.Child(name).Index(k), "namespaces", err))
+					failed = true
+					continue
 				}
-				if !exists {
+				if nsObj == nil {
 					r.Deny(AuthorizationPolicySourceNamespaceNotFound, notFound(p.Child(name).Index(k), v,
 						"no such namespace: fix the name or create it"))
 				}
@@ -534,16 +542,22 @@ func validateAuthzAllowPitfalls(spec *securityapi.AuthorizationPolicy, ns, root 
 			"ALLOW without rules denies every request to the selected workloads: add rules (or turn this check off for an intended allow-nothing policy)"))
 		return
 	}
+	// A selector or targetRefs limit even a root-namespace policy to the
+	// workloads they name; only a policy with neither applies mesh-wide.
+	meshWide := len(authzLabels(spec.Selector)) == 0 && len(authzTargetRefs(spec.TargetRef, spec.TargetRefs)) == 0
 	for i, rule := range spec.Rules {
 		if !authzEmptyRule(rule) {
 			continue
 		}
 		p := rules.Index(i)
-		if meshErr != nil {
+		switch {
+		case !meshWide:
+		case meshErr != nil:
 			r.Warn(AuthorizationPolicyAllowAllRoot, couldNotRun(p, "the mesh config (root namespace)", meshErr))
-		} else if ns == root && r.Enabled(AuthorizationPolicyAllowAllRoot) {
+		case ns == root && r.Enabled(AuthorizationPolicyAllowAllRoot):
 			r.Deny(AuthorizationPolicyAllowAllRoot, field.Forbidden(p,
-				"empty rule {} in root namespace "+root+" allows every request mesh-wide: add from/to/when conditions or move the policy to the workload's namespace"))
+				"empty rule {} in root namespace "+root+" without selector or targetRefs allows every request to every workload of the mesh; "+
+					"istiod accepts it, gatewarden refuses it as insecure: add from/to/when conditions, a selector, or move the policy to the workload's namespace"))
 			continue
 		}
 		r.Deny(AuthorizationPolicyAllowAll, field.Invalid(p, "{}",

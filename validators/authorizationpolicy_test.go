@@ -169,11 +169,12 @@ func TestAuthorizationPolicyCustomProvider(t *testing.T) {
 		{"empty provider name", authzCustom(""), authzBase(), authzLines(id + " spec.provider.name"), "Required value"},
 		{"no mesh config", authzCustom("oauth2-proxy"), noMesh, authzLines(id + " spec.provider.name"), "no mesh config istio-system/istio found"},
 		{"no mesh config but kyma authorizer", authzCustom("kyma-oauth2"), append(noMesh, authzKymaIstio("kyma-oauth2")), nil, ""},
+		// not looked up: istiod refuses a provider on ALLOW
 		{"provider ignored for ALLOW", func() *securityv1.AuthorizationPolicy {
 			ap := authzCustom("ory")
 			ap.Spec.Action = securityapi.AuthorizationPolicy_ALLOW
 			return ap
-		}(), authzBase(), nil, ""},
+		}(), authzBase(), authzLines("authorizationpolicy-istio-validation spec.provider"), ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -391,17 +392,24 @@ func TestAuthorizationPolicyAllowPitfalls(t *testing.T) {
 	}{
 		{"allow without rules", authzAP("apps", securityapi.AuthorizationPolicy_ALLOW, sel), authzBase(), nil,
 			authzLines("authorizationpolicy-allow-nothing spec.rules")},
-		{"deny without rules is not ours", authzAP("apps", securityapi.AuthorizationPolicy_DENY, sel), authzBase(), nil, nil},
+		{"deny without rules: istiod refuses it", authzAP("apps", securityapi.AuthorizationPolicy_DENY, sel), authzBase(),
+			authzLines("authorizationpolicy-istio-validation spec.rules"), nil},
 		{"audit without rules", authzAP("apps", securityapi.AuthorizationPolicy_AUDIT, sel), authzBase(), nil, nil},
 		{"allow with empty rule", authzAP("apps", securityapi.AuthorizationPolicy_ALLOW, sel, authzToPaths("/x"), &securityapi.Rule{}), authzBase(), nil,
 			authzLines("authorizationpolicy-allow-all spec.rules[1]")},
-		{"allow with nil rule", authzAP("apps", securityapi.AuthorizationPolicy_ALLOW, sel, nil), authzBase(), nil,
-			authzLines("authorizationpolicy-allow-all spec.rules[0]")},
+		{"allow with nil rule", authzAP("apps", securityapi.AuthorizationPolicy_ALLOW, sel, nil), authzBase(),
+			authzLines("authorizationpolicy-istio-validation spec.rules[0]"), authzLines("authorizationpolicy-allow-all spec.rules[0]")},
 		{"deny with empty rule", authzAP("apps", securityapi.AuthorizationPolicy_DENY, sel, &securityapi.Rule{}), authzBase(), nil, nil},
 		{"empty rule in root namespace", authzAP("istio-system", securityapi.AuthorizationPolicy_ALLOW, nil, &securityapi.Rule{}), authzBase(),
 			authzLines("authorizationpolicy-allow-all-root spec.rules[0]"), nil},
 		{"empty rule in configured root namespace", authzAP("mesh-root", securityapi.AuthorizationPolicy_ALLOW, nil, &securityapi.Rule{}),
 			[]runtime.Object{customRoot}, authzLines("authorizationpolicy-allow-all-root spec.rules[0]"), nil},
+		{"empty rule in root namespace with a selector: only the selected workloads", authzAP("istio-system", securityapi.AuthorizationPolicy_ALLOW,
+			authzSel("istio", "ingressgateway"), &securityapi.Rule{}), append(authzBase(), authzPod("istio-system", "gw", "istio", "ingressgateway")),
+			nil, authzLines("authorizationpolicy-allow-all spec.rules[0]")},
+		{"empty rule in root namespace with targetRefs: only the referenced gateway", authzAPTargets("istio-system",
+			&typeapi.PolicyTargetReference{Group: "gateway.networking.k8s.io", Kind: "Gateway", Name: "ingress"}), authzBase(),
+			nil, authzLines("authorizationpolicy-allow-all spec.rules[0]")},
 		{"istio-system is not root when configured otherwise", authzAP("istio-system", securityapi.AuthorizationPolicy_ALLOW, nil, &securityapi.Rule{}),
 			[]runtime.Object{customRoot}, nil, authzLines("authorizationpolicy-allow-all spec.rules[0]")},
 		{"rules with conditions", authzAP("apps", securityapi.AuthorizationPolicy_ALLOW, sel,
@@ -412,6 +420,13 @@ func TestAuthorizationPolicyAllowPitfalls(t *testing.T) {
 			authzAssert(t, run(t, tc.ap, nil, tc.objs...), "authorizationpolicy-", tc.deny, tc.warn)
 		})
 	}
+}
+
+// authzAPTargets is an ALLOW policy with one empty rule and targetRefs.
+func authzAPTargets(ns string, refs ...*typeapi.PolicyTargetReference) *securityv1.AuthorizationPolicy {
+	ap := authzAP(ns, securityapi.AuthorizationPolicy_ALLOW, nil, &securityapi.Rule{})
+	ap.Spec.TargetRefs = refs
+	return ap
 }
 
 func TestAuthorizationPolicyAllowAllRootOffFallsBack(t *testing.T) {
@@ -499,7 +514,8 @@ func TestAuthorizationPolicyClusterErrorsWarn(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := authzRunState(t, tc.ap, authzFailingState{st}, core.DefaultPolicy)
+			// istiod's table reads nothing; it would refuse this CUSTOM policy.
+			r := authzRunState(t, tc.ap, authzFailingState{st}, authzOff{"authorizationpolicy-istio-validation": true})
 			authzAssert(t, r, "authorizationpolicy-", nil, tc.warn)
 			for _, w := range r.Warnings {
 				if w.Check != "authorizationpolicy-allow-all" && !strings.Contains(w.Message, "this check did not run: cache not synced") {
@@ -523,6 +539,8 @@ func TestAuthorizationPolicyChecksRegistered(t *testing.T) {
 		"authorizationpolicy-allow-all-root":             core.Deny,
 		"requestauthentication-selector-no-workload":     core.Warn,
 		"requestauthentication-header-name":              core.Deny,
+		"authorizationpolicy-istio-validation":           core.Deny,
+		"requestauthentication-istio-validation":         core.Deny,
 	}
 	for id, def := range want {
 		c, ok := core.Lookup(id)

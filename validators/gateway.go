@@ -14,7 +14,8 @@ import (
 // a listener that never warms; these checks look where istiod will look
 // (docs/gateways.md). By concern: gateway_tls.go (TLS settings),
 // gateway_credentials.go (secrets, certificates, client CAs),
-// gateway_hosts.go (hosts shared between Gateways).
+// gateway_hosts.go (hosts shared between Gateways), istio_gateway.go
+// (istiod's own validation of the Gateway).
 
 // Gateway validates an Istio Gateway (every served version decodes into v1).
 func Gateway(ctx context.Context, obj *core.Object, env *core.Env, r *core.Report) {
@@ -32,6 +33,8 @@ func Gateway(ctx context.Context, obj *core.Object, env *core.Env, r *core.Repor
 		g.credentials(s, servers.Index(i))
 	}
 	g.duplicateHosts(servers)
+	// Last: it leaves out what the checks above reported on the same field.
+	validateGatewayIstio(gw, r)
 }
 
 // Secret keys istiod reads (pilot/pkg/credentials/kube: detection is by key,
@@ -47,6 +50,7 @@ const (
 	gwKeyCACrl              = "ca.crl"
 	gwCASecretSuffix        = "-cacert"
 	gwSDSKubePrefix         = "kubernetes://"
+	gwSDSConfigMapPrefix    = "configmap://"
 	gwCertManagerAnnotation = "cert-manager.io/certificate-name"
 )
 

@@ -22,6 +22,7 @@ var GatewayTLSSecret = core.Register(core.Check{
 	Kinds:       []string{core.KindGateway},
 	Default:     core.Deny,
 	Description: "credentialName secrets exist in the gateway pods' namespace; a Certificate that will write the secret (cert-manager cert-manager.io, Gardener cert.gardener.cloud) warns while pending and denies when failed",
+	Runtime:     "istio/istio pilot/pkg/model/credentials/resource.go ParseResourceName, pilot/pkg/xds/sds.go SecretGen.generate",
 })
 
 var GatewayServerCertificate = core.Register(core.Check{
@@ -29,13 +30,23 @@ var GatewayServerCertificate = core.Register(core.Check{
 	Kinds:       []string{core.KindGateway},
 	Default:     core.Deny,
 	Description: "the server certificate parses, matches its key, is current, and its SANs cover the server's hosts",
+	Runtime:     "istio/istio pilot/pkg/credentials/kube/secrets.go ExtractCertInfo; envoy TLS context",
 })
 
 var GatewayMutualCA = core.Register(core.Check{
 	ID:          "gateway-mtls-ca",
 	Kinds:       []string{core.KindGateway},
 	Default:     core.Deny,
-	Description: "the client CA of a MUTUAL server is a current CA certificate, and its CRL parses and is signed by it",
+	Description: "the client CA istiod serves a MUTUAL server (from caCertCredentialName, <credentialName>-cacert or the certificate secret) holds a current CA (an expired one beside it warns), and its CRL parses and is signed by it",
+	Runtime:     "istio/istio pilot/pkg/xds/sds.go SecretGen.generate, pilot/pkg/credentials/kube/secrets.go ExtractRoot; envoy default_validator.cc",
+})
+
+var GatewayTLSCACertName = core.Register(core.Check{
+	ID:          "gateway-tls-cacert-name",
+	Kinds:       []string{core.KindGateway},
+	Default:     core.Deny,
+	Description: "credentialName(s) of SIMPLE, MUTUAL and OPTIONAL_MUTUAL servers neither end in -cacert nor use configmap://: istiod serves those names as a CA only, so the server would get no certificate",
+	Runtime:     "istio/istio pilot/pkg/xds/sds.go SecretGen.generate (isCAOnlySecret)",
 })
 
 var GatewayMutualIssuerAsClientCA = core.Register(core.Check{
@@ -43,6 +54,7 @@ var GatewayMutualIssuerAsClientCA = core.Register(core.Check{
 	Kinds:       []string{core.KindGateway},
 	Default:     core.Warn,
 	Description: "the client CA of a MUTUAL server is not just the issuer of a certificate-managed (cert-manager or Gardener) server certificate",
+	Runtime:     "istio/istio pilot/pkg/credentials/kube/secrets.go GetCaCert (falls back to the certificate secret)",
 })
 
 // certificateFor finds the Certificate (cert-manager or Gardener) that
@@ -124,7 +136,7 @@ func (g *gatewayCheck) credentials(s *networkingapi.Server, sp *field.Path) {
 	if !istio.OwnTLS(tls.Mode) {
 		return
 	}
-	if !g.anyEnabled(GatewayTLSSecret, GatewayServerCertificate, GatewayMutualCA, GatewayMutualIssuerAsClientCA) {
+	if !g.anyEnabled(GatewayTLSSecret, GatewayServerCertificate, GatewayMutualCA, GatewayMutualIssuerAsClientCA, GatewayTLSCACertName) {
 		return
 	}
 	tp := sp.Child("tls")
@@ -138,18 +150,35 @@ func (g *gatewayCheck) credentials(s *networkingapi.Server, sp *field.Path) {
 	if len(refs) == 0 {
 		return
 	}
+	// A name istiod serves as a CA only gets no certificate at all: its
+	// secret's content does not matter.
+	certRefs := refs[:0:0]
+	for _, ref := range refs {
+		if !g.caOnlyName(ref) {
+			certRefs = append(certRefs, ref)
+		}
+	}
+	if !g.anyEnabled(GatewayTLSSecret, GatewayServerCertificate, GatewayMutualCA, GatewayMutualIssuerAsClientCA) {
+		return
+	}
 	nss, where, ok := g.namespaces()
 	if !ok {
 		return
 	}
+	// With caCertCredentialName, istiod takes the client CA from there and
+	// never looks at <credentialName>-cacert.
+	named := istio.IsMutual(tls.Mode) && tls.CaCertCredentialName != ""
+	if named {
+		g.namedClientCA(gatewayCredentialRef{tp.Child("caCertCredentialName"), tls.CaCertCredentialName}, nss)
+	}
 	for _, ns := range nss {
-		for k, ref := range refs {
+		for _, ref := range certRefs {
 			name, ok := g.secretName(ref, ns)
 			if !ok {
 				continue
 			}
 			// istiod takes the client CA from the first name only.
-			mutual := istio.IsMutual(tls.Mode) && k == 0
+			mutual := istio.IsMutual(tls.Mode) && !named && ref == refs[0]
 			sec, found := g.serverSecret(ns, name, ref, where, mutual)
 			if !found {
 				if mutual {
@@ -163,6 +192,34 @@ func (g *gatewayCheck) credentials(s *networkingapi.Server, sp *field.Path) {
 			}
 		}
 	}
+}
+
+// caOnlyName runs gateway-tls-cacert-name on one credential name: istiod's
+// SDS server answers a name ending in -cacert, and any configmap:// name,
+// with a CA only (pilot/pkg/xds/sds.go SecretGen.generate), so a server
+// certificate named so is never served and the listener never warms.
+func (g *gatewayCheck) caOnlyName(ref gatewayCredentialRef) bool {
+	c := GatewayTLSCACertName
+	name := ref.raw
+	if strings.HasPrefix(name, gwSDSConfigMapPrefix) {
+		g.r.Deny(c, field.Invalid(ref.path, ref.raw,
+			"istiod serves a configmap:// name only as a CA, never as a server certificate and key, so this server would have no certificate; name the Secret that holds the certificate and key"))
+		return true
+	}
+	name = strings.TrimPrefix(name, gwSDSKubePrefix)
+	if strings.Contains(name, "://") {
+		return false // another SDS scheme: not ours to resolve
+	}
+	if _, n, cut := strings.Cut(name, "/"); cut {
+		name = n
+	}
+	if !strings.HasSuffix(name, gwCASecretSuffix) {
+		return false
+	}
+	g.r.Deny(c, field.Invalid(ref.path, ref.raw, fmt.Sprintf(
+		"istiod serves a name ending in %s only as a CA, never as a server certificate and key, so this server would have no certificate and its listener would never warm; rename the secret (for example to %q) and keep client CAs in <name>%s",
+		gwCASecretSuffix, strings.TrimSuffix(name, gwCASecretSuffix), gwCASecretSuffix)))
+	return true
 }
 
 // serverSecret reads the certificate secret and reports it when missing;
@@ -224,17 +281,42 @@ func gatewayQuote(s string) string {
 	return fmt.Sprintf("%q", s)
 }
 
-// gatewayServerKeys picks the certificate and key entries as istiod does: cert and
-// key first, then tls.crt and tls.key.
-func gatewayServerKeys(sec *corev1.Secret) (certKey, keyKey string, ok bool) {
-	has := func(k string) bool { _, ok := sec.Data[k]; return ok }
-	switch {
-	case has(gwKeyCert) && has(gwKeyKey):
-		return gwKeyCert, gwKeyKey, true
-	case has(gwKeyTLSCrt) && has(gwKeyTLSKey):
-		return gwKeyTLSCrt, gwKeyTLSKey, true
+// gatewayHasValue says whether every key has a non-empty value: istiod
+// takes a key only then (pilot/pkg/credentials/kube/secrets.go hasValue).
+func gatewayHasValue(d map[string][]byte, keys ...string) bool {
+	for _, k := range keys {
+		if len(d[k]) == 0 {
+			return false
+		}
 	}
-	return "", "", false
+	return true
+}
+
+// gatewayHasKeys says whether every key is present, empty or not.
+func gatewayHasKeys(d map[string][]byte, keys ...string) bool {
+	for _, k := range keys {
+		if _, ok := d[k]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// gatewayServerKeys picks the certificate and key entries as istiod's
+// ExtractCertInfo does: cert and key when both have values, then tls.crt and
+// tls.key. When neither pair has values, why says what istiod found.
+func gatewayServerKeys(sec *corev1.Secret) (certKey, keyKey, why string) {
+	switch {
+	case gatewayHasValue(sec.Data, gwKeyCert, gwKeyKey):
+		return gwKeyCert, gwKeyKey, ""
+	case gatewayHasValue(sec.Data, gwKeyTLSCrt, gwKeyTLSKey):
+		return gwKeyTLSCrt, gwKeyTLSKey, ""
+	case gatewayHasKeys(sec.Data, gwKeyCert, gwKeyKey):
+		return "", "", "has keys cert and key, but they are empty, and no tls.crt and tls.key with values; put the PEM certificate chain and private key in one of those pairs"
+	case gatewayHasKeys(sec.Data, gwKeyTLSCrt, gwKeyTLSKey):
+		return "", "", "has keys tls.crt and tls.key, but they are empty; put the PEM certificate chain and private key there"
+	}
+	return "", "", "has neither cert and key nor tls.crt and tls.key; add the server certificate and private key under one of those pairs"
 }
 
 // serverCertificate checks the certificate and key of a found secret and
@@ -243,10 +325,10 @@ func (g *gatewayCheck) serverCertificate(ns, name string, sec *corev1.Secret, re
 	c := GatewayServerCertificate
 	check := g.r.Enabled(c)
 	where := fmt.Sprintf("secret %q in namespace %q", name, ns)
-	certKey, keyKey, ok := gatewayServerKeys(sec)
-	if !ok {
+	certKey, keyKey, why := gatewayServerKeys(sec)
+	if why != "" {
 		if check {
-			g.r.Deny(c, field.Invalid(ref.path, ref.raw, where+" has neither cert and key nor tls.crt and tls.key; add the server certificate and private key under one of those pairs"))
+			g.r.Deny(c, field.Invalid(ref.path, ref.raw, where+" "+why))
 		}
 		return nil
 	}
@@ -318,9 +400,10 @@ func gatewaySANs(c *x509.Certificate) string {
 	return fmt.Sprintf("%q", sans)
 }
 
-// clientCA finds the client CA as istiod does and checks it: <name>-cacert
-// when that secret exists (no fallback then), else the certificate secret.
-// sec is the certificate secret (nil when missing), leaf its certificate.
+// clientCA finds the client CA as istiod does when no caCertCredentialName
+// is set, and checks it: <name>-cacert when that secret exists (no fallback
+// then), else the certificate secret. sec is the certificate secret (nil
+// when missing), leaf its certificate.
 func (g *gatewayCheck) clientCA(ns, name string, sec *corev1.Secret, leaf *x509.Certificate, ref gatewayCredentialRef) {
 	if !g.anyEnabled(GatewayMutualCA, GatewayMutualIssuerAsClientCA) {
 		return
@@ -340,48 +423,150 @@ func (g *gatewayCheck) clientCA(ns, name string, sec *corev1.Secret, leaf *x509.
 		src, srcName = sec, name
 	}
 	where := fmt.Sprintf("secret %q in namespace %q", srcName, ns)
-	has := func(k string) bool { _, ok := src.Data[k]; return ok }
-	var caKey, crlKey, otherCRL string
-	switch {
-	case has(gwKeyCACert):
-		caKey, crlKey, otherCRL = gwKeyCACert, gwKeyCRL, gwKeyCACrl
-	case has(gwKeyCACrt):
-		caKey, crlKey, otherCRL = gwKeyCACrt, gwKeyCACrl, gwKeyCRL
-	default:
-		if caSec != nil {
-			g.r.Deny(c, field.Invalid(ref.path, ref.raw, fmt.Sprintf(
-				"%s has neither cacert nor ca.crt; as it exists, istiod takes the client CA from it and does not fall back to %q", where, name)))
-		} else {
-			g.r.Deny(c, field.Invalid(ref.path, ref.raw, fmt.Sprintf(
-				"no client CA: %s has no cacert or ca.crt, and there is no secret %q; add the CA that signs client certificates to one of them", where, caName)))
-		}
-		return
+	var none string
+	if caSec != nil {
+		none = fmt.Sprintf("as it exists, istiod takes the client CA from it and does not fall back to %q", name)
+	} else {
+		none = fmt.Sprintf("there is no secret %q either; add the CA that signs client certificates to one of them", caName)
 	}
-	cas, err := pki.ParseCertificates(src.Data[caKey])
-	if err != nil {
-		g.r.Deny(c, field.Invalid(ref.path, ref.raw, fmt.Sprintf("key %q of %s is not a PEM CA bundle: %v", caKey, where, err)))
-		return
-	}
-	g.checkCABundle(ref, caKey, where, cas)
-	if has(crlKey) {
-		g.checkCRL(ref, crlKey, where, src.Data[crlKey], cas)
-	} else if has(otherCRL) {
-		g.r.Warn(c, field.Invalid(ref.path, ref.raw, fmt.Sprintf(
-			"%s has a CRL in %q, but with the CA in %q istiod reads it from %q; rename the key", where, otherCRL, caKey, crlKey)))
-	}
-	if caSec == nil && leaf != nil {
+	cas, caKey := g.checkCAData(ref, where, src.Data, none)
+	if cas != nil && caSec == nil && leaf != nil {
 		g.issuerAsClientCA(ns, name, sec, leaf, cas, caKey, ref)
 	}
 }
 
+// namedClientCA resolves tls.caCertCredentialName as istiod's SDS server
+// does (pilot/pkg/xds/sds.go SecretGen.generate) and checks the CA:
+// configmap://namespace/name reads that ConfigMap (a -cacert suffix
+// stripped); a name ending in -cacert reads that secret in the gateway pods'
+// namespace, else the secret without the suffix; any other name is fetched
+// as a certificate and key, which yields no CA.
+func (g *gatewayCheck) namedClientCA(ref gatewayCredentialRef, nss []string) {
+	if !g.r.Enabled(GatewayMutualCA) {
+		return
+	}
+	c := GatewayMutualCA
+	raw := ref.raw
+	if rest, ok := strings.CutPrefix(raw, gwSDSConfigMapPrefix); ok {
+		parts := strings.Split(rest, "/")
+		if len(parts) < 2 || parts[0] == "" || parts[1] == "" {
+			g.r.Deny(c, field.Invalid(ref.path, raw, "istiod needs a namespace and a name here: write configmap://<namespace>/<name>"))
+			return
+		}
+		ns, name := parts[0], strings.TrimSuffix(parts[1], gwCASecretSuffix)
+		cm, err := g.env.Cluster.ConfigMap(g.ctx, ns, name)
+		if err != nil {
+			g.r.Warn(c, field.InternalError(ref.path, fmt.Errorf(
+				"could not read ConfigMap %q in namespace %q, client CA not verified (gatewarden reads ConfigMaps only in the gateway namespaces): %v", name, ns, err)))
+			return
+		}
+		if cm == nil {
+			g.r.Deny(c, field.Invalid(ref.path, raw, fmt.Sprintf(
+				"ConfigMap %q not found in namespace %q, so istiod serves no client CA and every client handshake fails; create it with the CA in key ca.crt (or cacert)", name, ns)))
+			return
+		}
+		data := make(map[string][]byte, len(cm.Data))
+		for k, v := range cm.Data {
+			data[k] = []byte(v)
+		}
+		g.checkCAData(ref, fmt.Sprintf("ConfigMap %q in namespace %q", name, ns), data, "")
+		return
+	}
+	if strings.Contains(strings.TrimPrefix(raw, gwSDSKubePrefix), "://") {
+		return // kubernetes-gateway://, builtin://, sds://: not ours to resolve
+	}
+	for _, ns := range nss {
+		name, ok := g.secretName(ref, ns)
+		if !ok {
+			continue
+		}
+		if !strings.HasSuffix(name, gwCASecretSuffix) {
+			g.r.Deny(c, field.Invalid(ref.path, raw, fmt.Sprintf(
+				"istiod serves a CA only for names ending in %s or configmap://<namespace>/<name>; %q is fetched as a certificate and key, so no client CA is served and every client handshake fails; set %q: istiod then reads secret %q, or %q when that does not exist",
+				gwCASecretSuffix, name, name+gwCASecretSuffix, name+gwCASecretSuffix, name)))
+			return
+		}
+		secName := name
+		sec, err := g.env.Cluster.Secret(g.ctx, ns, secName)
+		if err == nil && sec == nil {
+			secName = strings.TrimSuffix(name, gwCASecretSuffix)
+			sec, err = g.env.Cluster.Secret(g.ctx, ns, secName)
+		}
+		if err != nil {
+			g.r.Warn(c, field.InternalError(ref.path, fmt.Errorf("could not read secret %q in namespace %q, client CA check skipped: %v", secName, ns, err)))
+			continue
+		}
+		if sec == nil {
+			g.r.Deny(c, field.Invalid(ref.path, raw, fmt.Sprintf(
+				"neither secret %q nor %q found in namespace %q, where istiod reads the client CA; create one of them with the CA in key cacert or ca.crt",
+				name, secName, ns)))
+			continue
+		}
+		g.checkCAData(ref, fmt.Sprintf("secret %q in namespace %q", secName, ns), sec.Data, "")
+	}
+}
+
+// checkCAData picks the CA and CRL of a secret or ConfigMap as istiod's
+// ExtractRoot does (cacert with crl when cacert has a value, else ca.crt
+// with ca.crl) and checks them. none completes the message when no CA key
+// has a value. It returns the CA certificates when they parse.
+func (g *gatewayCheck) checkCAData(ref gatewayCredentialRef, where string, data map[string][]byte, none string) ([]*x509.Certificate, string) {
+	c := GatewayMutualCA
+	var caKey, crlKey, otherCRL string
+	switch {
+	case gatewayHasValue(data, gwKeyCACert):
+		caKey, crlKey, otherCRL = gwKeyCACert, gwKeyCRL, gwKeyCACrl
+	case gatewayHasValue(data, gwKeyCACrt):
+		caKey, crlKey, otherCRL = gwKeyCACrt, gwKeyCACrl, gwKeyCRL
+	default:
+		msg := fmt.Sprintf("no client CA: %s has no cacert or ca.crt", where)
+		for _, k := range []string{gwKeyCACert, gwKeyCACrt} {
+			if gatewayHasKeys(data, k) {
+				msg = fmt.Sprintf("no client CA: key %q of %s is empty and no other CA key has a value", k, where)
+				break
+			}
+		}
+		if none != "" {
+			msg += "; " + none
+		} else {
+			msg += "; store the CA that signs client certificates in key ca.crt (or cacert)"
+		}
+		g.r.Deny(c, field.Invalid(ref.path, ref.raw, msg))
+		return nil, ""
+	}
+	cas, err := pki.ParseCertificates(data[caKey])
+	if err != nil {
+		g.r.Deny(c, field.Invalid(ref.path, ref.raw, fmt.Sprintf("key %q of %s is not a PEM CA bundle: %v", caKey, where, err)))
+		return nil, ""
+	}
+	g.checkCABundle(ref, caKey, where, cas)
+	if gatewayHasValue(data, crlKey) {
+		g.checkCRL(ref, crlKey, where, data[crlKey], cas)
+	} else if gatewayHasValue(data, otherCRL) {
+		g.r.Warn(c, field.Invalid(ref.path, ref.raw, fmt.Sprintf(
+			"%s has a CRL in %q, but with the CA in %q istiod reads it from %q; rename the key", where, otherCRL, caKey, crlKey)))
+	}
+	return cas, caKey
+}
+
+// checkCABundle denies a bundle that holds no CA envoy can use now. Envoy
+// trusts every CA of the bundle (default_validator.cc), so an expired or
+// not yet valid CA next to a current one only warns.
 func (g *gatewayCheck) checkCABundle(ref gatewayCredentialRef, caKey, where string, cas []*x509.Certificate) {
 	c := GatewayMutualCA
 	if !g.r.Enabled(c) {
 		return
 	}
-	anyCA := false
+	now, within := g.env.Now(), g.env.Settings.CertExpiryWarning.Duration
+	anyCA, current := false, 0
 	for _, ca := range cas {
-		anyCA = anyCA || pki.IsCA(ca)
+		if !pki.IsCA(ca) {
+			continue
+		}
+		anyCA = true
+		if v := pki.CheckValidity(ca, now, within); v == pki.Valid || v == pki.ExpiringSoon {
+			current++
+		}
 	}
 	if !anyCA {
 		g.r.Deny(c, field.Invalid(ref.path, ref.raw, fmt.Sprintf(
@@ -389,7 +574,20 @@ func (g *gatewayCheck) checkCABundle(ref gatewayCredentialRef, caKey, where stri
 	}
 	for i, ca := range cas {
 		what := fmt.Sprintf("CA certificate %q (%d of %d in %q of %s)", pki.Name(ca), i+1, len(cas), caKey, where)
-		g.validity(c, ref, what, ca)
+		if current == 0 || !anyCA {
+			g.validity(c, ref, what, ca)
+			continue
+		}
+		switch pki.CheckValidity(ca, now, within) {
+		case pki.Expired:
+			g.r.Warn(c, field.Invalid(ref.path, ref.raw, fmt.Sprintf(
+				"%s expired on %s; envoy still trusts the other CAs of the bundle, so remove it", what, gatewayTime(ca.NotAfter))))
+		case pki.NotYetValid:
+			g.r.Warn(c, field.Invalid(ref.path, ref.raw, fmt.Sprintf(
+				"%s is not valid before %s; envoy trusts the other CAs of the bundle until then", what, gatewayTime(ca.NotBefore))))
+		case pki.ExpiringSoon:
+			g.validity(c, ref, what, ca)
+		}
 	}
 }
 

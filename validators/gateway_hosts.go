@@ -16,6 +16,7 @@ var GatewayDuplicateHost = core.Register(core.Check{
 	Kinds:       []string{core.KindGateway},
 	Default:     core.Warn,
 	Description: "no other Gateway for the same gateway workload (equal selectors, or one within the other with a pod matching both) serves the same host on the same port",
+	Runtime:     "istio/istio pilot/pkg/model/gateway.go MergeGateways, CheckDuplicates",
 })
 
 // duplicateHosts warns about hosts this Gateway shares, on the same port,

@@ -118,6 +118,9 @@ func TestGatewayMinTLSVersion(t *testing.T) {
 			if got != tc.deny {
 				t.Fatalf("denied=%v, want %v: %v", got, tc.deny, r.Violations)
 			}
+			if got && !hasFinding(r.Violations, GatewayTLSMinVersion.ID, "spec.servers[0].tls.minProtocolVersion", "istiod would accept it", "on purpose") {
+				t.Fatalf("the denial does not say it is stricter than istiod on purpose: %v", r.Violations)
+			}
 		})
 	}
 }
@@ -178,6 +181,21 @@ func gwMutual(name string) *networkingapi.ServerTLSSettings {
 	return &networkingapi.ServerTLSSettings{Mode: networkingapi.ServerTLSSettings_MUTUAL, CredentialName: name}
 }
 
+// gwMutualCA is a MUTUAL server whose client CA is named explicitly.
+func gwMutualCA(name, ca string) *networkingapi.ServerTLSSettings {
+	t := gwMutual(name)
+	t.CaCertCredentialName = ca
+	return t
+}
+
+func gwConfigMap(ns, name string, kv ...string) *corev1.ConfigMap {
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Data: map[string]string{}}
+	for i := 0; i+1 < len(kv); i += 2 {
+		cm.Data[kv[i]] = kv[i+1]
+	}
+	return cm
+}
+
 func gwPod(ns string, labels map[string]string) *corev1.Pod {
 	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "gw-" + ns, Namespace: ns, Labels: labels}}
 }
@@ -229,8 +247,9 @@ func gwGardenerCertificate(ns, name, secret, state, message string) *unstructure
 func TestGatewayCredentials(t *testing.T) {
 	c := testGatewayCerts(t)
 	const (
-		ns   = "istio-system"
-		cred = "spec.servers[0].tls.credentialName"
+		ns     = "istio-system"
+		cred   = "spec.servers[0].tls.credentialName"
+		caCred = "spec.servers[0].tls.caCertCredentialName"
 	)
 	pod := gwPod(ns, gwIngressLabels)
 	goodCA := gwSecret(ns, "api-cred-cacert", "cacert", c.clientCA.CertPEM)
@@ -262,7 +281,7 @@ func TestGatewayCredentials(t *testing.T) {
 			gw:   gwWith(gwMutual("api-cred")),
 			objs: []runtime.Object{pod, gwTLSSecret(ns, "api-cred", c.server, c.clientCA.CertPEM), gwSecret(ns, "api-cred-cacert", "tls.crt", c.clientCA.CertPEM)},
 			deny: []string{"gateway-mtls-ca " + cred},
-			msgs: []msg{{"gateway-mtls-ca", cred, []string{`secret "api-cred-cacert"`, "neither cacert nor ca.crt", "does not fall back"}}}},
+			msgs: []msg{{"gateway-mtls-ca", cred, []string{`secret "api-cred-cacert"`, "has no cacert or ca.crt", "does not fall back"}}}},
 		{name: "no CA anywhere",
 			gw:   gwWith(gwMutual("api-cred")),
 			objs: []runtime.Object{pod, gwTLSSecret(ns, "api-cred", c.server, nil)},
@@ -467,6 +486,111 @@ func TestGatewayCredentials(t *testing.T) {
 			deny: []string{"gateway-tls-secret spec.servers[0].tls.credentialNames[2]"},
 			warn: []string{"gateway-tls-server-certificate spec.servers[0].hosts[0]"},
 			msgs: []msg{{"gateway-tls-secret", "spec.servers[0].tls.credentialNames[2]", []string{`secret "api-missing"`}}}},
+
+		// istiod takes a key only when it has a value (hasValue)
+		{name: "empty cacert beside a valid ca.crt",
+			gw:   gwWith(gwMutual("api-cred")),
+			objs: []runtime.Object{pod, gwTLSSecret(ns, "api-cred", c.server, nil), gwSecret(ns, "api-cred-cacert", "cacert", []byte{}, "ca.crt", c.clientCA.CertPEM)}},
+		{name: "empty cacert only",
+			gw:   gwWith(gwMutual("api-cred")),
+			objs: []runtime.Object{pod, gwTLSSecret(ns, "api-cred", c.server, nil), gwSecret(ns, "api-cred-cacert", "cacert", []byte{})},
+			deny: []string{"gateway-mtls-ca " + cred},
+			msgs: []msg{{"gateway-mtls-ca", cred, []string{`key "cacert" of secret "api-cred-cacert"`, "is empty and no other CA key has a value"}}}},
+		{name: "empty CRL is no CRL",
+			gw:   gwWith(gwMutual("api-cred")),
+			objs: []runtime.Object{pod, gwTLSSecret(ns, "api-cred", c.server, nil), gwSecret(ns, "api-cred-cacert", "cacert", c.clientCA.CertPEM, "crl", []byte{})}},
+		{name: "empty cert and key beside valid tls.crt and tls.key",
+			gw:   gwWith(gwMutual("api-cred")),
+			objs: []runtime.Object{pod, gwSecret(ns, "api-cred", "cert", []byte{}, "key", []byte{}, "tls.crt", c.server.CertPEM, "tls.key", c.server.KeyPEM), goodCA}},
+		{name: "certificate keys present but empty",
+			gw:   gwWith(gwMutual("api-cred")),
+			objs: []runtime.Object{pod, gwSecret(ns, "api-cred", "tls.crt", []byte{}, "tls.key", []byte{}), goodCA},
+			deny: []string{"gateway-tls-server-certificate " + cred},
+			msgs: []msg{{"gateway-tls-server-certificate", cred, []string{"has keys tls.crt and tls.key, but they are empty"}}}},
+
+		// envoy trusts every CA of a bundle
+		{name: "expired CA beside a current one",
+			gw:   gwWith(gwMutual("api-cred")),
+			objs: []runtime.Object{pod, gwTLSSecret(ns, "api-cred", c.server, nil), gwSecret(ns, "api-cred-cacert", "cacert", pkitest.Join(c.expiredCA.CertPEM, c.clientCA.CertPEM))},
+			warn: []string{"gateway-mtls-ca " + cred},
+			msgs: []msg{{"gateway-mtls-ca", cred, []string{`"old-ca" (1 of 2`, "expired on", "envoy still trusts the other CAs"}}}},
+		{name: "not yet valid CA beside a current one",
+			gw:   gwWith(gwMutual("api-cred")),
+			objs: []runtime.Object{pod, gwTLSSecret(ns, "api-cred", c.server, nil), gwSecret(ns, "api-cred-cacert", "cacert", pkitest.Join(c.clientCA.CertPEM, c.futureCA.CertPEM))},
+			warn: []string{"gateway-mtls-ca " + cred},
+			msgs: []msg{{"gateway-mtls-ca", cred, []string{`"future-ca" (2 of 2`, "not valid before"}}}},
+		{name: "expired and not yet valid CAs only",
+			gw:   gwWith(gwMutual("api-cred")),
+			objs: []runtime.Object{pod, gwTLSSecret(ns, "api-cred", c.server, nil), gwSecret(ns, "api-cred-cacert", "cacert", pkitest.Join(c.expiredCA.CertPEM, c.futureCA.CertPEM))},
+			deny: []string{"gateway-mtls-ca " + cred, "gateway-mtls-ca " + cred}},
+
+		// tls.caCertCredentialName replaces <credentialName>-cacert
+		{name: "caCertCredentialName secret",
+			gw:   gwWith(gwMutualCA("api-cred", "partner-cacert")),
+			objs: []runtime.Object{pod, gwTLSSecret(ns, "api-cred", c.server, nil), gwSecret(ns, "partner-cacert", "ca.crt", c.clientCA.CertPEM)}},
+		{name: "caCertCredentialName falls back to the name without -cacert",
+			gw:   gwWith(gwMutualCA("api-cred", "kubernetes://partner-cacert")),
+			objs: []runtime.Object{pod, gwTLSSecret(ns, "api-cred", c.server, nil), gwSecret(ns, "partner", "cacert", c.clientCA.CertPEM)}},
+		{name: "caCertCredentialName wins over a broken -cacert of the credential",
+			gw:   gwWith(gwMutualCA("api-cred", "partner-cacert")),
+			objs: []runtime.Object{pod, gwTLSSecret(ns, "api-cred", c.server, nil), gwSecret(ns, "api-cred-cacert", "cacert", []byte("broken")), gwSecret(ns, "partner-cacert", "ca.crt", c.clientCA.CertPEM)}},
+		{name: "caCertCredentialName broken beside a valid ca.crt of the credential",
+			gw:   gwWith(gwMutualCA("api-cred", "partner-cacert")),
+			objs: []runtime.Object{pod, gwTLSSecret(ns, "api-cred", c.server, c.clientCA.CertPEM), gwSecret(ns, "partner-cacert", "ca.crt", []byte("broken"))},
+			deny: []string{"gateway-mtls-ca " + caCred},
+			msgs: []msg{{"gateway-mtls-ca", caCred, []string{`key "ca.crt" of secret "partner-cacert"`, "not a PEM CA bundle"}}}},
+		{name: "caCertCredentialName secret missing",
+			gw:   gwWith(gwMutualCA("api-cred", "partner-cacert")),
+			objs: []runtime.Object{pod, gwTLSSecret(ns, "api-cred", c.server, c.clientCA.CertPEM)},
+			deny: []string{"gateway-mtls-ca " + caCred},
+			msgs: []msg{{"gateway-mtls-ca", caCred, []string{`neither secret "partner-cacert" nor "partner" found in namespace "istio-system"`}}}},
+		{name: "caCertCredentialName without -cacert is fetched as a certificate",
+			gw:   gwWith(gwMutualCA("api-cred", "partner")),
+			objs: []runtime.Object{pod, gwTLSSecret(ns, "api-cred", c.server, nil), gwSecret(ns, "partner", "ca.crt", c.clientCA.CertPEM)},
+			deny: []string{"gateway-mtls-ca " + caCred},
+			msgs: []msg{{"gateway-mtls-ca", caCred, []string{"names ending in -cacert", `set "partner-cacert"`}}}},
+		{name: "caCertCredentialName in another namespace",
+			gw:   gwWith(gwMutualCA("api-cred", "kyma-system/partner-cacert")),
+			objs: []runtime.Object{pod, gwTLSSecret(ns, "api-cred", c.server, nil), gwSecret("kyma-system", "partner-cacert", "ca.crt", c.clientCA.CertPEM)},
+			deny: []string{"gateway-tls-secret " + caCred}},
+		{name: "caCertCredentialName ConfigMap",
+			gw:   gwWith(gwMutualCA("api-cred", "configmap://istio-system/partner-ca")),
+			objs: []runtime.Object{pod, gwTLSSecret(ns, "api-cred", c.server, nil), gwConfigMap("istio-system", "partner-ca", "ca.crt", string(c.clientCA.CertPEM))}},
+		{name: "caCertCredentialName ConfigMap named with -cacert",
+			gw:   gwWith(gwMutualCA("api-cred", "configmap://istio-system/partner-ca-cacert")),
+			objs: []runtime.Object{pod, gwTLSSecret(ns, "api-cred", c.server, nil), gwConfigMap("istio-system", "partner-ca", "cacert", string(c.clientCA.CertPEM))}},
+		{name: "caCertCredentialName ConfigMap missing",
+			gw:   gwWith(gwMutualCA("api-cred", "configmap://istio-system/no-such-ca")),
+			objs: []runtime.Object{pod, gwTLSSecret(ns, "api-cred", c.server, c.clientCA.CertPEM)},
+			deny: []string{"gateway-mtls-ca " + caCred},
+			msgs: []msg{{"gateway-mtls-ca", caCred, []string{`ConfigMap "no-such-ca" not found in namespace "istio-system"`}}}},
+		{name: "caCertCredentialName ConfigMap with an expired CA",
+			gw:   gwWith(gwMutualCA("api-cred", "configmap://istio-system/partner-ca")),
+			objs: []runtime.Object{pod, gwTLSSecret(ns, "api-cred", c.server, nil), gwConfigMap("istio-system", "partner-ca", "ca.crt", string(c.expiredCA.CertPEM))},
+			deny: []string{"gateway-mtls-ca " + caCred},
+			msgs: []msg{{"gateway-mtls-ca", caCred, []string{`ConfigMap "partner-ca" in namespace "istio-system"`, "expired on"}}}},
+		{name: "caCertCredentialName ConfigMap without a name",
+			gw:   gwWith(gwMutualCA("api-cred", "configmap://partner-ca")),
+			objs: []runtime.Object{pod, gwTLSSecret(ns, "api-cred", c.server, nil)},
+			deny: []string{"gateway-mtls-ca " + caCred},
+			msgs: []msg{{"gateway-mtls-ca", caCred, []string{"configmap://<namespace>/<name>"}}}},
+
+		// names istiod serves as a CA only
+		{name: "SIMPLE credential ending in -cacert",
+			gw:   gwWith(&networkingapi.ServerTLSSettings{Mode: networkingapi.ServerTLSSettings_SIMPLE, CredentialName: "api-cacert"}),
+			objs: []runtime.Object{pod, gwTLSSecret(ns, "api-cacert", c.server, nil)},
+			deny: []string{"gateway-tls-cacert-name " + cred},
+			msgs: []msg{{"gateway-tls-cacert-name", cred, []string{"only as a CA", `for example to "api"`}}}},
+		{name: "MUTUAL credential ending in -cacert with a namespace",
+			gw:   gwWith(gwMutual("kubernetes://istio-system/api-cacert")),
+			objs: []runtime.Object{pod, gwTLSSecret(ns, "api-cacert", c.server, c.clientCA.CertPEM)},
+			deny: []string{"gateway-tls-cacert-name " + cred}},
+		{name: "credentialNames entry from a ConfigMap",
+			gw: gwWith(&networkingapi.ServerTLSSettings{Mode: networkingapi.ServerTLSSettings_SIMPLE,
+				CredentialNames: []string{"api-cred", "configmap://istio-system/api"}}),
+			objs: []runtime.Object{pod, gwTLSSecret(ns, "api-cred", c.server, nil)},
+			deny: []string{"gateway-tls-cacert-name spec.servers[0].tls.credentialNames[1]"},
+			msgs: []msg{{"gateway-tls-cacert-name", "spec.servers[0].tls.credentialNames[1]", []string{"configmap:// name only as a CA"}}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -525,7 +649,7 @@ func TestGatewayDuplicateHost(t *testing.T) {
 			Spec: networkingapi.Gateway{Selector: sel, Servers: []*networkingapi.Server{{
 				Port: &networkingapi.Port{Number: port, Name: "https", Protocol: "HTTPS"}, Hosts: hosts}}}}
 	}
-	simple := &networkingapi.ServerTLSSettings{Mode: networkingapi.ServerTLSSettings_SIMPLE}
+	simple := &networkingapi.ServerTLSSettings{Mode: networkingapi.ServerTLSSettings_SIMPLE, ServerCertificate: "/etc/certs/tls.crt", PrivateKey: "/etc/certs/tls.key"}
 	const h0 = "gateway-duplicate-host spec.servers[0].hosts[0]"
 	cases := []struct {
 		name  string
@@ -596,6 +720,13 @@ func (f gwFailingState) Certificates(ctx context.Context, ns string) ([]cluster.
 	return f.State.Certificates(ctx, ns)
 }
 
+func (f gwFailingState) ConfigMap(ctx context.Context, ns, name string) (*corev1.ConfigMap, error) {
+	if f.fail == "configmap" {
+		return nil, errGwCacheNotReady
+	}
+	return f.State.ConfigMap(ctx, ns, name)
+}
+
 func (f gwFailingState) Gateways(ctx context.Context, ns string) ([]*networkingv1.Gateway, error) {
 	if f.fail == "gateways" {
 		return nil, errGwCacheNotReady
@@ -609,13 +740,15 @@ func TestGatewayClusterErrorsWarn(t *testing.T) {
 	good := gwTLSSecret("istio-system", "api-cred", c.server, c.clientCA.CertPEM)
 	cases := []struct {
 		fail string
+		tls  *networkingapi.ServerTLSSettings
 		objs []runtime.Object
 		warn []string
 	}{
-		{"pods", []runtime.Object{pod}, []string{"gateway-tls-secret spec.selector"}},
-		{"secret", []runtime.Object{pod, good}, []string{"gateway-mtls-ca spec.servers[0].tls.credentialName", "gateway-tls-secret spec.servers[0].tls.credentialName"}},
-		{"certificates", []runtime.Object{pod}, []string{"gateway-tls-secret spec.servers[0].tls.credentialName"}},
-		{"gateways", []runtime.Object{pod, good}, []string{"gateway-duplicate-host spec.servers"}},
+		{"pods", nil, []runtime.Object{pod}, []string{"gateway-tls-secret spec.selector"}},
+		{"secret", nil, []runtime.Object{pod, good}, []string{"gateway-mtls-ca spec.servers[0].tls.credentialName", "gateway-tls-secret spec.servers[0].tls.credentialName"}},
+		{"certificates", nil, []runtime.Object{pod}, []string{"gateway-tls-secret spec.servers[0].tls.credentialName"}},
+		{"gateways", nil, []runtime.Object{pod, good}, []string{"gateway-duplicate-host spec.servers"}},
+		{"configmap", gwMutualCA("api-cred", "configmap://istio-system/ca"), []runtime.Object{pod, good}, []string{"gateway-mtls-ca spec.servers[0].tls.caCertCredentialName"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.fail, func(t *testing.T) {
@@ -624,7 +757,11 @@ func TestGatewayClusterErrorsWarn(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := core.NewReport(core.DefaultPolicy)
-			Validate(context.Background(), &core.Object{Namespace: "kyma-system", Name: "mtls", Operation: "CREATE", Typed: gwWith(gwMutual("api-cred"))},
+			tls := tc.tls
+			if tls == nil {
+				tls = gwMutual("api-cred")
+			}
+			Validate(context.Background(), &core.Object{Namespace: "kyma-system", Name: "mtls", Operation: "CREATE", Typed: gwWith(tls)},
 				&core.Env{Cluster: gwFailingState{st, tc.fail}, Trust: trust.Offline{}, Settings: core.Settings{}.WithDefaults(), Now: func() time.Time { return testNow }}, r)
 			if len(r.Violations) != 0 {
 				t.Errorf("a read error denied: %v", r.Violations)

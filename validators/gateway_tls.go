@@ -16,6 +16,7 @@ var GatewayMutualCredential = core.Register(core.Check{
 	Kinds:       []string{core.KindGateway},
 	Default:     core.Deny,
 	Description: "a MUTUAL or OPTIONAL_MUTUAL server names a CA: credentialName(s) or caCertificates",
+	Runtime:     "istio/istio pkg/config/validation/validation.go validateTLSOptions",
 })
 
 var GatewayIstioMutualCertificates = core.Register(core.Check{
@@ -23,6 +24,7 @@ var GatewayIstioMutualCertificates = core.Register(core.Check{
 	Kinds:       []string{core.KindGateway},
 	Default:     core.Deny,
 	Description: "an ISTIO_MUTUAL server sets no certificate fields: it uses the mesh certificates",
+	Runtime:     "istio/istio pkg/config/validation/validation.go validateTLSOptions",
 })
 
 var GatewayTLSMinVersion = core.Register(core.Check{
@@ -30,6 +32,7 @@ var GatewayTLSMinVersion = core.Register(core.Check{
 	Kinds:       []string{core.KindGateway},
 	Default:     core.Deny,
 	Description: "tls.minProtocolVersion is not below settings.minTLSVersion",
+	Runtime:     "istio/istio pkg/config/validation/validation.go validateTLSOptions (only warns; TLS 1.0/1.1 refused on purpose, RFC 8996)",
 })
 
 func validateMutualCredential(tls *networkingapi.ServerTLSSettings, p *field.Path, r *core.Report) {
@@ -83,6 +86,6 @@ func validateMinTLSVersion(tls *networkingapi.ServerTLSSettings, p *field.Path, 
 	}
 	if got < min {
 		r.Deny(GatewayTLSMinVersion, field.Invalid(p.Child("minProtocolVersion"), got.String(),
-			fmt.Sprintf("below the minimum %s allowed here; set %s or higher, or leave it unset", min, min)))
+			fmt.Sprintf("below the minimum %s allowed here (settings.minTLSVersion); istiod would accept it, gatewarden refuses it on purpose as older TLS versions are insecure (RFC 8996 deprecates 1.0 and 1.1): set %s or higher, or leave it unset", min, min)))
 	}
 }

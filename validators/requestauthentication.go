@@ -15,6 +15,7 @@ var RequestAuthenticationSelectorNoWorkload = core.Register(core.Check{
 	Kinds:       []string{core.KindRequestAuthentication},
 	Default:     core.Warn,
 	Description: "selector.matchLabels match at least one pod",
+	Runtime:     "istio/istio pilot/pkg/model/policyattachment.go WorkloadPolicyMatcher.ShouldAttachPolicy",
 })
 
 var RequestAuthenticationHeaderName = core.Register(core.Check{
@@ -22,15 +23,19 @@ var RequestAuthenticationHeaderName = core.Register(core.Check{
 	Kinds:       []string{core.KindRequestAuthentication},
 	Default:     core.Deny,
 	Description: "jwtRules fromHeaders, outputPayloadToHeader and outputClaimToHeaders name valid HTTP header names (RFC 7230 tokens)",
+	Runtime:     "istio/istio pkg/config/validation/validation.go validateJwtRule; envoy jwt_authn (token header never found)",
 })
 
 // RequestAuthentication validates an Istio RequestAuthentication (every
-// served version decodes into v1); its issuer and key checks are in trust.go.
+// served version decodes into v1); its issuer and key checks are in trust.go,
+// istiod's own validation in istio_requestauthentication.go.
 func RequestAuthentication(ctx context.Context, obj *core.Object, env *core.Env, r *core.Report) {
 	ra := obj.Typed.(*securityv1.RequestAuthentication)
 	validateRequestAuthenticationTrust(ctx, ra, env, r)
 	validateReqAuthnSelector(ctx, ra, env, r)
 	validateReqAuthnHeaderNames(ra, r)
+	// Last: it leaves out what the checks above reported on the same field.
+	validateRequestAuthenticationIstio(ra, r)
 }
 
 func validateReqAuthnSelector(ctx context.Context, ra *securityv1.RequestAuthentication, env *core.Env, r *core.Report) {

@@ -11,7 +11,7 @@ import (
 	"github.com/gatewarden/gatewarden/internal/core"
 )
 
-// Rule order (issue 10). Kyma evaluates an APIRule's rules top to bottom and
+// Rule order. Kyma evaluates an APIRule's rules top to bottom and
 // the first rule whose path and method match a request wins: the
 // VirtualService routes in rule order, and every AuthorizationPolicy excludes
 // (notPaths) the paths of earlier rules that share a method. A later rule
@@ -26,6 +26,7 @@ var APIRuleRuleOrder = core.Register(core.Check{
 	Kinds:       []string{core.KindAPIRule},
 	Default:     core.Deny,
 	Description: "a rule is never reached: an earlier rule with a shared method matches every path it matches",
+	Runtime:     "kyma-project/api-gateway internal/path/segment_trie/segment_trie.go InsertAndCheckCollisions",
 })
 
 var APIRuleRuleOverlap = core.Register(core.Check{
@@ -33,6 +34,7 @@ var APIRuleRuleOverlap = core.Register(core.Check{
 	Kinds:       []string{core.KindAPIRule},
 	Default:     core.Warn,
 	Description: "two rules with a shared method match some of the same paths, neither all of the other's; the earlier wins those",
+	Runtime:     "istio VirtualService route order (the first matching route wins); kyma-project/api-gateway segment_trie accepts partial overlaps",
 })
 
 func validateRuleOrder(ctx context.Context, rules []apirule.Rule, r *core.Report) {

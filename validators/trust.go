@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
@@ -15,23 +16,26 @@ import (
 	"github.com/gatewarden/gatewarden/internal/trust"
 )
 
-// The trust checks: every JWT issuer and JWKS an object names must be a
-// fetchable https URL, the issuer must publish a discovery document naming
-// itself, the keys must be usable public signing keys, and one issuer must
-// not be paired with different key sets. See docs/trust.md.
+// The trust checks: every URL istiod fetches (a JWKS, or the issuer when
+// its keys come from discovery) must be an https URL, the issuer must
+// publish a discovery document naming itself, the keys must be usable
+// public signing keys, and one issuer paired with different key sets is
+// pointed out. See docs/trust.md.
 
 var (
 	JWTURLForm = core.Register(core.Check{
 		ID:          "jwt-url-form",
 		Kinds:       []string{core.KindAPIRule, core.KindRequestAuthentication},
 		Default:     core.Deny,
-		Description: "issuer and JWKS URLs are https (http only for settings.allowHTTPHosts) with a host, no user info and no fragment",
+		Description: "URLs istiod fetches (jwksUri, and the issuer when no jwksUri or jwks is set) are https (http only for settings.allowHTTPHosts) with a host, no user info and no fragment; an issuer whose keys are configured only has to be a URI",
+		Runtime:     "istio/istio pilot/pkg/model/jwks_resolver.go BuildLocalJwks, resolveJwksURIUsingOpenID (plain http refused on purpose)",
 	})
 	JWTIssuerDiscovery = core.Register(core.Check{
 		ID:          "jwt-issuer-discovery",
 		Kinds:       []string{core.KindAPIRule, core.KindRequestAuthentication},
 		Default:     core.Deny,
 		Description: "the issuer's OIDC discovery document answers and names exactly the configured issuer",
+		Runtime:     "istio/istio pilot/pkg/model/jwks_resolver.go resolveJwksURIUsingOpenID; envoy jwt_authn (iss compared exactly)",
 		Network:     true,
 	})
 	JWTJWKSUsable = core.Register(core.Check{
@@ -39,6 +43,7 @@ var (
 		Kinds:       []string{core.KindAPIRule, core.KindRequestAuthentication},
 		Default:     core.Deny,
 		Description: "the JWKS answers with a public signing key envoy supports, no RSA key under 2048 bits and no private key material",
+		Runtime:     "istio/istio pilot/pkg/model/jwks_resolver.go BuildLocalJwks (a failed fetch rejects every token)",
 		Network:     true,
 	})
 	JWTInlineJWKSUsable = core.Register(core.Check{
@@ -46,25 +51,29 @@ var (
 		Kinds:       []string{core.KindRequestAuthentication},
 		Default:     core.Deny,
 		Description: "an inline jwks holds a public signing key envoy supports, no RSA key under 2048 bits and no private key material",
+		Runtime:     "istio/istio pkg/config/validation/validation.go validateJwtRule, warnPrivateJwksKeys (private keys refused on purpose)",
 	})
 	JWTJWKSURIMismatch = core.Register(core.Check{
 		ID:          "jwt-jwks-uri-mismatch",
 		Kinds:       []string{core.KindAPIRule, core.KindRequestAuthentication},
 		Default:     core.Warn,
 		Description: "the configured JWKS URL is the jwks_uri the issuer's discovery document names",
+		Runtime:     "istio/istio pilot/pkg/model/jwks_resolver.go BuildLocalJwks (tokens verified with the configured keys only)",
 		Network:     true,
 	})
 	JWTIssuerJWKSConflict = core.Register(core.Check{
 		ID:          "jwt-issuer-jwks-conflict",
 		Kinds:       []string{core.KindAPIRule, core.KindRequestAuthentication},
-		Default:     core.Deny,
-		Description: "authentications of one object with the same issuer use the same JWKS",
+		Default:     core.Warn,
+		Description: "authentications of one object with the same issuer use the same JWKS (two work, as either key set verifies; usually a leftover)",
+		Runtime:     "istio/istio pilot/pkg/security/authn/policy_applier.go convertToEnvoyJwtConfig (providers ORed)",
 	})
 	JWTIssuerAllowlist = core.Register(core.Check{
 		ID:          "jwt-issuer-allowlist",
 		Kinds:       []string{core.KindAPIRule, core.KindRequestAuthentication},
 		Default:     core.Deny,
 		Description: "issuers match settings.trustedIssuers (exact, or prefix for entries ending in *) when that list is set",
+		Runtime:     "none: operator policy (settings.trustedIssuers)",
 	})
 )
 
@@ -175,7 +184,7 @@ func checkJWTTrust(ctx context.Context, srcs []jwtSource, env *core.Env, r *core
 	}
 	s := env.Settings
 	t := &trustRun{ctx: ctx, env: env, r: r,
-		disc: map[string]discAnswer{}, keys: map[string]keysAnswer{}, skipped: map[string]bool{}}
+		tr: trust.Memo(env.Trust), skipped: map[string]bool{}}
 	issuerOK := make([]bool, len(srcs))
 	jwksOK := make([]bool, len(srcs))
 	for i := range srcs {
@@ -204,13 +213,27 @@ func checkJWTTrust(ctx context.Context, srcs []jwtSource, env *core.Env, r *core
 func isURLIssuer(iss string) bool { return strings.Contains(iss, "://") }
 
 // checkSourceForm runs jwt-url-form on one source and says whether its
-// issuer may be discovered and its jwksUri fetched.
+// issuer may be discovered and its jwksUri fetched. Only URLs that istiod
+// fetches must be https: an issuer whose keys are configured is never
+// fetched by istiod (jwks_resolver.go BuildLocalJwks fetches jwksUri, or
+// discovery only without jwksUri and jwks), it is only compared with the
+// token's iss, so it merely has to be a URI, as Kyma requires.
 func checkSourceForm(src *jwtSource, allowHTTP []string, r *core.Report) (issuerOK, jwksOK bool) {
 	if src.issuer != "" {
 		switch {
+		case isURLIssuer(src.issuer) && src.keysGiven():
+			if _, err := url.ParseRequestURI(src.issuer); err != nil {
+				r.Deny(JWTURLForm, field.Invalid(src.issuerPath, trust.Redact(src.issuer),
+					"issuer is not a valid URI: "+urlProblem(err)+"; write the issuer exactly as the tokens' iss claim names it"))
+			} else {
+				// Discovered only when gatewarden may fetch it; a plain
+				// http issuer is compared, never fetched.
+				issuerOK = trust.CheckURL(src.issuer, allowHTTP) == nil
+			}
 		case isURLIssuer(src.issuer):
 			if err := trust.CheckURL(src.issuer, allowHTTP); err != nil {
-				r.Deny(JWTURLForm, field.Invalid(src.issuerPath, trust.Redact(src.issuer), err.Error()))
+				r.Deny(JWTURLForm, field.Invalid(src.issuerPath, trust.Redact(src.issuer),
+					fetchedURLProblem(src.issuer, err, "istiod discovers the keys from this issuer because no jwksUri or jwks is set")))
 			} else {
 				issuerOK = true
 			}
@@ -221,12 +244,34 @@ func checkSourceForm(src *jwtSource, allowHTTP []string, r *core.Report) (issuer
 	}
 	if src.jwksURI != "" {
 		if err := trust.CheckURL(src.jwksURI, allowHTTP); err != nil {
-			r.Deny(JWTURLForm, field.Invalid(src.jwksPath, trust.Redact(src.jwksURI), err.Error()))
+			r.Deny(JWTURLForm, field.Invalid(src.jwksPath, trust.Redact(src.jwksURI),
+				fetchedURLProblem(src.jwksURI, err, "istiod fetches the keys from this URL")))
 		} else {
 			jwksOK = true
 		}
 	}
 	return issuerOK, jwksOK
+}
+
+// fetchedURLProblem words a CheckURL error for a URL istiod fetches. istiod
+// fetches plain http too; refusing it is gatewarden's choice, so the
+// message says so and why.
+func fetchedURLProblem(raw string, err error, fetched string) string {
+	msg := err.Error()
+	if u, perr := url.Parse(raw); perr == nil && strings.EqualFold(u.Scheme, "http") {
+		msg += "; " + fetched + " and would accept plain http: gatewarden is stricter on purpose, " +
+			"as keys fetched over plain http can be swapped in transit and then any token verifies"
+	}
+	return msg
+}
+
+// urlProblem keeps the reason of a url parse error without the URL it repeats.
+func urlProblem(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
+	}
+	return err.Error()
 }
 
 // checkIssuerAllowed runs jwt-issuer-allowlist on one source.
@@ -283,55 +328,29 @@ func checkIssuerJWKSConflicts(srcs []jwtSource, r *core.Report) {
 		}
 		if f.key != key {
 			r.Deny(JWTIssuerJWKSConflict, field.Invalid(path, value,
-				fmt.Sprintf("issuer %q already uses %s at %s; one issuer must use one JWKS", src.issuer, f.desc, f.path)))
+				fmt.Sprintf("issuer %q also uses %s at %s; istiod accepts a token that either key set verifies, so keep both only during a key move and remove the stale one after it",
+					src.issuer, f.desc, f.path)))
 		}
 	}
 }
 
-type discAnswer struct {
-	d   *trust.Discovery
-	err error
-}
-
-type keysAnswer struct {
-	ks  *trust.KeySet
-	err error
-}
-
-// trustRun holds one object's fetches, so a URL named twice is asked once,
-// and the checks already reported as skipped.
+// trustRun is one object's run of the trust checks. Its resolver is
+// memoized (trust.Memo, which the review already applies), so a URL the
+// object names twice is asked once; skipped holds the checks already
+// reported as skipped.
 type trustRun struct {
 	ctx     context.Context
 	env     *core.Env
+	tr      trust.Resolver
 	r       *core.Report
-	disc    map[string]discAnswer
-	keys    map[string]keysAnswer
 	skipped map[string]bool
 }
 
 func (t *trustRun) discover(issuer string) (*trust.Discovery, error) {
-	a, ok := t.disc[issuer]
-	if !ok {
-		a.d, a.err = t.env.Trust.Discover(t.ctx, issuer)
-		if a.err == nil && a.d == nil {
-			a.err = &trust.FetchError{URL: trust.DiscoveryURL(issuer), Kind: trust.Invalid, Err: errors.New("no discovery document")}
-		}
-		t.disc[issuer] = a
-	}
-	return a.d, a.err
+	return t.tr.Discover(t.ctx, issuer)
 }
 
-func (t *trustRun) jwks(uri string) (*trust.KeySet, error) {
-	a, ok := t.keys[uri]
-	if !ok {
-		a.ks, a.err = t.env.Trust.JWKS(t.ctx, uri)
-		if a.err == nil && a.ks == nil {
-			a.err = &trust.FetchError{URL: uri, Kind: trust.Invalid, Err: errors.New("no key set")}
-		}
-		t.keys[uri] = a
-	}
-	return a.ks, a.err
-}
+func (t *trustRun) jwks(uri string) (*trust.KeySet, error) { return t.tr.JWKS(t.ctx, uri) }
 
 // checkIssuer fetches the issuer's discovery document when a check needs it
 // and runs jwt-issuer-discovery, jwt-jwks-uri-mismatch and, for issuers
@@ -421,6 +440,10 @@ func (t *trustRun) checkJWKS(c *core.Check, path *field.Path, value any, uri, wh
 // inspect turns a key-set report into findings of c.
 func (t *trustRun) inspect(c *core.Check, path *field.Path, value any, what string, rep trust.KeySetReport) {
 	for _, e := range rep.Errors {
+		if c == JWTInlineJWKSUsable && strings.Contains(e, "private key material") {
+			// istiod only warns here (warnPrivateJwksKeys).
+			e += "; istiod would accept it with a warning, gatewarden refuses it on purpose: anyone who can read this resource can mint tokens"
+		}
 		t.r.Deny(c, field.Invalid(path, value, what+": "+e))
 	}
 	for _, w := range rep.Warnings {

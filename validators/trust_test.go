@@ -184,6 +184,17 @@ func (p offPolicy) Action(c *core.Check) core.Action {
 }
 func (offPolicy) NetworkAction() core.Action { return core.Warn }
 
+// denyPolicy makes the named checks deny and keeps other defaults.
+type denyPolicy map[string]bool
+
+func (p denyPolicy) Action(c *core.Check) core.Action {
+	if p[c.ID] {
+		return core.Deny
+	}
+	return c.Default
+}
+func (denyPolicy) NetworkAction() core.Action { return core.Warn }
+
 // networkDeny is networkErrorAction: deny, with checks turned off as in
 // offPolicy.
 type networkDeny struct{ offPolicy }
@@ -243,16 +254,23 @@ func TestTrustChecks(t *testing.T) {
 			deny: []string{"jwt-url-form " + a0 + ".jwksUri"},
 			// the discovery jwks_uri is the https form: say so
 			warn: []string{"jwt-jwks-uri-mismatch " + a0 + ".jwksUri"},
-			msgs: []string{"jwt-url-form " + a0 + ".jwksUri plain http is not allowed|allowHTTPHosts"},
+			msgs: []string{"jwt-url-form " + a0 + ".jwksUri plain http is not allowed|allowHTTPHosts|istiod fetches the keys from this URL|stricter on purpose"},
 			// a URL that fails the form is not fetched
 			calls: map[string]int{"jwks http://idp.example.com/keys": 0}},
 		{name: "v2 http allowed by settings", obj: v2Rule(auth(idp, "http://idp.example.com/keys")),
 			tr:       trustWith(func(f *fakeTrust) { f.keys["http://idp.example.com/keys"] = goodJWKS }),
 			settings: func(s *core.Settings) { s.AllowHTTPHosts = []string{"idp.example.com"} },
 			warn:     []string{"jwt-jwks-uri-mismatch " + a0 + ".jwksUri"}},
+		// an issuer with keys configured is never fetched: it only has to be a URI
 		{name: "v2 issuer with credentials and fragment", obj: v2Rule(auth("https://u:secret@idp.example.com", idpKeys+"#x")), tr: goodTrust(),
-			deny: []string{"jwt-url-form " + a0 + ".issuer", "jwt-url-form " + a0 + ".jwksUri"},
-			msgs: []string{"jwt-url-form " + a0 + ".issuer user info|xxxxx", "jwt-url-form " + a0 + ".jwksUri fragment"}},
+			deny:  []string{"jwt-url-form " + a0 + ".jwksUri"},
+			msgs:  []string{"jwt-url-form " + a0 + ".jwksUri fragment"},
+			calls: map[string]int{"discover https://u:secret@idp.example.com": 0}},
+		{name: "v2 http issuer with https jwksUri is compared, not fetched", obj: v2Rule(auth("http://idp.example.com", idpKeys)), tr: goodTrust(),
+			calls: map[string]int{"discover http://idp.example.com": 0, "jwks " + idpKeys: 1}},
+		{name: "v2 issuer that is no URI", obj: v2Rule(auth("https://idp example.com", idpKeys)), tr: goodTrust(),
+			deny: []string{"jwt-url-form " + a0 + ".issuer"},
+			msgs: []string{"jwt-url-form " + a0 + ".issuer not a valid URI|as the tokens' iss claim names it"}},
 		{name: "v2 issuer trailing slash", obj: v2Rule(auth(idp+"/", idpKeys)),
 			tr:   trustWith(func(f *fakeTrust) { f.disc[idp+"/"] = &trust.Discovery{Issuer: idp, JWKSURI: idpKeys} }),
 			deny: []string{"jwt-issuer-discovery " + a0 + ".issuer"},
@@ -367,9 +385,8 @@ func TestTrustChecks(t *testing.T) {
 		{name: "v2 one issuer with two jwks across rules", obj: v2Rules(
 			[]apirule.JWTAuthentication{auth(idp, idpKeys)},
 			[]apirule.JWTAuthentication{auth(idp, idp2+"/keys")}), tr: goodTrust(),
-			deny: []string{"jwt-issuer-jwks-conflict spec.rules[1].jwt.authentications[0].jwksUri"},
-			warn: []string{"jwt-jwks-uri-mismatch spec.rules[1].jwt.authentications[0].jwksUri"},
-			msgs: []string{"jwt-issuer-jwks-conflict spec.rules[1].jwt.authentications[0].jwksUri " + a0 + ".jwksUri"}},
+			warn: []string{"jwt-issuer-jwks-conflict spec.rules[1].jwt.authentications[0].jwksUri", "jwt-jwks-uri-mismatch spec.rules[1].jwt.authentications[0].jwksUri"},
+			msgs: []string{"jwt-issuer-jwks-conflict spec.rules[1].jwt.authentications[0].jwksUri " + a0 + ".jwksUri|either key set verifies"}},
 		{name: "v2 same issuer and jwks twice is fetched once", obj: v2Rules(
 			[]apirule.JWTAuthentication{auth(idp, idpKeys)},
 			[]apirule.JWTAuthentication{auth(idp, idpKeys)}), tr: goodTrust(),
@@ -401,9 +418,10 @@ func TestTrustChecks(t *testing.T) {
 
 		// APIRule v1beta1, Ory and Istio dialects
 		{name: "v1beta1 ory good", obj: v1beta1JWT(`{"trusted_issuers":["` + idp + `"],"jwks_urls":["` + idpKeys + `"]}`), tr: goodTrust()},
+		// an http trusted issuer is compared with iss; the keys come from jwks_urls
 		{name: "v1beta1 ory paths", obj: v1beta1JWT(`{"trusted_issuers":["` + idp + `","http://x.example.com"],"jwks_urls":["` + idp2 + `/keys"]}`),
 			tr:   trustWith(func(f *fakeTrust) { f.keys[idp2+"/keys"] = weakJWKS }),
-			deny: []string{"jwt-jwks-usable spec.rules[0].accessStrategies[1].config.jwks_urls[0]", "jwt-jwks-usable spec.rules[0].accessStrategies[1].config.jwks_urls[0]", "jwt-url-form spec.rules[0].accessStrategies[1].config.trusted_issuers[1]"},
+			deny: []string{"jwt-jwks-usable spec.rules[0].accessStrategies[1].config.jwks_urls[0]", "jwt-jwks-usable spec.rules[0].accessStrategies[1].config.jwks_urls[0]"},
 			warn: []string{"jwt-jwks-uri-mismatch spec.rules[0].accessStrategies[1].config.trusted_issuers[0]"},
 			msgs: []string{"jwt-jwks-uri-mismatch spec.rules[0].accessStrategies[1].config.trusted_issuers[0] jwks_urls does not list"}},
 		{name: "v1beta1 ory issuer without discovery but jwks_urls", obj: v1beta1JWT(`{"trusted_issuers":["` + idp + `"],"jwks_urls":["` + idpKeys + `"]}`),
@@ -439,7 +457,7 @@ func TestTrustChecks(t *testing.T) {
 			calls: map[string]int{"jwks " + idpKeys: 1}},
 		{name: "ra inline jwks with a private key", obj: reqAuthn(&securityv1beta1.JWTRule{Issuer: idp, Jwks: string(leakedJWKS)}), tr: goodTrust(),
 			deny: []string{"jwt-inline-jwks-usable spec.jwtRules[0].jwks"},
-			msgs: []string{"jwt-inline-jwks-usable spec.jwtRules[0].jwks inline jwks|private key material"},
+			msgs: []string{"jwt-inline-jwks-usable spec.jwtRules[0].jwks inline jwks|private key material|refuses it on purpose"},
 			// the keys are inline: discovery is asked (issuer check), not jwks_uri
 			calls: map[string]int{"jwks " + idpKeys: 0}},
 		{name: "ra inline jwks offline still judged", obj: reqAuthn(&securityv1beta1.JWTRule{Issuer: "testing@secure.istio.io", Jwks: `{"keys":[]}`}),
@@ -448,7 +466,22 @@ func TestTrustChecks(t *testing.T) {
 		{name: "ra same issuer inline and uri", obj: reqAuthn(
 			&securityv1beta1.JWTRule{Issuer: idp, JwksUri: idpKeys},
 			&securityv1beta1.JWTRule{Issuer: idp, Jwks: string(otherJWKS)}), tr: goodTrust(),
-			deny: []string{"jwt-issuer-jwks-conflict spec.jwtRules[1].jwks"}},
+			warn: []string{"jwt-issuer-jwks-conflict spec.jwtRules[1].jwks"}},
+		{name: "ra issuer conflict denies when configured so", obj: reqAuthn(
+			&securityv1beta1.JWTRule{Issuer: idp, JwksUri: idpKeys},
+			&securityv1beta1.JWTRule{Issuer: idp, JwksUri: idp2 + "/keys"}), tr: goodTrust(),
+			policy: denyPolicy{JWTIssuerJWKSConflict.ID: true},
+			deny:   []string{"jwt-issuer-jwks-conflict spec.jwtRules[1].jwksUri"},
+			warn:   []string{"jwt-jwks-uri-mismatch spec.jwtRules[1].jwksUri"}},
+		{name: "ra http issuer without keys is discovered over http", obj: reqAuthn(&securityv1beta1.JWTRule{Issuer: "http://idp.example.com"}), tr: goodTrust(),
+			deny:  []string{"jwt-url-form spec.jwtRules[0].issuer"},
+			msgs:  []string{"jwt-url-form spec.jwtRules[0].issuer plain http|istiod discovers the keys from this issuer|stricter on purpose"},
+			calls: map[string]int{"discover http://idp.example.com": 0}},
+		{name: "ra http issuer with inline jwks", obj: reqAuthn(&securityv1beta1.JWTRule{Issuer: "http://idp.example.com", Jwks: string(goodJWKS)}), tr: goodTrust(),
+			calls: map[string]int{"discover http://idp.example.com": 0}},
+		{name: "ra issuer with user info and no keys", obj: reqAuthn(&securityv1beta1.JWTRule{Issuer: "https://u:secret@idp.example.com"}), tr: goodTrust(),
+			deny: []string{"jwt-url-form spec.jwtRules[0].issuer"},
+			msgs: []string{"jwt-url-form spec.jwtRules[0].issuer user info|xxxxx"}},
 		{name: "ra issuer mismatch", obj: reqAuthn(&securityv1beta1.JWTRule{Issuer: idp, JwksUri: idpKeys}),
 			tr:   trustWith(func(f *fakeTrust) { f.disc[idp].Issuer = idp + "/" }),
 			deny: []string{"jwt-issuer-discovery spec.jwtRules[0].issuer"}},
@@ -532,7 +565,7 @@ func TestTrustChecksRegistered(t *testing.T) {
 		"jwt-jwks-usable":          {core.Deny, true},
 		"jwt-inline-jwks-usable":   {core.Deny, false},
 		"jwt-jwks-uri-mismatch":    {core.Warn, true},
-		"jwt-issuer-jwks-conflict": {core.Deny, false},
+		"jwt-issuer-jwks-conflict": {core.Warn, false},
 		"jwt-issuer-allowlist":     {core.Deny, false},
 	}
 	for id, w := range want {

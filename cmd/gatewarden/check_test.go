@@ -69,7 +69,7 @@ spec:
   servers:
   - port: {number: 443, name: https, protocol: HTTPS}
     hosts: ["api.example.com"]
-    tls: {mode: MUTUAL}
+    tls: {mode: MUTUAL, serverCertificate: /etc/certs/tls.crt, privateKey: /etc/certs/tls.key}
 `
 
 const secretYAML = `apiVersion: v1

@@ -32,3 +32,16 @@ func TestChecksDocUpToDate(t *testing.T) {
 		}
 	}
 }
+
+// Every check names the runtime code its verdict rests on and the file that
+// implements it, so docs/checks.md leads to both.
+func TestEveryCheckNamesRuntimeAndSource(t *testing.T) {
+	for _, c := range core.Catalog() {
+		if c.Runtime == "" {
+			t.Errorf("%s: no Runtime", c.ID)
+		}
+		if !strings.HasPrefix(c.Source, "validators/") || !strings.HasSuffix(c.Source, ".go") {
+			t.Errorf("%s: Source %q is not a file of validators/", c.ID, c.Source)
+		}
+	}
+}

@@ -28,7 +28,7 @@ spec:
 apiVersion: v1
 kind: Service
 metadata: {name: s, namespace: default}
-spec: {ports: [{port: 80}]}
+spec: {selector: {app: s}, ports: [{port: 80}]}
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -97,7 +97,7 @@ func newServeCmd() *cobra.Command {
 	fs.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	fs.StringVar(&f.pprofAddr, "pprof-bind-address", "0", "address of Go's /debug/pprof profiles (0 disables; keep it on loopback)")
 	fs.BoolVar(&f.enableHTTP2, "enable-http2", false, "serve HTTP/2 (off by default: HTTP/2 rapid reset, CVE-2023-44487)")
-	fs.StringSliceVar(&f.secretNamespaces, "secret-namespaces", []string{"istio-system"}, "namespaces whose Secrets gateway checks may read (the gateway workloads' namespaces)")
+	fs.StringSliceVar(&f.secretNamespaces, "secret-namespaces", []string{"istio-system"}, "namespaces whose Secrets and ConfigMaps gateway checks may read (the gateway workloads' namespaces)")
 	fs.DurationVar(&f.budget, "admission-budget", 3*time.Second, "time one admission may take, fetches included; keep below the webhook timeoutSeconds")
 	fs.IntVar(&f.objectFetches, "object-fetches", trust.DefaultObjectFetches, "issuer and JWKS fetches one admission may start (cache hits are free); later URLs are reported as not checked (0: no bound)")
 	fs.IntVar(&f.objectFetchConc, "object-fetch-concurrency", trust.DefaultObjectFetchConcurrency, "fetches one admission may have in flight at once (0: no bound)")
@@ -126,6 +126,22 @@ func restConfig(path string) (*rest.Config, error) {
 	return ctrl.GetConfig()
 }
 
+// configMapNamespaces are where the cache holds ConfigMaps: every one in the
+// gateway namespaces, where a gateway's client CA may be named
+// configmap://namespace/name, and only the mesh ConfigMap in its namespace
+// otherwise.
+func (f *serveFlags) configMapNamespaces() map[string]cache.Config {
+	out := map[string]cache.Config{}
+	for _, ns := range f.secretNamespaces {
+		out[ns] = cache.Config{}
+	}
+	mesh := f.meshConfigMap()
+	if _, all := out[mesh.Namespace]; !all {
+		out[mesh.Namespace] = cache.Config{FieldSelector: fields.OneTermEqualSelector("metadata.name", mesh.Name)}
+	}
+	return out
+}
+
 // watched are the objects the checks read; their informers start before the
 // webhook reports ready so the first admission does not wait for a sync.
 func watched() []client.Object {
@@ -135,9 +151,11 @@ func watched() []client.Object {
 	gardener.SetGroupVersionKind(cluster.GardenerCertificate)
 	kymaIstio := &unstructured.Unstructured{}
 	kymaIstio.SetGroupVersionKind(cluster.KymaIstio)
+	externalGateway := &unstructured.Unstructured{}
+	externalGateway.SetGroupVersionKind(cluster.KymaExternalGateway)
 	objs := []client.Object{
 		&networkingv1.VirtualService{}, &corev1.Service{}, &corev1.Namespace{}, &corev1.Secret{}, &corev1.ConfigMap{}, pods,
-		&certmanagerv1.Certificate{}, gardener, kymaIstio,
+		&certmanagerv1.Certificate{}, gardener, kymaIstio, externalGateway,
 	}
 	for _, k := range review.Kinds {
 		objs = append(objs, k.Cached())
@@ -175,6 +193,7 @@ func serve(f *serveFlags) error {
 	}
 	serving := &selfcert.ServingCert{CertPath: filepath.Join(f.certDir, f.certName), KeyPath: filepath.Join(f.certDir, f.keyName)}
 	secretNS := secretCacheNamespaces(f.secretNamespaces)
+	configMapNS := f.configMapNamespaces()
 	shutdownTimeout := f.shutdownDelay + 10*time.Second
 	webhooks := http.NewServeMux()
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
@@ -193,12 +212,8 @@ func serve(f *serveFlags) error {
 		}),
 		// Secrets only where gateways read them, and not istiod's own
 		// (secretCacheNamespaces): least privilege, and nothing else's
-		// credentials in memory. The mesh ConfigMap only.
-		Cache: cluster.CacheOptions(cluster.CacheScope{
-			Secrets: secretNS,
-			ConfigMaps: map[string]cache.Config{f.meshConfigMap().Namespace: {
-				FieldSelector: fields.OneTermEqualSelector("metadata.name", f.meshConfigMap().Name)}},
-		}),
+		// credentials in memory. ConfigMaps likewise (configMapNamespaces).
+		Cache: cluster.CacheOptions(cluster.CacheScope{Secrets: secretNS, ConfigMaps: configMapNS}),
 		PprofBindAddress: f.pprofAddr,
 	})
 	if err != nil {
@@ -241,10 +256,11 @@ func serve(f *serveFlags) error {
 	// controller-runtime's request metrics, which repeat what
 	// gatewarden_admission_duration_seconds and _decisions_total count, at
 	// a few label maps per request.
-	webhooks.Handle(webhook.ValidatePath, &webhook.Handler{Reviewer: rv, Budget: f.budget, Context: f.fetchBudget})
-	webhooks.Handle(webhook.MutatePath, &webhook.Handler{Reviewer: rv, Mutate: true, Budget: f.budget, Context: f.fetchBudget})
-
 	var synced, stopping atomic.Bool
+	webhooks.Handle(webhook.ValidatePath, closeWhenStopping(&stopping, &webhook.Handler{Reviewer: rv, Budget: f.budget, Context: f.fetchBudget}))
+	webhooks.Handle(webhook.MutatePath, closeWhenStopping(&stopping, &webhook.Handler{Reviewer: rv, Mutate: true, Budget: f.budget, Context: f.fetchBudget}))
+
+
 	if err := mgr.Add(warmUp(mgr.GetCache(), &synced)); err != nil {
 		return err
 	}
@@ -317,6 +333,22 @@ func (r ctrlRunnable) Start(ctx context.Context) error { return r(ctx) }
 // NeedLeaderElection is false: every replica serves admissions and must warm
 // its own cache, leader or not.
 func (r ctrlRunnable) NeedLeaderElection() bool { return false }
+
+// closeWhenStopping answers with Connection: close once shutdown has begun.
+// The API server keeps connections to webhooks alive and does not retry a
+// POST, so a request it sends on an idle connection just as the server
+// closes that connection at the end of the shutdown delay fails the
+// admission (with failurePolicy Fail, the user's write). Closing each
+// connection after its answer during the delay leaves none idle by then,
+// and the API server opens new ones to the pods still serving.
+func closeWhenStopping(stopping *atomic.Bool, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if stopping.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		h.ServeHTTP(w, r)
+	})
+}
 
 // fetchBudget gives every admission its own fetch budget: an object naming
 // a thousand issuers gets its first --object-fetches fetched and the rest

@@ -143,3 +143,12 @@ func AttachTrustValues(caPEM []byte, hostIP string) ([]byte, error) {
 
 // Attached reports attach mode.
 func (c *Cluster) Attached() bool { return c.attached != nil }
+
+// Release names the chart release attach mode tests: its namespace and
+// name. Both are empty outside attach mode.
+func (c *Cluster) Release() (namespace, name string) {
+	if c.attached == nil {
+		return "", ""
+	}
+	return c.attached.Namespace, c.attached.Release
+}

@@ -102,6 +102,8 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		CRDDirectoryPaths: []string{
 			filepath.Join(bin, "crds"),
 			filepath.Join(opts.Root, "e2e", "testdata", "crds"),
+			// gatewarden's own CRDs, from the chart that ships them.
+			filepath.Join(opts.Root, "charts", "gatewarden", "crds"),
 		},
 		ErrorIfCRDPathMissing:    true,
 		ControlPlaneStartTimeout: 2 * time.Minute,

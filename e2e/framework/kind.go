@@ -3,7 +3,8 @@ package framework
 // Kind mode: the same e2e suite against gatewarden installed by its chart in
 // a kind cluster (hack/kind-e2e.sh). This file holds what that mode
 // configures, as functions the unit tests in kind_test.go check: the kind
-// cluster and the chart values.
+// cluster and the chart values. hack/kind/kindfiles writes them out for the
+// script.
 
 import (
 	"errors"
@@ -107,8 +108,16 @@ func KindConfig(o KindOptions) ([]byte, error) {
 		"apiVersion": "kind.x-k8s.io/v1alpha4",
 		"name":       o.ClusterName,
 		"nodes":      nodes,
+		// kubelet 1.35 and later refuse to start on a cgroup v1 host unless
+		// told otherwise, and kind's own kubeadm configuration does not; on
+		// a cgroup v2 host the setting changes nothing.
+		"kubeadmConfigPatches": []string{KubeletCgroupV1Patch},
 	})
 }
+
+// KubeletCgroupV1Patch is the kubeadm config patch that lets kubelet run on
+// a cgroup v1 host.
+const KubeletCgroupV1Patch = "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nfailCgroupV1: false\n"
 
 // KindValues are the chart values of kind mode: the locally built image,
 // self-managed certificates, production availability settings, and the
@@ -136,8 +145,9 @@ func KindValues(o KindOptions) ([]byte, error) {
 			"failurePolicy":  "Fail",
 			"timeoutSeconds": 5,
 		},
-		"gatewayNamespaces":    []string{"istio-system", "kyma-system"},
-		"shutdownDelaySeconds": 2,
+		"gatewayNamespaces": []string{"istio-system", "kyma-system"},
+		// shutdownDelaySeconds stays the chart's: the pod deletion, drain and
+		// upgrade tests measure the chart's own behaviour.
 	}
 	if trust != nil {
 		values["trust"] = trust
@@ -169,7 +179,7 @@ func issuerTrust(caPEM []byte, ip string) (map[string]any, error) {
 }
 
 // WriteKindFiles writes kind.yaml and values.yaml into dir, for
-// hack/kind-e2e.sh.
+// hack/kind-e2e.sh (through hack/kind/kindfiles).
 func WriteKindFiles(dir string, o KindOptions) error {
 	cfg, err := KindConfig(o)
 	if err != nil {

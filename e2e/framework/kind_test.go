@@ -39,6 +39,7 @@ type kindConfig struct {
 		Role  string `json:"role"`
 		Image string `json:"image"`
 	} `json:"nodes"`
+	KubeadmConfigPatches []string `json:"kubeadmConfigPatches"`
 }
 
 func parseKindConfig(t *testing.T, o KindOptions) kindConfig {
@@ -74,6 +75,18 @@ func TestKindConfig(t *testing.T) {
 	c = parseKindConfig(t, KindOptions{ClusterName: "x", Workers: 1, NodeImage: "kindest/node:v1.35.0"})
 	if c.Name != "x" || len(c.Nodes) != 2 || c.Nodes[1].Image != "kindest/node:v1.35.0" {
 		t.Errorf("options ignored: %+v", c)
+	}
+	// kubelet must accept this machine's cgroup v1: the patch reaches the
+	// KubeletConfiguration kind generates and sets exactly failCgroupV1.
+	if len(c.KubeadmConfigPatches) != 1 {
+		t.Fatalf("kubeadmConfigPatches %q, want the kubelet cgroup v1 patch", c.KubeadmConfigPatches)
+	}
+	var patch map[string]any
+	if err := yaml.UnmarshalStrict([]byte(c.KubeadmConfigPatches[0]), &patch); err != nil {
+		t.Fatalf("patch is not YAML: %v", err)
+	}
+	if patch["kind"] != "KubeletConfiguration" || patch["apiVersion"] != "kubelet.config.k8s.io/v1beta1" || patch["failCgroupV1"] != false || len(patch) != 3 {
+		t.Errorf("patch %v, want KubeletConfiguration failCgroupV1: false only", patch)
 	}
 	if _, err := KindConfig(KindOptions{Workers: -1}); err == nil {
 		t.Error("negative worker count accepted")
@@ -177,31 +190,28 @@ func TestKindValuesRender(t *testing.T) {
 	}
 }
 
-// TestWriteKindFiles writes the files hack/kind-e2e.sh uses into
-// $GATEWARDEN_KIND_OUT when set (that is how the script gets them), else into
-// a temporary directory, and checks them.
+// TestWriteKindFiles checks the files hack/kind/kindfiles writes for
+// hack/kind-e2e.sh: exactly KindConfig and KindValues.
 func TestWriteKindFiles(t *testing.T) {
-	dir := os.Getenv("GATEWARDEN_KIND_OUT")
-	if dir == "" {
-		dir = t.TempDir()
-	}
-	o := KindOptions{ClusterName: os.Getenv("GATEWARDEN_KIND_CLUSTER"), Image: os.Getenv("GATEWARDEN_KIND_IMAGE")}
+	dir := filepath.Join(t.TempDir(), "new")
+	o := KindOptions{ClusterName: "c1", Image: "gatewarden:e2e-1", NodeImage: "gatewarden-kind/node:v1.36.3-x"}
 	if err := WriteKindFiles(dir, o); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := os.ReadFile(filepath.Join(dir, "kind.yaml"))
-	if err != nil {
-		t.Fatal(err)
+	for file, gen := range map[string]func(KindOptions) ([]byte, error){"kind.yaml": KindConfig, "values.yaml": KindValues} {
+		got, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := gen(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("%s differs from what generates it:\n%s", file, got)
+		}
 	}
-	want, _ := KindConfig(o)
-	if string(cfg) != string(want) {
-		t.Errorf("kind.yaml differs from KindConfig")
-	}
-	values, err := os.ReadFile(filepath.Join(dir, "values.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(values), "pullPolicy: Never") {
-		t.Errorf("values.yaml:\n%s", values)
+	if err := WriteKindFiles(dir, KindOptions{Image: "gw@sha256:" + strings.Repeat("0", 64)}); err == nil {
+		t.Error("WriteKindFiles accepted a digest-only image")
 	}
 }

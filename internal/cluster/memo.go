@@ -7,6 +7,8 @@ import (
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/gatewarden/gatewarden/internal/apirule"
@@ -100,6 +102,22 @@ func (m *memo) Mesh(ctx context.Context) (*Mesh, error) {
 
 func (m *memo) Certificates(ctx context.Context, ns string) ([]Certificate, error) {
 	return ask(m, memoKey{"certificates", ns, ""}, func() ([]Certificate, error) { return m.s.Certificates(ctx, ns) })
+}
+
+func (m *memo) Pods(ctx context.Context, ns string, selector map[string]string) ([]*metav1.PartialObjectMetadata, error) {
+	return ask(m, memoKey{"podmeta", ns, selectorKey(selector)}, func() ([]*metav1.PartialObjectMetadata, error) {
+		return m.s.Pods(ctx, ns, selector)
+	})
+}
+
+func (m *memo) ExternalGateway(ctx context.Context, ns, name string) (*unstructured.Unstructured, error) {
+	return ask(m, memoKey{"externalgateway", ns, name}, func() (*unstructured.Unstructured, error) {
+		return m.s.ExternalGateway(ctx, ns, name)
+	})
+}
+
+func (m *memo) ConfigMap(ctx context.Context, ns, name string) (*corev1.ConfigMap, error) {
+	return ask(m, memoKey{"configmap", ns, name}, func() (*corev1.ConfigMap, error) { return m.s.ConfigMap(ctx, ns, name) })
 }
 
 // selectorKey writes a label selector in one canonical form.

@@ -137,6 +137,10 @@ func (c *reader) Namespace(ctx context.Context, name string) (*corev1.Namespace,
 	return get(ctx, c.r, &corev1.Namespace{}, "", name, c.getOpts()...)
 }
 
+func (c *reader) ConfigMap(ctx context.Context, ns, name string) (*corev1.ConfigMap, error) {
+	return get(ctx, c.r, &corev1.ConfigMap{}, ns, name)
+}
+
 func (c *reader) list(ctx context.Context, l client.ObjectList, ns string, opts ...client.ListOption) (bool, error) {
 	if ns != "" {
 		opts = append(opts, client.InNamespace(ns))
@@ -264,6 +268,29 @@ func (c *reader) PodNamespaces(ctx context.Context, ns string, selector map[stri
 	return out, nil
 }
 
+func (c *reader) Pods(ctx context.Context, ns string, selector map[string]string) ([]*metav1.PartialObjectMetadata, error) {
+	if len(selector) == 0 {
+		return nil, nil
+	}
+	l := &metav1.PartialObjectMetadataList{}
+	l.SetGroupVersionKind(schema.GroupVersionKind{Version: "v1", Kind: "PodList"})
+	if _, err := c.list(ctx, l, ns, client.MatchingLabels(selector)); err != nil {
+		return nil, err
+	}
+	out := make([]*metav1.PartialObjectMetadata, 0, len(l.Items))
+	for i := range l.Items {
+		out = append(out, &l.Items[i])
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+func (c *reader) ExternalGateway(ctx context.Context, ns, name string) (*unstructured.Unstructured, error) {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(KymaExternalGateway)
+	return get(ctx, c.r, u, ns, name)
+}
+
 func (c *reader) Mesh(ctx context.Context) (*Mesh, error) {
 	m := &Mesh{RootNamespace: c.mesh.Namespace, TrustDomain: "cluster.local"}
 	cm, err := get(ctx, c.r, &corev1.ConfigMap{}, c.mesh.Namespace, c.mesh.Name, c.getOpts()...)
@@ -317,6 +344,9 @@ func parseMesh(data string, m *Mesh) error {
 		m.Providers = append(m.Providers, p.Name)
 		if len(p.EnvoyExtAuthzHTTP) > 0 || len(p.EnvoyExtAuthzGRPC) > 0 {
 			m.ExtAuthzProviders = append(m.ExtAuthzProviders, p.Name)
+		}
+		if len(p.EnvoyExtAuthzHTTP) > 0 && string(p.EnvoyExtAuthzHTTP) != "null" {
+			m.ExtAuthzHTTPProviders = append(m.ExtAuthzHTTPProviders, p.Name)
 		}
 	}
 	return nil

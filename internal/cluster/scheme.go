@@ -14,12 +14,15 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 
 	"github.com/gatewarden/gatewarden/internal/apirule"
+	"github.com/gatewarden/gatewarden/internal/exception"
 )
 
 // Kinds without Go types of ours are read as unstructured objects.
 var (
 	GardenerCertificate = schema.GroupVersionKind{Group: "cert.gardener.cloud", Version: "v1alpha1", Kind: "Certificate"}
 	KymaIstio           = schema.GroupVersionKind{Group: "operator.kyma-project.io", Version: "v1alpha2", Kind: "Istio"}
+	// KymaExternalGateway is what an APIRule's spec.externalGateway names.
+	KymaExternalGateway = schema.GroupVersionKind{Group: "gateway.kyma-project.io", Version: "v1alpha1", Kind: "ExternalGateway"}
 )
 
 // Scheme knows every type gatewarden reads or decodes.
@@ -32,10 +35,11 @@ func newScheme() *runtime.Scheme {
 		networkingv1.AddToScheme, networkingv1beta1.AddToScheme, networkingv1alpha3.AddToScheme,
 		securityv1.AddToScheme, securityv1beta1.AddToScheme,
 		certmanagerv1.AddToScheme,
+		exception.AddToScheme,
 	} {
 		utilruntime.Must(add(s))
 	}
-	for _, gvk := range []schema.GroupVersionKind{apirule.V2, apirule.V2alpha1, apirule.V1beta1, GardenerCertificate, KymaIstio} {
+	for _, gvk := range []schema.GroupVersionKind{apirule.V2, apirule.V2alpha1, apirule.V1beta1, GardenerCertificate, KymaIstio, KymaExternalGateway} {
 		s.AddKnownTypeWithName(gvk, &unstructured.Unstructured{})
 		s.AddKnownTypeWithName(gvk.GroupVersion().WithKind(gvk.Kind+"List"), &unstructured.UnstructuredList{})
 	}

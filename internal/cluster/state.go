@@ -10,8 +10,11 @@ import (
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gatewarden/gatewarden/internal/apirule"
+	"github.com/gatewarden/gatewarden/internal/exception"
 )
 
 // State answers questions about other objects. Getters return (nil, nil) when
@@ -37,6 +40,25 @@ type State interface {
 	Mesh(ctx context.Context) (*Mesh, error)
 	// Certificates lists cert-manager and Gardener Certificates in a namespace.
 	Certificates(ctx context.Context, namespace string) ([]Certificate, error)
+
+	// Pods lists the metadata of the pods in namespace whose labels include
+	// every selector label, sorted by name. Metadata only: the webhook
+	// caches no pod specs, so checks decide by labels and annotations (the
+	// sidecar injector's sidecar.istio.io/status). An empty selector
+	// selects nothing.
+	Pods(ctx context.Context, namespace string, selector map[string]string) ([]*metav1.PartialObjectMetadata, error)
+	// ExternalGateway is the Kyma ExternalGateway namespace/name
+	// (gateway.kyma-project.io/v1alpha1), read as unstructured.
+	ExternalGateway(ctx context.Context, namespace, name string) (*unstructured.Unstructured, error)
+
+	// ConfigMap gets a ConfigMap: a gateway's client CA named
+	// configmap://namespace/name. The webhook reads ConfigMaps only in the
+	// gateway namespaces (and the mesh ConfigMap); elsewhere it answers an
+	// error, which the checks report as not verified.
+	ConfigMap(ctx context.Context, namespace, name string) (*corev1.ConfigMap, error)
+
+	// Exceptions lists the GatewardenExceptions in a namespace.
+	Exceptions(ctx context.Context, namespace string) ([]*exception.GatewardenException, error)
 }
 
 // Mesh is the part of Istio's MeshConfig the checks use.
@@ -48,6 +70,10 @@ type Mesh struct {
 	// ExtAuthzProviders are extensionProviders with envoyExtAuthzHttp or
 	// envoyExtAuthzGrpc, by name.
 	ExtAuthzProviders []string
+	// ExtAuthzHTTPProviders are the extensionProviders with
+	// envoyExtAuthzHttp, by name: the only ones Kyma accepts as APIRule
+	// extAuth authorizers.
+	ExtAuthzHTTPProviders []string
 	// Providers are every extensionProviders name, whatever its type.
 	Providers []string
 	// KymaAuthorizers are spec.config.authorizers[].name of Kyma Istio CRs.

@@ -28,6 +28,9 @@ type Config struct {
 	NamespaceLabel string        `json:"namespaceLabel,omitempty"`
 	Settings       checkSettings `json:"settings,omitempty"`
 	Defaults       defaults      `json:"defaults,omitempty"`
+	// Exceptions bound what GatewardenExceptions may cover
+	// (docs/exceptions.md).
+	Exceptions exceptionSettings `json:"exceptions,omitempty"`
 
 	// Warnings are what Parse accepted but the operator should change
 	// (renamed check IDs); serve and check print them. Not a file key.
@@ -102,6 +105,7 @@ func (c *Config) fill() {
 	}
 	c.Settings = c.Settings.WithDefaults()
 	c.Defaults = c.Defaults.WithDefaults()
+	c.Exceptions = c.Exceptions.WithDefaults()
 }
 
 // Enforcement is what applies to one namespace.

@@ -5,11 +5,12 @@ import "github.com/gatewarden/gatewarden/internal/core"
 // The vocabulary of checks and defaults this package configures, with the
 // short names this package's code uses.
 type (
-	action        = core.Action
-	check         = core.Check
-	checkPolicy   = core.Policy
-	checkSettings = core.Settings
-	defaults      = core.DefaultSettings
+	action            = core.Action
+	check             = core.Check
+	checkPolicy       = core.Policy
+	checkSettings     = core.Settings
+	defaults          = core.DefaultSettings
+	exceptionSettings = core.ExceptionSettings
 )
 
 const (

@@ -76,6 +76,9 @@ func (c *Config) validate() (field.ErrorList, []string) {
 	}
 	errs = append(errs, validateSettings(&c.Settings, field.NewPath("settings"))...)
 	errs = append(errs, validateDefaults(&c.Defaults, c.Settings.MinTLSVersion, field.NewPath("defaults"))...)
+	if d := c.Exceptions.MaxDuration.Duration; d < 0 {
+		errs = append(errs, field.Invalid(field.NewPath("exceptions", "maxDuration"), d.String(), "must not be negative; use a duration such as 2160h (90 days)"))
+	}
 	return errs, warnings
 }
 

@@ -39,7 +39,15 @@ const (
 	KindGateway               = "Gateway"
 	KindRequestAuthentication = "RequestAuthentication"
 	KindAuthorizationPolicy   = "AuthorizationPolicy"
+	// KindException is gatewarden's own GatewardenException, checked so
+	// that an exception that could not work, or would cover too much, is
+	// refused when it is written.
+	KindException = "GatewardenException"
 )
+
+// ExceptableKinds are the kinds a GatewardenException may name as its
+// target: the exposure configuration, not exceptions themselves.
+var ExceptableKinds = []string{KindAPIRule, KindGateway, KindRequestAuthentication, KindAuthorizationPolicy}
 
 // Check describes one check: a stable ID that configuration refers to, the
 // kinds it looks at, what its findings do unless configured otherwise, and

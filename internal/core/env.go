@@ -17,7 +17,9 @@ type Env struct {
 	Trust    trust.Resolver
 	Settings Settings
 	Defaults DefaultSettings
-	Now      func() time.Time
+	// Exceptions bound what a GatewardenException may cover.
+	Exceptions ExceptionSettings
+	Now        func() time.Time
 }
 
 // Settings tune individual checks; the config file's `settings` section.

@@ -25,6 +25,9 @@ type Finding struct {
 	// Note says why a finding that would deny only warns on this write
 	// (the object is being deleted, the problem predates the update).
 	Note string `json:"note,omitempty"`
+	// Exception is the GatewardenException (namespace/name) that covers
+	// the finding, when one does; Note then says until when and why.
+	Exception string `json:"exception,omitempty"`
 }
 
 // String reads like a kubectl error line: the field, what is wrong, the check.
@@ -62,6 +65,8 @@ type Report struct {
 	kept, dropped map[dropKey]int
 	// softened holds the note of the last softened violation per check.
 	softened map[string]string
+	// excepted names, per check, the exception that covers its findings.
+	excepted map[string]string
 }
 
 type dropKey struct {
@@ -154,6 +159,9 @@ func (r *Report) Finish() {
 	checks := slices.SortedFunc(maps.Keys(r.dropped), func(a, b dropKey) int { return strings.Compare(a.check, b.check) })
 	for _, k := range checks {
 		f := Finding{Check: k.check, Message: fmt.Sprintf("and %d more like the findings above; fix those and check again to see the rest", r.dropped[k])}
+		if name, ok := r.excepted[k.check]; ok {
+			f.Exception, f.Note = name, r.softened[k.check]
+		}
 		switch note, softened := r.softened[k.check]; {
 		case !k.violation:
 			r.Warnings = append(r.Warnings, f)

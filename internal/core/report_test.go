@@ -64,3 +64,36 @@ func TestReportSoftenedSummary(t *testing.T) {
 		t.Errorf("result %v, want warned", r.results[testDeny.ID])
 	}
 }
+
+// Findings an exception covers become warnings that name it, violations and
+// warnings alike, with the summary of the ones beyond the cap too; others
+// keep denying.
+func TestReportExcept(t *testing.T) {
+	r := NewReport(DefaultPolicy)
+	other := &Check{ID: "test-other", Default: Deny}
+	r.Deny(testDeny, errs(MaxFindingsPerCheck+2, "bad")...)
+	r.Warn(testWarn, errs(1, "meh")...)
+	r.Deny(other, errs(1, "worse")...)
+	r.Except(func(f Finding) (string, string) {
+		if f.Check == other.ID {
+			return "", ""
+		}
+		return "ns/ex", "excepted by ns/ex"
+	})
+	r.Finish()
+	if len(r.Violations) != 1 || r.Violations[0].Check != other.ID || r.Violations[0].Exception != "" {
+		t.Fatalf("violations %+v, want only test-other's", r.Violations)
+	}
+	for _, w := range r.Warnings {
+		if w.Exception != "ns/ex" || w.Note != "excepted by ns/ex" {
+			t.Errorf("warning %+v does not name the exception", w)
+		}
+	}
+	last := r.Warnings[len(r.Warnings)-1]
+	if !strings.Contains(last.Message, "and 2 more") {
+		t.Errorf("last warning %+v, want the summary", last)
+	}
+	if r.results[testDeny.ID] != Warned || r.results[other.ID] != Denied {
+		t.Errorf("results %v", r.results)
+	}
+}

@@ -118,7 +118,7 @@ func TestConvert(t *testing.T) {
 	oneAuthorizer := kymaLookup()
 	oneAuthorizer.mesh = &cluster.Mesh{KymaAuthorizers: []string{"oauth2-proxy"}}
 	twoAuthorizers := kymaLookup()
-	twoAuthorizers.mesh = &cluster.Mesh{KymaAuthorizers: []string{"oauth2-proxy"}, ExtAuthzProviders: []string{"ext-authz"}}
+	twoAuthorizers.mesh = &cluster.Mesh{KymaAuthorizers: []string{"oauth2-proxy"}, ExtAuthzProviders: []string{"ext-authz"}, ExtAuthzHTTPProviders: []string{"ext-authz"}}
 	ias := fakeTrust{"https://tenant.accounts.ondemand.com": {Issuer: "https://tenant.accounts.ondemand.com", JWKSURI: "https://tenant.accounts.ondemand.com/oauth2/certs"}}
 
 	for _, tc := range []struct {

@@ -372,7 +372,8 @@ func nonEmpty(in []string) []string {
 }
 
 // extAuth moves oauth2_introspection to an external authorizer registered in
-// the mesh config, as Kyma's migration guide does with oauth2-proxy.
+// the mesh config with envoyExtAuthzHttp (the only kind an APIRule may
+// name), as Kyma's migration guide does with oauth2-proxy.
 func (c *converter) extAuth(hp *field.Path, h *apirule.Handler) (*apirule.ExtAuth, bool) {
 	mesh, err := c.env.Lookup.Mesh(c.ctx)
 	if err != nil {
@@ -380,7 +381,7 @@ func (c *converter) extAuth(hp *field.Path, h *apirule.Handler) (*apirule.ExtAut
 		return nil, false
 	}
 	set := map[string]bool{}
-	for _, n := range append(append([]string{}, mesh.ExtAuthzProviders...), mesh.KymaAuthorizers...) {
+	for _, n := range append(append([]string{}, mesh.ExtAuthzHTTPProviders...), mesh.KymaAuthorizers...) {
 		set[n] = true
 	}
 	names := sortedKeys(set)

@@ -17,14 +17,15 @@ func Memo(r Resolver) Resolver {
 	if _, ok := r.(*memo); ok {
 		return r
 	}
-	return &memo{r: r, disc: map[string]discAnswer{}, keys: map[string]keysAnswer{}}
+	return &memo{r: r, disc: map[string]discAnswer{}, keys: map[string]keysAnswer{}, allowed: map[string]error{}}
 }
 
 type memo struct {
-	r    Resolver
-	mu   sync.Mutex
-	disc map[string]discAnswer
-	keys map[string]keysAnswer
+	r       Resolver
+	mu      sync.Mutex
+	disc    map[string]discAnswer
+	keys    map[string]keysAnswer
+	allowed map[string]error
 }
 
 type discAnswer struct {
@@ -72,5 +73,14 @@ func (m *memo) JWKS(ctx context.Context, uri string) (*KeySet, error) {
 // Allowed forwards the wrapped resolver's URL policy: wrapping must not
 // make defaults write URLs the fetch policy refuses.
 func (m *memo) Allowed(ctx context.Context, rawURL string) error {
-	return Allowed(ctx, m.r, rawURL, nil)
+	m.mu.Lock()
+	err, ok := m.allowed[rawURL]
+	m.mu.Unlock()
+	if !ok {
+		err = Allowed(ctx, m.r, rawURL, nil)
+		m.mu.Lock()
+		m.allowed[rawURL] = err
+		m.mu.Unlock()
+	}
+	return err
 }

@@ -33,8 +33,10 @@ func TestMemo(t *testing.T) {
 	if p.asked != 1 {
 		t.Errorf("asked %d times, want once", p.asked)
 	}
-	if err := Allowed(context.Background(), m, "https://169.254.169.254/jwks", nil); err == nil || p.asked != 2 {
-		t.Errorf("the wrapped policy was not asked: %v", err)
+	for range 2 {
+		if err := Allowed(context.Background(), m, "https://169.254.169.254/jwks", nil); err == nil || p.asked != 2 {
+			t.Errorf("the wrapped policy was not asked exactly once: %v, %d asks", err, p.asked)
+		}
 	}
 	if Memo(m) != m {
 		t.Error("a memo of a memo should be the memo")

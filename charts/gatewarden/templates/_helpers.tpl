@@ -61,6 +61,11 @@ rules:
   operations: ["CREATE", "UPDATE"]
   resources: ["requestauthentications", "authorizationpolicies"]
   scope: Namespaced
+- apiGroups: ["gatewarden.io"]
+  apiVersions: ["v1alpha1"]
+  operations: ["CREATE", "UPDATE"]
+  resources: ["gatewardenexceptions"]
+  scope: Namespaced
 {{- end -}}
 
 {{- define "gatewarden.namespaceSelector" -}}
@@ -193,5 +198,6 @@ the admissions in flight. */}}
 {{- $who := list -}}
 {{- range .Values.enforcementLabelPolicy.allowedGroups }}{{ $who = append $who (printf "members of %s" .) }}{{ end -}}
 {{- range .Values.enforcementLabelPolicy.allowedUsers }}{{ $who = append $who . }}{{ end -}}
-{{- if $who }}{{ join " and " $who }}{{ else }}nobody{{ end -}}
+{{- $who = append $who (printf "users allowed to update enforcementlabels.gatewarden.io (cluster-admin, or a binding to ClusterRole %s-enforcement-label-admin)" (include "gatewarden.fullname" .)) -}}
+{{- join " and " $who -}}
 {{- end -}}
