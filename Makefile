@@ -3,6 +3,9 @@
 # the module proxy: the control plane and helm are built into bin/ once.
 
 SHELL := /usr/bin/env bash
+# A failing command on the left of a pipe (a test filtered by grep) fails the
+# recipe.
+.SHELLFLAGS := -o pipefail -c
 GO ?= go
 BIN := $(CURDIR)/bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -65,6 +68,11 @@ bench: build tools crds ## Benchmarks: review path per kind, trust cold path and
 	$(GO) test -count=1 -run 'TestColdPath500ConcurrentReviews' -v ./review/ | grep -vE '^=== (RUN|PAUSE|CONT)'
 	$(GO) test -count=1 -run '^$$' -bench CacheManyIssuers -benchtime 1x -benchmem ./internal/trust/
 	$(GO) test -count=1 -run '^$$' -bench ListAPIRules -benchmem ./internal/cluster/
+	$(GO) test -count=1 -run '^$$' -bench . -benchmem ./webhook/
+	@# The hostile-input suite through serve: latency of each hostile admission
+	@# against the budget, and gatewarden's peak resident size against the
+	@# chart's memory limit.
+	$(GO) test -count=1 -run 'TestHostileInputThroughServe' -v ./e2e/ | grep -E 'answered|resident|^(--- |ok|FAIL)'
 	$(GO) run ./hack/bench
 
 # Every fuzz target, as package:Func. `make fuzz` runs each for FUZZTIME;

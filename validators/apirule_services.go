@@ -305,7 +305,17 @@ func sharedWorkloadErrors(ctx context.Context, ar *apirule.APIRule, st cluster.S
 	if len(myOpen) == 0 && len(myJWT) == 0 {
 		return nil
 	}
-	others, err := st.APIRules(ctx, "")
+	// Only APIRules whose Services may share a namespace with this one's
+	// can share its workloads: an index answers which, so the cost follows
+	// the namespace, not the cluster.
+	var namespaces []string
+	for _, w := range myOpen {
+		namespaces = append(namespaces, w.namespace)
+	}
+	for _, w := range myJWT {
+		namespaces = append(namespaces, w.namespace)
+	}
+	others, err := cluster.APIRulesWithServiceIn(ctx, st, namespaces)
 	if err != nil {
 		return field.ErrorList{couldNotRun(field.NewPath("spec", "rules"), "APIRules", err)}
 	}

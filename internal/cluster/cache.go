@@ -30,6 +30,11 @@ const (
 	// IndexVirtualServiceHost keys VirtualServices by each spec.hosts
 	// entry, lower case.
 	IndexVirtualServiceHost = "gatewarden.io/virtualservice-host"
+	// IndexAPIRuleServiceNamespace keys APIRules by each namespace their
+	// rules' Services may live in: the APIRule's own, spec.service's and
+	// each rules[].service's. A superset: readers resolve the exact
+	// namespace per rule.
+	IndexAPIRuleServiceNamespace = "gatewarden.io/apirule-service-namespace"
 	// IndexPodLabel keys pods by each of their labels as key=value.
 	IndexPodLabel = "gatewarden.io/pod-label"
 )
@@ -51,6 +56,13 @@ func Indexes() []Index {
 				return nil
 			}
 			return apiRuleHostKeys(u)
+		}},
+		{Object: apiRuleObject(), Name: IndexAPIRuleServiceNamespace, Extract: func(o client.Object) []string {
+			u, ok := o.(*unstructured.Unstructured)
+			if !ok {
+				return nil
+			}
+			return apiRuleServiceNamespaceKeys(u)
 		}},
 		{Object: &networkingv1.VirtualService{}, Name: IndexVirtualServiceHost, Extract: func(o client.Object) []string {
 			vs, ok := o.(*networkingv1.VirtualService)
@@ -105,6 +117,34 @@ func apiRuleHostKeys(u *unstructured.Unstructured) []string {
 		hosts = append(hosts, h)
 	}
 	return lowerUnique(hosts)
+}
+
+func apiRuleServiceNamespaceKeys(u *unstructured.Unstructured) []string {
+	out := []string{namespaceOrDefault(u.GetNamespace())}
+	add := func(m map[string]any) {
+		if ns, ok, _ := unstructured.NestedString(m, "service", "namespace"); ok && ns != "" && !slices.Contains(out, ns) {
+			out = append(out, ns)
+		}
+	}
+	if spec, ok := u.Object["spec"].(map[string]any); ok {
+		add(spec)
+		rules, _ := spec["rules"].([]any)
+		for _, r := range rules {
+			if m, ok := r.(map[string]any); ok {
+				add(m)
+			}
+		}
+	}
+	return out
+}
+
+// namespaceOrDefault is where a namespaced object without a namespace (one
+// read from a file) lands: kubectl's default.
+func namespaceOrDefault(ns string) string {
+	if ns == "" {
+		return "default"
+	}
+	return ns
 }
 
 func lowerUnique(in []string) []string {
@@ -182,16 +222,31 @@ func trimVirtualService(obj any) (any, error) {
 	return TrimMetadata(out)
 }
 
-// trimPod keeps a pod's identity and labels: pods are read to find where a
-// selector's workloads run, and their annotations (sidecar status, checksums)
-// are the bulk of their metadata.
+// PodAnnotations are the pod annotations checks read: whether the sidecar
+// injector ran, and a pod's opt-out. Every other annotation (checksums,
+// tooling, the rest of the injector's bookkeeping) is the bulk of a pod's
+// metadata and is dropped from the cache.
+var PodAnnotations = []string{"sidecar.istio.io/status", "sidecar.istio.io/inject"}
+
+// trimPod keeps a pod's identity, labels and the annotations in
+// PodAnnotations: pods are read to find where a selector's workloads run and
+// whether they have a sidecar.
 func trimPod(obj any) (any, error) {
 	p, ok := obj.(*metav1.PartialObjectMetadata)
 	if !ok {
 		return TrimMetadata(obj)
 	}
+	var ann map[string]string
+	for _, k := range PodAnnotations {
+		if v, has := p.Annotations[k]; has {
+			if ann == nil {
+				ann = map[string]string{}
+			}
+			ann[k] = v
+		}
+	}
 	p.ObjectMeta = metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, UID: p.UID,
-		ResourceVersion: p.ResourceVersion, Labels: p.Labels}
+		ResourceVersion: p.ResourceVersion, Labels: p.Labels, Annotations: ann}
 	return p, nil
 }
 

@@ -27,6 +27,12 @@ type Lookups interface {
 	// VirtualServices with any of hosts in spec.hosts, compared in lower
 	// case.
 	VirtualServicesWithHost(ctx context.Context, hosts []string) ([]*networkingv1.VirtualService, error)
+	// APIRulesWithServiceIn lists, by namespace and name, the APIRules (v2
+	// shape) whose rules may route to a Service in any of namespaces: the
+	// APIRule's namespace, spec.service.namespace or a
+	// rules[].service.namespace is one of them. A superset of the exact
+	// answer, which callers resolve per rule.
+	APIRulesWithServiceIn(ctx context.Context, namespaces []string) ([]*apirule.APIRule, error)
 }
 
 // APIRule asks st for one APIRule.
@@ -52,6 +58,40 @@ func VirtualServicesWithHost(ctx context.Context, st State, hosts []string) ([]*
 		return l.VirtualServicesWithHost(ctx, hosts)
 	}
 	return listedVirtualServicesWithHost(ctx, st, hosts)
+}
+
+// APIRulesWithServiceIn asks st for the APIRules that may route to a
+// Service in any of namespaces.
+func APIRulesWithServiceIn(ctx context.Context, st State, namespaces []string) ([]*apirule.APIRule, error) {
+	if l, ok := st.(Lookups); ok {
+		return l.APIRulesWithServiceIn(ctx, namespaces)
+	}
+	return listedAPIRulesWithServiceIn(ctx, st, namespaces)
+}
+
+func listedAPIRulesWithServiceIn(ctx context.Context, st State, namespaces []string) ([]*apirule.APIRule, error) {
+	rules, err := st.APIRules(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(slices.Clone(rules), func(r *apirule.APIRule) bool {
+		return !slices.ContainsFunc(serviceNamespaces(r), func(ns string) bool { return slices.Contains(namespaces, ns) })
+	}), nil
+}
+
+// serviceNamespaces is apiRuleServiceNamespaceKeys over the v2 shape.
+func serviceNamespaces(r *apirule.APIRule) []string {
+	out := []string{namespaceOrDefault(r.Namespace)}
+	add := func(s *apirule.Service) {
+		if s != nil && s.Namespace != nil && *s.Namespace != "" && !slices.Contains(out, *s.Namespace) {
+			out = append(out, *s.Namespace)
+		}
+	}
+	add(r.Spec.Service)
+	for _, rule := range r.Spec.Rules {
+		add(rule.Service)
+	}
+	return out
 }
 
 func listedAPIRule(ctx context.Context, st State, namespace, name string) (*apirule.APIRule, error) {
@@ -129,17 +169,32 @@ func (c *reader) VirtualServicesWithHost(ctx context.Context, hosts []string) ([
 	return found, nil
 }
 
+func (c *reader) APIRulesWithServiceIn(ctx context.Context, namespaces []string) ([]*apirule.APIRule, error) {
+	found, ok := byKeys[*unstructured.Unstructured](ctx, c.stores, "APIRule", IndexAPIRuleServiceNamespace, namespaces)
+	if !ok {
+		return listedAPIRulesWithServiceIn(ctx, c, namespaces)
+	}
+	return c.decodeAll(found), nil
+}
+
 // byKeys reads the objects of a kind under any of hosts (lower case) in an
 // index, each once, by namespace and name.
 func byKeys[T client.Object](ctx context.Context, s *stores, kind, index string, hosts []string) ([]T, bool) {
+	keys := lowerUnique(hosts)
+	if len(keys) == 1 {
+		// One key: storeList's answer is unique and sorted already.
+		return storeList[T](ctx, s, kind, index, keys[0], "")
+	}
 	var out []T
-	for _, h := range lowerUnique(hosts) {
+	seen := map[[2]string]bool{}
+	for _, h := range keys {
 		l, ok := storeList[T](ctx, s, kind, index, h, "")
 		if !ok {
 			return nil, false
 		}
 		for _, o := range l {
-			if !slices.ContainsFunc(out, func(x T) bool { return x.GetNamespace() == o.GetNamespace() && x.GetName() == o.GetName() }) {
+			if k := [2]string{o.GetNamespace(), o.GetName()}; !seen[k] {
+				seen[k] = true
 				out = append(out, o)
 			}
 		}
@@ -170,6 +225,12 @@ func (m *memo) APIRulesWithHost(ctx context.Context, hosts []string) ([]*apirule
 func (m *memo) VirtualServicesWithHost(ctx context.Context, hosts []string) ([]*networkingv1.VirtualService, error) {
 	return ask(m, memoKey{"virtualservices-host", "", hostsKey(hosts)}, func() ([]*networkingv1.VirtualService, error) {
 		return VirtualServicesWithHost(ctx, m.s, hosts)
+	})
+}
+
+func (m *memo) APIRulesWithServiceIn(ctx context.Context, namespaces []string) ([]*apirule.APIRule, error) {
+	return ask(m, memoKey{"apirules-service-ns", "", hostsKey(namespaces)}, func() ([]*apirule.APIRule, error) {
+		return APIRulesWithServiceIn(ctx, m.s, namespaces)
 	})
 }
 

@@ -44,6 +44,9 @@ func indexFixture() []client.Object {
 		rule("a", "two", map[string]any{"hosts": []any{"two.example.com"}}),
 		rule("a", "dup", map[string]any{"hosts": []any{"one.example.com"}}),
 		rule("c", "legacy", map[string]any{"host": "legacy.example.com", "gateway": "kyma-gateway.kyma-system.svc.cluster.local"}),
+		rule("d", "cross", map[string]any{"hosts": []any{"d.example.com"}, "service": map[string]any{"name": "s", "namespace": "a", "port": int64(80)}}),
+		rule("e", "per-rule", map[string]any{"hosts": []any{"e.example.com"}, "rules": []any{
+			map[string]any{"path": "/x", "service": map[string]any{"name": "s", "namespace": "b", "port": int64(80)}}}}),
 		vs("x", "v1", "one.example.com", "other.example.com"),
 		vs("w", "v2", "TWO.example.com"),
 		informertest.PodMeta("p1", "a", map[string]string{"app": "x", "v": "1"}),
@@ -74,12 +77,14 @@ func TestIndexedLookupsAgreeWithListing(t *testing.T) {
 	for _, o := range objs {
 		robjs = append(robjs, o.DeepCopyObject())
 	}
-	listed, err := cluster.FromObjects(robjs...)
+	fromFiles, err := cluster.FromObjects(robjs...)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Only State's methods: the lookups below list.
+	listed := struct{ cluster.State }{fromFiles}
 	indexed := cluster.FromCache(c)
-	for _, st := range []cluster.State{indexed, cluster.Memo(indexed)} {
+	for _, st := range []cluster.State{indexed, cluster.Memo(indexed), fromFiles} {
 		for _, hosts := range [][]string{{"one.example.com"}, {"ONE.example.com", "short"}, {"two.example.com", "legacy.example.com"}, {"nothing"}, nil} {
 			want, err := cluster.APIRulesWithHost(ctx, listed, hosts)
 			if err != nil {
@@ -113,6 +118,19 @@ func TestIndexedLookupsAgreeWithListing(t *testing.T) {
 				}
 			}
 		}
+		for _, nss := range [][]string{{"a"}, {"b"}, {"c", "e"}, {"nowhere"}, nil} {
+			want, err := cluster.APIRulesWithServiceIn(ctx, listed, nss)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := cluster.APIRulesWithServiceIn(ctx, st, nss)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(names(got), names(want)) {
+				t.Errorf("APIRulesWithServiceIn(%q) = %v, listing gives %v", nss, names(got), names(want))
+			}
+		}
 		r, err := cluster.APIRule(ctx, st, "c", "legacy")
 		if err != nil || r == nil || r.Spec.Hosts[0] != "legacy.example.com" || r.ShortHostGateway == "" {
 			t.Errorf("APIRule c/legacy = %+v, %v; want the v2 view of the v1beta1 rule", r, err)
@@ -130,6 +148,12 @@ func TestIndexedLookupsAgreeWithListing(t *testing.T) {
 		t.Fatalf("index %s: %d items, %v", cluster.IndexAPIRuleHost, len(l), err)
 	}
 	// The expected answers, so that agreement is not agreement on nothing.
+	for nss, want := range map[string][]string{"a": {"a/dup", "a/two", "d/cross"}, "b": {"b/one", "e/per-rule"}} {
+		got, _ := cluster.APIRulesWithServiceIn(ctx, indexed, []string{nss})
+		if !reflect.DeepEqual(names(got), want) {
+			t.Errorf("APIRules with a Service in %s: %v, want %v", nss, names(got), want)
+		}
+	}
 	got, _ := cluster.APIRulesWithHost(ctx, indexed, []string{"one.example.com"})
 	if want := []string{"a/dup", "b/one"}; !reflect.DeepEqual(names(got), want) {
 		t.Errorf("APIRules with one.example.com: %v, want %v", names(got), want)

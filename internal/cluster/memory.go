@@ -8,6 +8,9 @@ import (
 	"slices"
 	"strings"
 
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	toolscache "k8s.io/client-go/tools/cache"
+
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -18,6 +21,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/gatewarden/gatewarden/internal/apirule"
 )
@@ -32,7 +37,66 @@ func FromObjects(objs ...runtime.Object) (State, error) {
 	if err != nil {
 		return nil, err
 	}
-	return FromReader(m), nil
+	r := FromReader(m).(*reader)
+	r.stores = m.stores()
+	// The objects are all held here already: a memo that holds every
+	// APIRule costs little more, where a bounded one would decode them
+	// again and again while checking each of many.
+	if ki := m.kinds[apirule.V2]; ki != nil {
+		n := 0
+		for _, l := range ki.byNS {
+			n += len(l)
+		}
+		if n > decodedAPIRules {
+			if r.decoded, err = lru.New[string, *apirule.APIRule](n); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return r, nil
+}
+
+// stores indexes the objects that host lookups ask for as serve's informer
+// stores do (Indexes), so that checking n objects from files costs n
+// lookups, not n lists of every APIRule and VirtualService. Other kinds are
+// read by listing the maps.
+func (m *memory) stores() *stores {
+	kinds := map[string]schema.GroupVersionKind{
+		"APIRule":        apirule.V2,
+		"VirtualService": networkingv1.SchemeGroupVersion.WithKind("VirtualService"),
+	}
+	indexers := map[string]toolscache.Indexers{}
+	for _, ix := range Indexes() {
+		gvk, err := apiutil.GVKForObject(ix.Object, m.scheme)
+		kind := gvk.Kind
+		if _, ok := kinds[kind]; err != nil || !ok {
+			continue
+		}
+		if indexers[kind] == nil {
+			indexers[kind] = toolscache.Indexers{toolscache.NamespaceIndex: toolscache.MetaNamespaceIndexFunc}
+		}
+		extract := ix.Extract
+		indexers[kind][ix.Name] = func(obj any) ([]string, error) {
+			if o, ok := obj.(client.Object); ok {
+				return extract(o), nil
+			}
+			return nil, nil
+		}
+	}
+	s := &stores{byKind: map[string]*store{}}
+	for kind, ixs := range indexers {
+		idx := toolscache.NewIndexer(toolscache.MetaNamespaceKeyFunc, ixs)
+		if ki := m.kinds[kinds[kind]]; ki != nil {
+			for _, ns := range ki.namespaces {
+				for _, o := range ki.byNS[ns] {
+					// Keys are namespace/name, unique here.
+					_ = idx.Add(o)
+				}
+			}
+		}
+		s.byKind[kind] = &store{idx: idx, synced: func() bool { return true }}
+	}
+	return s
 }
 
 // hubVersions is the version each group is read in. The API server serves

@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -88,7 +90,8 @@ func (s *stores) get(ctx context.Context, kind string) toolscache.Indexer {
 		return nil
 	}
 	newObj, ok := storeKinds[kind]
-	if !ok {
+	if !ok || s.informers == nil {
+		// No informers (FromObjects): only the stores given are read.
 		return nil
 	}
 	st = &store{}
@@ -168,5 +171,18 @@ func storeList[T any](ctx context.Context, s *stores, kind, index, key, namespac
 		}
 		out = append(out, t)
 	}
+	// A store's List is in map order; checks' findings, and check's
+	// output, must not depend on it.
+	slices.SortFunc(out, func(a, b T) int {
+		ma, _ := meta.Accessor(a)
+		mb, _ := meta.Accessor(b)
+		if ma == nil || mb == nil {
+			return 0
+		}
+		if c := strings.Compare(ma.GetNamespace(), mb.GetNamespace()); c != 0 {
+			return c
+		}
+		return strings.Compare(ma.GetName(), mb.GetName())
+	})
 	return out, true
 }
