@@ -213,7 +213,7 @@ func serve(f *serveFlags) error {
 		// Secrets only where gateways read them, and not istiod's own
 		// (secretCacheNamespaces): least privilege, and nothing else's
 		// credentials in memory. ConfigMaps likewise (configMapNamespaces).
-		Cache: cluster.CacheOptions(cluster.CacheScope{Secrets: secretNS, ConfigMaps: configMapNS}),
+		Cache:            cluster.CacheOptions(cluster.CacheScope{Secrets: secretNS, ConfigMaps: configMapNS}),
 		PprofBindAddress: f.pprofAddr,
 	})
 	if err != nil {
@@ -236,7 +236,12 @@ func serve(f *serveFlags) error {
 		return err
 	}
 
-	skipped, err := cluster.AddIndexes(context.Background(), mgr.GetCache(), cluster.Indexes()...)
+	indexes := cluster.Indexes()
+	if f.auditInterval > 0 {
+		// The audit's runs on changes find what depends on a change here.
+		indexes = append(indexes, audit.Indexes()...)
+	}
+	skipped, err := cluster.AddIndexes(context.Background(), mgr.GetCache(), indexes...)
 	if err != nil {
 		return err
 	}
@@ -259,7 +264,6 @@ func serve(f *serveFlags) error {
 	var synced, stopping atomic.Bool
 	webhooks.Handle(webhook.ValidatePath, closeWhenStopping(&stopping, &webhook.Handler{Reviewer: rv, Budget: f.budget, Context: f.fetchBudget}))
 	webhooks.Handle(webhook.MutatePath, closeWhenStopping(&stopping, &webhook.Handler{Reviewer: rv, Mutate: true, Budget: f.budget, Context: f.fetchBudget}))
-
 
 	if err := mgr.Add(warmUp(mgr.GetCache(), &synced)); err != nil {
 		return err
