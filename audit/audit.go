@@ -129,6 +129,15 @@ type Auditor struct {
 	pmu         sync.Mutex
 	pending     map[string]bool
 	pendingFull bool
+	// last is what the last completed run checked.
+	last lastRun
+}
+
+// lastRun is what a run checked: run is runFull or runChanges; checked
+// and gone hold objKeys, of the objects checked and of those found deleted.
+type lastRun struct {
+	run           string
+	checked, gone []string
 }
 
 // Add registers the audit with the manager. It runs only on the elected
@@ -333,6 +342,7 @@ func (a *Auditor) runFull(ctx context.Context) error {
 	errs := a.report(ctx, outcomes, found, nil)
 	setViolations(state, nil)
 	setRunMetrics(runFull, len(targets), start)
+	a.last = lastRun{run: runFull, checked: checkedKeys(outcomes)}
 	timedOut := 0
 	for _, o := range outcomes {
 		if o.TimedOut {

@@ -169,6 +169,18 @@ func (a *Auditor) RunChanges(ctx context.Context) error {
 	errs := a.report(ctx, outcomes, found, &scope{namespaces: namespaces, replaced: replaced})
 	setViolations(a.state, namespaces)
 	setRunMetrics(runChanges, len(targets), start)
+	a.last = lastRun{run: runChanges, checked: checkedKeys(outcomes)}
+	for _, r := range gone {
+		a.last.gone = append(a.last.gone, r.key())
+	}
 	a.Log.V(1).Info("audit run on changes", "keys", len(keys), "objects", len(targets), "deleted", len(gone), "took", time.Since(start))
 	return errors.Join(errs...)
+}
+
+func checkedKeys(outcomes []Outcome) []string {
+	out := make([]string, len(outcomes))
+	for i, o := range outcomes {
+		out[i] = objKey(o.Target.GVK.Kind, o.Target.Object.GetNamespace(), o.Target.Object.GetName())
+	}
+	return out
 }

@@ -33,10 +33,6 @@ import (
 //	                   the injection label of an APIRule's Service's
 //	                   namespace)
 //	svc/<ns>/<name>    a Service (an APIRule's, a policy's targetRef)
-//	svcns/<ns>         the namespace of an APIRule's Services: APIRules
-//	                   whose workloads there overlap warn of each other, by
-//	                   the Services' selectors, so a change of any APIRule
-//	                   or Service there concerns them
 //	gw/<ns>/<name>     a Gateway an APIRule names (and short hosts' domain)
 //	secret/<name>      a Secret a Gateway's credentialName names, in
 //	                   whichever gateway namespace istiod reads it, without
@@ -49,6 +45,14 @@ import (
 //	owner/<ns>/<name>  the APIRule a policy was generated for
 //	ra/<ns>            the RequestAuthentications of a namespace, which an
 //	                   AuthorizationPolicy's requestPrincipals rest on
+//
+// APIRules whose Services select overlapping pods warn of each other (a
+// noAuth rule next to a jwt rule on one workload). Two keys only changes
+// provide carry that: wl/<ns>/<k=v,...> is a Service's selector (its old
+// and its new one), svcwl/<ns>/<name> the selector of a Service a changed
+// APIRule names; a run resolves both to the Services of the namespace
+// whose selectors include or are included in it, and those to the
+// APIRules naming them (svc/).
 //
 // GatewardenExceptions concern the objects of their namespace (ns/<ns>);
 // the mesh ConfigMap concerns everything (keyFull). Changes of pods,
@@ -66,7 +70,48 @@ const (
 	// all of them when the changed one is in the root namespace itself.
 	keyRARoot = "ra-root/"
 	keyObject = "obj/"
+	// keyWorkload is a Service selector, keyServiceWorkload the selector
+	// of a Service by name.
+	keyWorkload        = "wl/"
+	keyServiceWorkload = "svcwl/"
 )
+
+// workloadKey is the key of a Service selector: wl/<ns>/<k=v,...>, sorted.
+// Label keys hold no "=" and values no ",".
+func workloadKey(ns string, sel map[string]string) string {
+	pairs := make([]string, 0, len(sel))
+	for k, v := range sel {
+		pairs = append(pairs, k+"="+v)
+	}
+	slices.Sort(pairs)
+	return keyWorkload + ns + "/" + strings.Join(pairs, ",")
+}
+
+// parseWorkloadKey reads the namespace and selector of a workloadKey.
+func parseWorkloadKey(key string) (ns string, sel map[string]string) {
+	ns, rest, _ := strings.Cut(strings.TrimPrefix(key, keyWorkload), "/")
+	sel = map[string]string{}
+	for p := range strings.SplitSeq(rest, ",") {
+		if k, v, ok := strings.Cut(p, "="); ok {
+			sel[k] = v
+		}
+	}
+	return ns, sel
+}
+
+// overlaps reports whether two selectors surely share pods: one's labels
+// are part of the other's (as the shared-workload check decides).
+func overlaps(a, b map[string]string) bool {
+	includes := func(set, sub map[string]string) bool {
+		for k, v := range sub {
+			if set[k] != v {
+				return false
+			}
+		}
+		return true
+	}
+	return len(a) > 0 && len(b) > 0 && (includes(a, b) || includes(b, a))
+}
 
 // objectKey names an audited object: obj/<Kind>/<ns>/<name>.
 func objKey(kind, ns, name string) string { return keyObject + kind + "/" + ns + "/" + name }
@@ -143,7 +188,7 @@ func apiRuleKeys(r *apirule.APIRule) []string {
 		specNS = n
 	}
 	service := func(n, name string) {
-		keys = append(keys, "svc/"+n+"/"+name, "svcns/"+n, "ns/"+n)
+		keys = append(keys, "svc/"+n+"/"+name, "ns/"+n)
 	}
 	if s := r.Spec.Service; s != nil && s.Name != nil {
 		service(specNS, *s.Name)
@@ -268,7 +313,11 @@ func provides(o client.Object) []string {
 	ns, name := o.GetNamespace(), o.GetName()
 	switch obj := o.(type) {
 	case *corev1.Service:
-		return []string{"svc/" + ns + "/" + name, "svcns/" + ns}
+		keys := []string{"svc/" + ns + "/" + name}
+		if len(obj.Spec.Selector) > 0 {
+			keys = append(keys, workloadKey(ns, obj.Spec.Selector))
+		}
+		return keys
 	case *corev1.Secret:
 		if base := strings.TrimSuffix(name, caSuffix); base != "" {
 			return []string{"secret/" + base}
@@ -314,8 +363,8 @@ func provides(o client.Object) []string {
 		}
 		if r, err := apirule.FromUnstructured(obj); err == nil {
 			for _, k := range apiRuleKeys(r) {
-				if strings.HasPrefix(k, "svcns/") {
-					keys = append(keys, k)
+				if svc, ok := strings.CutPrefix(k, "svc/"); ok {
+					keys = append(keys, keyServiceWorkload+svc)
 				}
 			}
 		}
@@ -372,6 +421,8 @@ func dependents(ctx context.Context, stores *cluster.Stores, r client.Reader, st
 		var found []ref
 		var err error
 		switch {
+		case strings.HasPrefix(key, keyServiceWorkload), strings.HasPrefix(key, keyWorkload):
+			found, err = workloadDependents(ctx, stores, st, key, lookup)
 		case strings.HasPrefix(key, keyObject):
 			kind, rest, _ := strings.Cut(strings.TrimPrefix(key, keyObject), "/")
 			ns, name, _ := strings.Cut(rest, "/")
@@ -413,6 +464,42 @@ func dependents(ctx context.Context, stores *cluster.Stores, r client.Reader, st
 				}
 			}
 		}
+	}
+	return out, nil
+}
+
+// workloadDependents are the APIRules naming a Service whose selector
+// overlaps the one key names (wl/) or the one of the Service it names
+// (svcwl/).
+func workloadDependents(ctx context.Context, stores *cluster.Stores, st cluster.State, key string, lookup func(string, string, ...*review.Kind) ([]ref, error)) ([]ref, error) {
+	if svcKey, ok := strings.CutPrefix(key, keyServiceWorkload); ok {
+		ns, name, _ := strings.Cut(svcKey, "/")
+		svc, err := st.Service(ctx, ns, name)
+		if err != nil {
+			return nil, err
+		}
+		if svc == nil || len(svc.Spec.Selector) == 0 {
+			return nil, nil // no workload, nothing to share
+		}
+		key = workloadKey(ns, svc.Spec.Selector)
+	}
+	ns, sel := parseWorkloadKey(key)
+	services, err := stores.ByIndex(ctx, &corev1.Service{}, toolscache.NamespaceIndex, ns)
+	if err != nil {
+		return nil, err
+	}
+	rules, _ := review.Lookup(apirule.V2.GroupKind())
+	var out []ref
+	for _, o := range services {
+		svc, ok := o.(*corev1.Service)
+		if !ok || !overlaps(sel, svc.Spec.Selector) {
+			continue
+		}
+		found, err := lookup(IndexDepends, "svc/"+ns+"/"+svc.Name, rules)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, found...)
 	}
 	return out, nil
 }
