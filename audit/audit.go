@@ -238,8 +238,7 @@ func (a *Auditor) Watch(ctx context.Context, c cache.Cache) {
 			if ok1 && ok2 && o.GetResourceVersion() == n.GetResourceVersion() {
 				return // a resync, nothing changed
 			}
-			// Both: what the object named before may lose a dependent.
-			a.Changed(oldObj, newObj)
+			a.Updated(oldObj, newObj)
 		},
 		DeleteFunc: func(obj any) { a.Changed(obj) },
 	}

@@ -19,31 +19,45 @@ import (
 // them costs more than it saves.
 const MaxChangeKeys = 4096
 
-// Changed records changed objects (the old and the new one of an update,
-// the last state of a deleted one) and makes a run on the changes due.
-// Objects the dependency mapping cannot place make the run a full one.
-func (a *Auditor) Changed(objs ...any) {
+// Changed records a changed object (created or deleted: its last state)
+// and makes a run on the changes due. Objects the dependency mapping cannot
+// place make the run a full one.
+func (a *Auditor) Changed(obj any) {
+	if d, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	o, ok := obj.(client.Object)
+	if !ok {
+		a.Trigger()
+		return
+	}
+	a.record(provides(o))
+}
+
+// Updated records an update: what the object named before may lose a
+// dependent, what it names now may gain one.
+func (a *Auditor) Updated(oldObj, newObj any) {
+	o, ok1 := oldObj.(client.Object)
+	n, ok2 := newObj.(client.Object)
+	if !ok1 || !ok2 {
+		a.Trigger()
+		return
+	}
+	a.record(updateKeys(o, n))
+}
+
+func (a *Auditor) record(keys []string) {
 	a.init()
 	a.pmu.Lock()
-	for _, obj := range objs {
-		if d, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
-			obj = d.Obj
-		}
-		o, ok := obj.(client.Object)
-		if !ok {
+	for _, k := range keys {
+		if k == keyFull {
 			a.pendingFull = true
 			continue
 		}
-		for _, k := range provides(o) {
-			if k == keyFull {
-				a.pendingFull = true
-				continue
-			}
-			if a.pending == nil {
-				a.pending = map[string]bool{}
-			}
-			a.pending[k] = true
+		if a.pending == nil {
+			a.pending = map[string]bool{}
 		}
+		a.pending[k] = true
 	}
 	if len(a.pending) > MaxChangeKeys {
 		a.pendingFull = true

@@ -414,3 +414,24 @@ func TestWithoutTheIndexRunsInFull(t *testing.T) {
 		t.Errorf("last run = %+v, want a full run of all 4 objects", last)
 	}
 }
+
+// APIRules on one workload warn of each other: a changed rule concerns the
+// others there, a new host only the APIRule itself.
+func TestAPIRuleUpdateRechecksSharersOnlyWhenItsWorkloadUseChanges(t *testing.T) {
+	objs := append(changesObjects(t, newPKI(t)), changesRule("team", "a2", "a2.example.com", "httpbin"))
+	f := newChangesFixture(t, objs...)
+
+	f.change(t, func(c *informertest.Cache) error {
+		return c.Modify(changesRule("team", "a2", "moved.example.com", "httpbin"))
+	})
+	sameKeys(t, "checked after a new host", f.runChanges(t).checked, objKey("APIRule", "team", "a2"))
+
+	protected := changesRule("team", "a2", "moved.example.com", "httpbin")
+	rules := []any{map[string]any{"path": "/health", "methods": []any{"GET"},
+		"jwt": map[string]any{"authentications": []any{map[string]any{"issuer": "https://issuer.example.com", "jwksUri": "https://issuer.example.com/jwks"}}}}}
+	if err := unstructured.SetNestedSlice(protected.Object, rules, "spec", "rules"); err != nil {
+		t.Fatal(err)
+	}
+	f.change(t, func(c *informertest.Cache) error { return c.Modify(protected) })
+	sameKeys(t, "checked after a jwt rule", f.runChanges(t).checked, objKey("APIRule", "team", "a"), objKey("APIRule", "team", "a2"))
+}

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -305,6 +306,56 @@ func policyKeys(p *securityv1.AuthorizationPolicy) []string {
 		}
 	}
 	return keys
+}
+
+// workloadShape is what other APIRules' shared-workload check reads of an
+// APIRule besides its Services' selectors: per rule in order, the Service
+// it sends to and whether it is open (noAuth) or protected (jwt, extAuth
+// restrictions). An update that keeps it (a new host, say) concerns no
+// other APIRule through their workloads.
+func workloadShape(u *unstructured.Unstructured) (string, bool) {
+	r, err := apirule.FromUnstructured(u)
+	if err != nil {
+		return "", false
+	}
+	name := func(s *apirule.Service) string {
+		if s == nil || s.Name == nil {
+			return ""
+		}
+		return *s.Name
+	}
+	ns := func(s *apirule.Service) string {
+		if s == nil || s.Namespace == nil {
+			return ""
+		}
+		return *s.Namespace
+	}
+	var b strings.Builder
+	b.WriteString(ns(r.Spec.Service) + "/" + name(r.Spec.Service))
+	for _, rule := range r.Spec.Rules {
+		open := rule.NoAuth != nil && *rule.NoAuth
+		protected := rule.JWT != nil || (rule.ExtAuth != nil && rule.ExtAuth.Restrictions != nil)
+		fmt.Fprintf(&b, ";%s/%s:%t:%t", ns(rule.Service), name(rule.Service), open, protected)
+	}
+	return b.String(), true
+}
+
+// updateKeys are the keys of an update from old to new: both objects'
+// provides, without the workload keys of an APIRule whose workloadShape
+// did not change.
+func updateKeys(old, new client.Object) []string {
+	keys := append(provides(old), provides(new)...)
+	ou, ok1 := old.(*unstructured.Unstructured)
+	nu, ok2 := new.(*unstructured.Unstructured)
+	if !ok1 || !ok2 || nu.GroupVersionKind().GroupKind() != apirule.V2.GroupKind() {
+		return keys
+	}
+	before, ok1 := workloadShape(ou)
+	after, ok2 := workloadShape(nu)
+	if !ok1 || !ok2 || before != after {
+		return keys
+	}
+	return slices.DeleteFunc(keys, func(k string) bool { return strings.HasPrefix(k, keyServiceWorkload) })
 }
 
 // provides are the keys a changed object names: what re-checks after its
