@@ -45,26 +45,33 @@ func newChangesFixture(t *testing.T, objs ...client.Object) *changesFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := meta.NewDefaultRESTMapper(nil)
-	m.Add(PolicyReportGVK, meta.RESTScopeNamespace)
-	reports := fake.NewClientBuilder().WithScheme(testScheme(t, true)).WithRESTMapper(m).Build()
-	rec := record.NewFakeRecorder(1000)
-	rv := &review.Reviewer{Config: config.Default(), Cluster: cluster.FromCache(c), Trust: trust.Offline{}, Now: func() time.Time { return testNow }}
-	a := &Auditor{Reviewer: rv, Reader: c, Client: reports, Recorder: rec, Options: Options{Timeout: 5 * time.Second}}
-	a.Watch(ctx, c.Cache)
-	f := &changesFixture{cache: c, reports: reports, a: a, rec: rec}
-	if err := a.Run(ctx); err != nil {
+	f := newChangesFixtureOver(t, ctx, c)
+	if err := f.a.Run(ctx); err != nil {
 		t.Fatalf("full run: %v", err)
 	}
-	if a.last.run != runFull {
-		t.Fatalf("first run was %q, want full", a.last.run)
+	if f.a.last.run != runFull {
+		t.Fatalf("first run was %q, want full", f.a.last.run)
 	}
 	return f
 }
 
+// newChangesFixtureOver is an audit over c, watching it, before its first
+// run.
+func newChangesFixtureOver(tb testing.TB, ctx context.Context, c *informertest.Cache) *changesFixture {
+	tb.Helper()
+	m := meta.NewDefaultRESTMapper(nil)
+	m.Add(PolicyReportGVK, meta.RESTScopeNamespace)
+	reports := fake.NewClientBuilder().WithScheme(testScheme(tb, true)).WithRESTMapper(m).Build()
+	rec := record.NewFakeRecorder(100000)
+	rv := &review.Reviewer{Config: config.Default(), Cluster: cluster.FromCache(c), Trust: trust.Offline{}, Now: func() time.Time { return testNow }}
+	a := &Auditor{Reviewer: rv, Reader: c, Client: reports, Recorder: rec, Options: Options{Timeout: 5 * time.Second}}
+	a.Watch(ctx, c.Cache)
+	return &changesFixture{cache: c, reports: reports, a: a, rec: rec}
+}
+
 // change applies do to the cache and waits until the audit has recorded
 // the change, as serve's informers report it.
-func (f *changesFixture) change(t *testing.T, do func(*informertest.Cache) error) {
+func (f *changesFixture) change(t testing.TB, do func(*informertest.Cache) error) {
 	t.Helper()
 	if err := do(f.cache); err != nil {
 		t.Fatal(err)
