@@ -114,7 +114,7 @@ func overlaps(a, b map[string]string) bool {
 	return len(a) > 0 && len(b) > 0 && (includes(a, b) || includes(b, a))
 }
 
-// objectKey names an audited object: obj/<Kind>/<ns>/<name>.
+// objKey names an audited object: obj/<Kind>/<ns>/<name>.
 func objKey(kind, ns, name string) string { return keyObject + kind + "/" + ns + "/" + name }
 
 // Indexes are the indexes the audit needs in the cache: what each audited
