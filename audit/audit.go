@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
 	"golang.org/x/time/rate"
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -21,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
+	"github.com/gatewarden/gatewarden/internal/cluster"
 	"github.com/gatewarden/gatewarden/internal/core"
 	"github.com/gatewarden/gatewarden/internal/trust"
 	"github.com/gatewarden/gatewarden/review"
@@ -114,6 +117,27 @@ type Auditor struct {
 	// known are the findings reported so far (keys); nil before the first
 	// run, which seeds them from the existing reports.
 	known map[string]bool
+	// state holds every audited object's findings of its last check, by
+	// namespace and objKey; nil before the first full run.
+	state map[string]map[string]*objectFindings
+
+	// Index answers which audited objects depend on a change, from the
+	// cache's IndexDepends; nil: every run is full. Watch sets it.
+	Index *cluster.Stores
+	// pending are the keys (provides) of the changes since the last run;
+	// pendingFull asks for a full run instead.
+	pmu         sync.Mutex
+	pending     map[string]bool
+	pendingFull bool
+	// last is what the last completed run checked.
+	last lastRun
+}
+
+// lastRun is what a run checked: run is runFull or runChanges; checked
+// and gone hold objKeys, of the objects checked and of those found deleted.
+type lastRun struct {
+	run           string
+	checked, gone []string
 }
 
 // Add registers the audit with the manager. It runs only on the elected
@@ -168,9 +192,16 @@ func (a *Auditor) init() {
 	})
 }
 
-// Trigger asks for a run soon (after the debounce delay).
+// Trigger asks for a full run soon (after the debounce delay).
 func (a *Auditor) Trigger() {
 	a.init()
+	a.pmu.Lock()
+	a.pendingFull = true
+	a.pmu.Unlock()
+	a.wake()
+}
+
+func (a *Auditor) wake() {
 	select {
 	case a.trigger <- struct{}{}:
 	default:
@@ -180,21 +211,25 @@ func (a *Auditor) Trigger() {
 // triggers are the kinds whose changes make a run due: what checks read, and
 // the audited kinds themselves so fixes clear promptly.
 func triggers() []client.Object {
-	objs := []client.Object{&corev1.Secret{}, &corev1.Service{}, &corev1.ConfigMap{}, &corev1.Namespace{}}
+	objs := []client.Object{&corev1.Secret{}, &corev1.Service{}, &corev1.ConfigMap{}, &corev1.Namespace{}, &networkingv1.VirtualService{}}
 	for _, k := range review.Kinds {
 		objs = append(objs, k.Cached())
 	}
 	return objs
 }
 
-// Watch adds event handlers to the cache's informers that trigger a run.
-// Kinds not installed are skipped.
+// Watch adds event handlers to the cache's informers that record what
+// changed and make a run due, and reads the cache's dependency index
+// (Indexes) unless Index is set. Kinds not installed are skipped.
 func (a *Auditor) Watch(ctx context.Context, c cache.Cache) {
 	a.init()
+	if a.Index == nil {
+		a.Index = cluster.NewStores(c)
+	}
 	h := toolscache.ResourceEventHandlerDetailedFuncs{
-		AddFunc: func(_ any, initial bool) {
+		AddFunc: func(obj any, initial bool) {
 			if !initial {
-				a.Trigger()
+				a.Changed(obj)
 			}
 		},
 		UpdateFunc: func(oldObj, newObj any) {
@@ -203,9 +238,9 @@ func (a *Auditor) Watch(ctx context.Context, c cache.Cache) {
 			if ok1 && ok2 && o.GetResourceVersion() == n.GetResourceVersion() {
 				return // a resync, nothing changed
 			}
-			a.Trigger()
+			a.Updated(oldObj, newObj)
 		},
-		DeleteFunc: func(any) { a.Trigger() },
+		DeleteFunc: func(obj any) { a.Changed(obj) },
 	}
 	for _, obj := range triggers() {
 		// Do not wait for the sync: an informer that cannot sync (no RBAC
@@ -223,21 +258,24 @@ func (a *Auditor) Watch(ctx context.Context, c cache.Cache) {
 	}
 }
 
-// Start runs the audit now, every Interval, and Debounce after a trigger,
-// until ctx ends.
+// Start runs the audit in full now and every Interval, and on the changes
+// (RunChanges) Debounce after a change, until ctx ends.
 func (a *Auditor) Start(ctx context.Context) error {
 	a.init()
 	ticker := time.NewTicker(a.Options.Interval)
 	defer ticker.Stop()
+	run := a.Run
 	for {
-		if err := a.Run(ctx); err != nil && ctx.Err() == nil {
+		if err := run(ctx); err != nil && ctx.Err() == nil {
 			a.Log.Error(err, "audit run")
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-ticker.C:
+			run = a.Run
 		case <-a.trigger:
+			run = a.RunChanges
 			// Let a burst of changes settle; triggers in the window share
 			// this run, and later ones the next.
 			t := time.NewTimer(a.Options.Debounce)
@@ -255,19 +293,27 @@ func (a *Auditor) Start(ctx context.Context) error {
 	}
 }
 
-// Run audits once: list, check, then report. Report, event and metric
-// errors do not stop the others; all are returned.
+// Run audits every object once: list, check, then report. Report, event
+// and metric errors do not stop the others; all are returned.
 func (a *Auditor) Run(ctx context.Context) error {
 	a.init()
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	return a.runFull(ctx)
+}
+
+func (a *Auditor) runFull(ctx context.Context) error {
 	start := time.Now()
+	// Changes recorded from now on are seen by this run's listing or by
+	// the next run.
+	a.takePending()
 	// A cache list waits for its informer to sync, which never happens
 	// without RBAC to list the kind: fail the run instead of hanging.
 	listCtx, cancel := context.WithTimeout(ctx, listTimeout)
 	targets, err := List(listCtx, a.Reader, a.Options.Namespace)
 	cancel()
 	if err != nil {
+		a.needFull()
 		return err
 	}
 	checkCtx := ctx
@@ -278,10 +324,24 @@ func (a *Auditor) Run(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return ctx.Err() // stopping: a partial run must not clear reports
 	}
-	found := collect(outcomes, start)
+	state := map[string]map[string]*objectFindings{}
+	objs := make([]*objectFindings, len(outcomes))
+	for i, o := range outcomes {
+		of := findingsOf(o, start)
+		objs[i] = of
+		if state[of.namespace] == nil {
+			state[of.namespace] = map[string]*objectFindings{}
+		}
+		obj := o.Target.Object
+		state[of.namespace][objKey(o.Target.GVK.Kind, obj.GetNamespace(), obj.GetName())] = of
+	}
+	a.state = state
+	found := group(slices.Values(objs))
 
-	errs := a.report(ctx, outcomes, found)
-	setMetrics(outcomes, start)
+	errs := a.report(ctx, outcomes, found, nil)
+	setViolations(state, nil)
+	setRunMetrics(runFull, len(targets), start)
+	a.last = lastRun{run: runFull, checked: checkedKeys(outcomes)}
 	timedOut := 0
 	for _, o := range outcomes {
 		if o.TimedOut {
@@ -294,8 +354,10 @@ func (a *Auditor) Run(ctx context.Context) error {
 
 // events records an Event for every finding not seen before. Before the
 // first run, what the existing reports already list counts as seen, so a
-// restart or a new leader does not repeat them.
-func (a *Auditor) events(outcomes []Outcome, existing ...map[string]*unstructured.Unstructured) {
+// restart or a new leader does not repeat them. replaced names the objects
+// (objectKey prefixes) a scoped run re-checked or found deleted: only
+// their known findings are replaced; nil replaces all.
+func (a *Auditor) events(outcomes []Outcome, replaced map[string]bool, existing ...map[string]*unstructured.Unstructured) {
 	if a.known == nil {
 		a.known = map[string]bool{}
 		for _, reports := range existing {
@@ -307,6 +369,13 @@ func (a *Auditor) events(outcomes []Outcome, existing ...map[string]*unstructure
 		}
 	}
 	current := map[string]bool{}
+	if replaced != nil {
+		for k := range a.known {
+			if prefix, _, _ := strings.Cut(k, "\x00"); !replaced[prefix+"\x00"] {
+				current[k] = true
+			}
+		}
+	}
 	for _, o := range outcomes {
 		obj := o.Target.Object
 		if o.TimedOut {

@@ -42,7 +42,7 @@ var testNow = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 
 // testScheme mirrors cluster.Scheme, with the PolicyReport kinds when the
 // CRD is to look installed.
-func testScheme(t *testing.T, reports bool) *runtime.Scheme {
+func testScheme(t testing.TB, reports bool) *runtime.Scheme {
 	t.Helper()
 	s := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"sort"
 	"strconv"
 	"time"
@@ -212,59 +213,81 @@ func (n *namespaceFindings) count(result string) int {
 	return c
 }
 
-// collect groups the findings of a run by namespace. Every namespace with an
-// audited object is present, with or without findings.
-func collect(outcomes []Outcome, now time.Time) map[string]*namespaceFindings {
+// objectFindings is what a run found on one object: its report entries
+// and its share of the summary. The audit keeps them per object, so a run
+// that re-checks only some objects rebuilds their namespaces' reports
+// with everyone else's results as they were.
+type objectFindings struct {
+	namespace string
+	// prefix is objectKey of the object: the start of its findings' keys.
+	prefix  string
+	entries []entry
+	// pass and skip count (check) results that passed or are off.
+	pass, skip int
+}
+
+// findingsOf turns one outcome into the object's findings.
+func findingsOf(o Outcome, now time.Time) *objectFindings {
+	obj := o.Target.Object
+	ns := obj.GetNamespace()
+	of := &objectFindings{namespace: ns, prefix: objectKey(string(obj.GetUID()), ns, o.Target.GVK.Kind, obj.GetName())}
+	ref := objectRef{APIVersion: o.Target.GVK.GroupVersion().String(), Kind: o.Target.GVK.Kind,
+		Namespace: ns, Name: obj.GetName(), UID: string(obj.GetUID())}
+	add := func(result string, fs []core.Finding) {
+		for _, f := range fs {
+			of.entries = append(of.entries, entry{Result: result, Check: f.Check, Field: f.Field,
+				Severity: Severity(f, result == ResultFail), Category: Category(f.Check, o.Target.GVK.Kind),
+				Message: reportMessage(f), Ref: ref, Since: now})
+		}
+	}
+	add(ResultFail, o.Result.Violations)
+	var warnings, excepted []core.Finding
+	for _, f := range o.Result.Warnings {
+		if f.Exception != "" {
+			excepted = append(excepted, f)
+		} else {
+			warnings = append(warnings, f)
+		}
+	}
+	add(ResultWarn, warnings)
+	for _, f := range excepted {
+		// The report says which exception lets the finding through, and
+		// until when (the note), so a reviewer sees both at a glance.
+		of.entries = append(of.entries, entry{Result: ResultSkip, Check: f.Check, Field: f.Field,
+			Severity: SeverityInfo, Category: Category(f.Check, o.Target.GVK.Kind),
+			Message: reportMessage(f) + " (" + f.Note + ")", Exception: f.Exception, Ref: ref, Since: now})
+	}
+	if o.Result.Exempt != "" {
+		// One result per object rather than per check: the namespace,
+		// not any check, decided.
+		of.entries = append(of.entries, entry{Result: ResultSkip, Check: InternalCheck, Severity: SeverityInfo,
+			Category: Category(InternalCheck, o.Target.GVK.Kind), Message: o.Result.Exempt, Ref: ref, Since: now})
+		return of
+	}
+	for _, r := range o.Result.Checks {
+		switch r {
+		case core.Pass:
+			of.pass++
+		case core.Skipped:
+			of.skip++
+		}
+	}
+	return of
+}
+
+// group sums objects' findings by namespace, most severe first. Every
+// namespace with an audited object is present, with or without findings.
+func group(objs iter.Seq[*objectFindings]) map[string]*namespaceFindings {
 	out := map[string]*namespaceFindings{}
-	for _, o := range outcomes {
-		obj := o.Target.Object
-		ns := obj.GetNamespace()
-		nf := out[ns]
+	for of := range objs {
+		nf := out[of.namespace]
 		if nf == nil {
 			nf = &namespaceFindings{}
-			out[ns] = nf
+			out[of.namespace] = nf
 		}
-		ref := objectRef{APIVersion: o.Target.GVK.GroupVersion().String(), Kind: o.Target.GVK.Kind,
-			Namespace: ns, Name: obj.GetName(), UID: string(obj.GetUID())}
-		add := func(result string, fs []core.Finding) {
-			for _, f := range fs {
-				nf.entries = append(nf.entries, entry{Result: result, Check: f.Check, Field: f.Field,
-					Severity: Severity(f, result == ResultFail), Category: Category(f.Check, o.Target.GVK.Kind),
-					Message: reportMessage(f), Ref: ref, Since: now})
-			}
-		}
-		add(ResultFail, o.Result.Violations)
-		var warnings, excepted []core.Finding
-		for _, f := range o.Result.Warnings {
-			if f.Exception != "" {
-				excepted = append(excepted, f)
-			} else {
-				warnings = append(warnings, f)
-			}
-		}
-		add(ResultWarn, warnings)
-		for _, f := range excepted {
-			// The report says which exception lets the finding through, and
-			// until when (the note), so a reviewer sees both at a glance.
-			nf.entries = append(nf.entries, entry{Result: ResultSkip, Check: f.Check, Field: f.Field,
-				Severity: SeverityInfo, Category: Category(f.Check, o.Target.GVK.Kind),
-				Message: reportMessage(f) + " (" + f.Note + ")", Exception: f.Exception, Ref: ref, Since: now})
-		}
-		if o.Result.Exempt != "" {
-			// One result per object rather than per check: the namespace,
-			// not any check, decided.
-			nf.entries = append(nf.entries, entry{Result: ResultSkip, Check: InternalCheck, Severity: SeverityInfo,
-				Category: Category(InternalCheck, o.Target.GVK.Kind), Message: o.Result.Exempt, Ref: ref, Since: now})
-			continue
-		}
-		for _, r := range o.Result.Checks {
-			switch r {
-			case core.Pass:
-				nf.pass++
-			case core.Skipped:
-				nf.skip++
-			}
-		}
+		nf.entries = append(nf.entries, of.entries...)
+		nf.pass += of.pass
+		nf.skip += of.skip
 	}
 	for _, nf := range out {
 		// Most severe first, so the cap keeps what matters most.
@@ -447,6 +470,29 @@ func existingReports(ctx context.Context, c client.Reader, f ReportFormat, names
 	return out, nil
 }
 
+// reportsIn reads gatewarden's reports of a format in namespaces, by
+// namespace: what a scoped run needs, without listing every report.
+func reportsIn(ctx context.Context, c client.Reader, f ReportFormat, namespaces []string) (map[string]*unstructured.Unstructured, error) {
+	out := map[string]*unstructured.Unstructured{}
+	for _, ns := range namespaces {
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(f.GVK)
+		err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: ReportName}, u)
+		switch {
+		case meta.IsNoMatchError(err):
+			return nil, nil
+		case apierrors.IsNotFound(err):
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("reading %s %s/%s: %w", f, ns, ReportName, err)
+		}
+		if u.GetLabels()[ManagedByLabel] == managedBy {
+			out[ns] = u
+		}
+	}
+	return out, nil
+}
+
 // reportFields is every field of a report gatewarden sets besides its
 // identity: what a run compares to decide whether to write.
 func reportFields(f ReportFormat, results []any, summary map[string]any, maxResults int) map[string]any {
@@ -483,11 +529,21 @@ func setDropped(u *unstructured.Unstructured, dropped int) bool {
 	return true
 }
 
+// scope is what a run that re-checked only some objects touches: the
+// namespaces whose reports it rewrites, and the objects (by objectKey
+// prefix) whose earlier findings it replaces. A nil scope is a full run.
+type scope struct {
+	namespaces []string
+	replaced   map[string]bool
+}
+
 // report writes the run's findings into the report formats the mode selects
 // among those served, clears gatewarden's reports of served formats it does
 // not select, and records the Events. Events come first: a report that
-// cannot be written must not hold back the announcement of a finding.
-func (a *Auditor) report(ctx context.Context, outcomes []Outcome, found map[string]*namespaceFindings) []error {
+// cannot be written must not hold back the announcement of a finding. A
+// scoped run reads and writes only the reports of its namespaces (found
+// holds their findings) and leaves clearing to the full runs.
+func (a *Auditor) report(ctx context.Context, outcomes []Outcome, found map[string]*namespaceFindings, sc *scope) []error {
 	var errs []error
 	served := a.Served
 	if served == nil {
@@ -506,10 +562,19 @@ func (a *Auditor) report(ctx context.Context, outcomes []Outcome, found map[stri
 		errs = append(errs, fmt.Errorf("--reports=%s, but the API server does not serve %s: install its CRD or choose another mode", a.Options.Reports, f.GVK.GroupVersion().WithKind(f.GVK.Kind)))
 	}
 
+	if sc != nil {
+		clear = nil
+	}
 	existing := map[ReportFormat]map[string]*unstructured.Unstructured{}
 	var listed []ReportFormat
 	for _, f := range append(append([]ReportFormat{}, write...), clear...) {
-		ex, err := existingReports(ctx, a.Client, f, a.Options.Namespace)
+		var ex map[string]*unstructured.Unstructured
+		var err error
+		if sc == nil {
+			ex, err = existingReports(ctx, a.Client, f, a.Options.Namespace)
+		} else {
+			ex, err = reportsIn(ctx, a.Client, f, sc.namespaces)
+		}
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -521,7 +586,11 @@ func (a *Auditor) report(ctx context.Context, outcomes []Outcome, found map[stri
 	for _, f := range listed {
 		seen = append(seen, existing[f])
 	}
-	a.events(outcomes, seen...)
+	var replaced map[string]bool
+	if sc != nil {
+		replaced = sc.replaced
+	}
+	a.events(outcomes, replaced, seen...)
 
 	dropped := map[string]int{}
 	for _, f := range write {
@@ -544,7 +613,17 @@ func (a *Auditor) report(ctx context.Context, outcomes []Outcome, found map[stri
 			}
 		}
 	}
-	setDroppedMetric(dropped)
+	if sc == nil {
+		setDroppedMetric(dropped)
+	} else {
+		for _, ns := range sc.namespaces {
+			if d := dropped[ns]; d > 0 {
+				Dropped.WithLabelValues(ns).Set(float64(d))
+			} else {
+				Dropped.DeleteLabelValues(ns)
+			}
+		}
+	}
 	for ns, d := range dropped {
 		if d > 0 {
 			a.Log.Info("report results capped; the summary counts them all", "namespace", ns, "dropped", d, "maxResults", a.Options.MaxResults)

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"slices"
 
+	segjson "github.com/segmentio/encoding/json"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -190,8 +192,47 @@ type Stored struct {
 // List reads every stored object of the kind in namespace ("" for all).
 // The objects are copies, with their kind set.
 func (k *Kind) List(ctx context.Context, r client.Reader, namespace string) ([]Stored, error) {
+	objs, err := k.Objects(ctx, r, namespace)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Stored, 0, len(objs))
+	for _, it := range objs {
+		st, ok, err := k.Stored(it)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, st)
+		}
+	}
+	return out, nil
+}
+
+// Stored is a stored object ready to check: a copy (serve's cache hands
+// out its own objects, and the kind is set on it) in the version it is
+// checked as, with its JSON. ok is false for an object that is not a
+// client.Object.
+func (k *Kind) Stored(it client.Object) (st Stored, ok bool, err error) {
+	o, ok := it.DeepCopyObject().(client.Object)
+	if !ok {
+		return Stored{}, false, nil
+	}
+	gvk := k.CheckedAs(o)
+	o.GetObjectKind().SetGroupVersionKind(gvk)
+	raw, err := Raw(o)
+	if err != nil {
+		return Stored{}, false, fmt.Errorf("encoding %s %s/%s: %w", k.Kind, o.GetNamespace(), o.GetName(), err)
+	}
+	return Stored{GVK: gvk, Object: o, Raw: raw}, true, nil
+}
+
+// Objects reads every stored object of the kind in namespace ("" for all)
+// as the reader holds them: serve's cache shares its own objects, which
+// callers then only read.
+func (k *Kind) Objects(ctx context.Context, r client.Reader, namespace string) ([]client.Object, error) {
 	l := k.CachedList()
-	var opts []client.ListOption
+	opts := []client.ListOption{client.UnsafeDisableDeepCopy}
 	if namespace != "" {
 		opts = append(opts, client.InNamespace(namespace))
 	}
@@ -202,29 +243,45 @@ func (k *Kind) List(ctx context.Context, r client.Reader, namespace string) ([]S
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Stored, 0, len(items))
+	out := make([]client.Object, 0, len(items))
 	for _, it := range items {
-		// A copy: serve's cache hands out APIRules without copying them,
-		// and the kind is set below.
-		o, ok := it.DeepCopyObject().(client.Object)
-		if !ok {
-			continue
+		if o, ok := it.(client.Object); ok {
+			out = append(out, o)
 		}
-		version := k.Versions[0].Name
-		if k.StoredVersion != nil {
-			if v := k.StoredVersion(o); v != "" {
-				version = v
-			}
-		}
-		gvk := schema.GroupVersionKind{Group: k.Group, Version: version, Kind: k.Kind}
-		o.GetObjectKind().SetGroupVersionKind(gvk)
-		raw, err := json.Marshal(o)
-		if err != nil {
-			return nil, fmt.Errorf("encoding %s %s/%s: %w", k.Kind, o.GetNamespace(), o.GetName(), err)
-		}
-		out = append(out, Stored{GVK: gvk, Object: o, Raw: raw})
 	}
 	return out, nil
+}
+
+// Object reads one stored object of the kind as the reader holds it, nil
+// when there is none.
+func (k *Kind) Object(ctx context.Context, r client.Reader, namespace, name string) (client.Object, error) {
+	o := k.Cached()
+	if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, o, client.UnsafeDisableDeepCopy); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return o, nil
+}
+
+// CheckedAs is the kind and version a stored object is checked in.
+func (k *Kind) CheckedAs(o client.Object) schema.GroupVersionKind {
+	version := k.Versions[0].Name
+	if k.StoredVersion != nil {
+		if v := k.StoredVersion(o); v != "" {
+			version = v
+		}
+	}
+	return schema.GroupVersionKind{Group: k.Group, Version: version, Kind: k.Kind}
+}
+
+// Raw is the JSON of a stored object, as a review reads it. It only reads o.
+func Raw(o client.Object) ([]byte, error) {
+	if u, ok := o.(*unstructured.Unstructured); ok {
+		return segjson.Marshal(u.Object)
+	}
+	return json.Marshal(o)
 }
 
 // normalize gives a decoded object the namespace of its request (the API

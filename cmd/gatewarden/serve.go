@@ -236,7 +236,12 @@ func serve(f *serveFlags) error {
 		return err
 	}
 
-	skipped, err := cluster.AddIndexes(context.Background(), mgr.GetCache(), cluster.Indexes()...)
+	indexes := cluster.Indexes()
+	if f.auditInterval > 0 {
+		// The audit's runs on changes find what depends on a change here.
+		indexes = append(indexes, audit.Indexes()...)
+	}
+	skipped, err := cluster.AddIndexes(context.Background(), mgr.GetCache(), indexes...)
 	if err != nil {
 		return err
 	}

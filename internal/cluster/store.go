@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 )
 
 // Informers is what FromCache reads through: the manager's cache.
@@ -50,8 +52,9 @@ type store struct {
 	idx    toolscache.Indexer
 	synced func() bool
 	// retry is when to ask for the informer again after it could not be
-	// had (the kind is not served): asking starts discovery.
-	retry time.Time
+	// had (the kind is not served: absent): asking starts discovery.
+	retry  time.Time
+	absent bool
 }
 
 // Exemplars of the kinds the State reads from stores, by a name of ours.
@@ -74,44 +77,97 @@ var storeKinds = map[string]func() client.Object{
 // get returns the synced store of a kind, nil when there is none to read
 // (the caller then goes through the cache's reader).
 func (s *stores) get(ctx context.Context, kind string) toolscache.Indexer {
-	if s == nil {
+	newObj, ok := storeKinds[kind]
+	if s == nil || !ok {
 		return nil
 	}
+	idx, _ := s.lookup(ctx, kind, newObj)
+	return idx
+}
+
+// lookup finds the synced store of the kind newObj makes, under key;
+// absent is set when the cluster does not serve the kind.
+func (s *stores) lookup(ctx context.Context, key string, newObj func() client.Object) (idx toolscache.Indexer, absent bool) {
 	s.mu.Lock()
-	st := s.byKind[kind]
+	st := s.byKind[key]
 	s.mu.Unlock()
 	if st != nil && st.idx != nil {
 		if st.synced() {
-			return st.idx
+			return st.idx, false
 		}
-		return nil
+		return nil, false
 	}
 	if st != nil && time.Now().Before(st.retry) {
-		return nil
+		return nil, st.absent
 	}
-	newObj, ok := storeKinds[kind]
-	if !ok || s.informers == nil {
+	if s.informers == nil {
 		// No informers (FromObjects): only the stores given are read.
-		return nil
+		return nil, false
 	}
 	st = &store{}
 	inf, err := s.informers.GetInformer(ctx, newObj(), cache.BlockUntilSynced(false))
-	if err != nil {
-		st.retry = time.Now().Add(AbsentKindTTL)
-	} else if si, ok := inf.(toolscache.SharedIndexInformer); ok {
-		st.idx, st.synced = si.GetIndexer(), si.HasSynced
-	} else {
-		// Namespace-scoped caches give no single store: read through the
-		// cache's reader for good.
-		st.retry = time.Now().Add(100 * 365 * 24 * time.Hour)
+	switch {
+	case err != nil:
+		st.retry, st.absent = time.Now().Add(AbsentKindTTL), meta.IsNoMatchError(err) || isNoKind(err)
+	default:
+		if si, ok := inf.(toolscache.SharedIndexInformer); ok {
+			st.idx, st.synced = si.GetIndexer(), si.HasSynced
+		} else {
+			// Namespace-scoped caches give no single store: read through
+			// the cache's reader for good.
+			st.retry = time.Now().Add(100 * 365 * 24 * time.Hour)
+		}
 	}
 	s.mu.Lock()
-	s.byKind[kind] = st
+	s.byKind[key] = st
 	s.mu.Unlock()
 	if st.idx != nil && st.synced() {
-		return st.idx
+		return st.idx, false
 	}
-	return nil
+	return nil, st.absent
+}
+
+// Stores reads objects of any kind from its informer's store by an index:
+// the audit's questions of what a change concerns.
+type Stores struct{ s *stores }
+
+// NewStores reads the stores of c's informers.
+func NewStores(c Informers) *Stores {
+	return &Stores{&stores{informers: c, byKind: map[string]*store{}}}
+}
+
+// ErrNoStore says a store cannot answer now: the informer has not synced,
+// or the kind is read through namespace-scoped informers.
+var ErrNoStore = errors.New("no synced informer store for the kind")
+
+// ByIndex lists the objects of exemplar's kind under key in index (an
+// index added with AddIndexes, or toolscache.NamespaceIndex). A kind the
+// cluster does not serve has none.
+func (s *Stores) ByIndex(ctx context.Context, exemplar client.Object, index, key string) ([]client.Object, error) {
+	gvk, err := apiutil.GVKForObject(exemplar, Scheme)
+	if err != nil {
+		return nil, err
+	}
+	idx, absent := s.s.lookup(ctx, gvk.String(), func() client.Object { return exemplar.DeepCopyObject().(client.Object) })
+	if absent {
+		return nil, nil
+	}
+	if idx == nil {
+		return nil, ErrNoStore
+	}
+	var objs []any
+	if index == toolscache.NamespaceIndex && key == "" {
+		objs = idx.List()
+	} else if objs, err = idx.ByIndex(index, key); err != nil {
+		return nil, err
+	}
+	out := make([]client.Object, 0, len(objs))
+	for _, o := range objs {
+		if co, ok := o.(client.Object); ok {
+			out = append(out, co)
+		}
+	}
+	return out, nil
 }
 
 // storeGet reads one object of a kind from its store: (obj, true) when the
