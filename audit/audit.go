@@ -299,6 +299,8 @@ func (a *Auditor) Run(ctx context.Context) error {
 	a.init()
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	Running.Set(1)
+	defer Running.Set(0)
 	return a.runFull(ctx)
 }
 

@@ -91,6 +91,8 @@ func (a *Auditor) RunChanges(ctx context.Context) error {
 	a.init()
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	Running.Set(1)
+	defer Running.Set(0)
 	start := time.Now()
 	keys, full := a.takePending()
 	if full || a.state == nil || a.Index == nil {

@@ -39,6 +39,12 @@ var (
 		Name: "gatewarden_audit_last_run_duration_seconds",
 		Help: "Duration of the last completed audit run, by run (full or changes), reports and events included.",
 	}, []string{"run"})
+	// Running is 1 while a run is in progress: a full run over many
+	// objects takes long, and nothing else shows it before it completes.
+	Running = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "gatewarden_audit_running",
+		Help: "1 while an audit run (full or changes) is in progress, else 0.",
+	})
 	// LastRun is when the last audit run started.
 	LastRun = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "gatewarden_audit_last_run_timestamp_seconds",
@@ -47,7 +53,7 @@ var (
 )
 
 func init() {
-	metrics.Registry.MustRegister(Violations, Dropped, LastRun, Runs, Checked, Duration)
+	metrics.Registry.MustRegister(Violations, Dropped, LastRun, Runs, Checked, Duration, Running)
 	// Both series exist from the start, so rates and a scrape before the
 	// first run of a kind read 0 rather than nothing.
 	for _, run := range []string{runFull, runChanges} {

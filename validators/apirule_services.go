@@ -326,6 +326,11 @@ func sharedWorkloadErrors(ctx context.Context, ar *apirule.APIRule, st cluster.S
 		if owner == self {
 			continue
 		}
+		// Only a rule of the other sort can pair with ours: skip the
+		// Service lookups when o has none.
+		if !hasRule(o, len(myJWT) > 0, len(myOpen) > 0) {
+			continue
+		}
 		oOpen, oJWT := resolve(o)
 		for i := range ar.Spec.Rules {
 			if reported[i] {
@@ -356,6 +361,20 @@ func sharedWorkloadErrors(ctx context.Context, ar *apirule.APIRule, st cluster.S
 		}
 	}
 	return warn
+}
+
+// hasRule reports whether r has a noAuth rule (open) or a rule that needs a
+// token (jwt, extAuth restrictions).
+func hasRule(r *apirule.APIRule, open, jwt bool) bool {
+	for _, rule := range r.Spec.Rules {
+		if open && rule.NoAuth != nil && *rule.NoAuth {
+			return true
+		}
+		if jwt && (rule.JWT != nil || (rule.ExtAuth != nil && rule.ExtAuth.Restrictions != nil)) {
+			return true
+		}
+	}
+	return false
 }
 
 // labelsInclude reports whether every label of sub is in set.

@@ -57,7 +57,7 @@ spec:
 // the time per APIRule should not grow with n beyond what one namespace
 // holds.
 func BenchmarkCheckFiles(b *testing.B) {
-	for _, n := range []int{1000, 4000} {
+	for _, n := range []int{1000, 4000, 10000} {
 		path := filepath.Join(b.TempDir(), "objects.yaml")
 		if err := os.WriteFile(path, []byte(checkManifest(n)), 0o600); err != nil {
 			b.Fatal(err)

@@ -144,7 +144,10 @@ func settleAudit(ctx context.Context, metrics string, quiet time.Duration) {
 			return
 		}
 		n := m[`gatewarden_audit_checked_objects_total{run="changes"}`] + m[`gatewarden_audit_checked_objects_total{run="full"}`]
-		if n != last {
+		if m["gatewarden_audit_running"] != 0 {
+			// A run in progress counts nothing until it completes.
+			since = time.Now()
+		} else if n != last {
 			last, since = n, time.Now()
 		} else if time.Since(since) >= quiet {
 			return

@@ -228,17 +228,27 @@ func storeList[T any](ctx context.Context, s *stores, kind, index, key, namespac
 		out = append(out, t)
 	}
 	// A store's List is in map order; checks' findings, and check's
-	// output, must not depend on it.
-	slices.SortFunc(out, func(a, b T) int {
-		ma, _ := meta.Accessor(a)
-		mb, _ := meta.Accessor(b)
-		if ma == nil || mb == nil {
-			return 0
+	// output, must not depend on it. Keys are read once per object: an
+	// unstructured object's namespace is two map lookups away.
+	type keyed struct {
+		ns, name string
+		o        T
+	}
+	ks := make([]keyed, len(out))
+	for i, o := range out {
+		ks[i].o = o
+		if m, err := meta.Accessor(o); err == nil {
+			ks[i].ns, ks[i].name = m.GetNamespace(), m.GetName()
 		}
-		if c := strings.Compare(ma.GetNamespace(), mb.GetNamespace()); c != 0 {
+	}
+	slices.SortFunc(ks, func(a, b keyed) int {
+		if c := strings.Compare(a.ns, b.ns); c != 0 {
 			return c
 		}
-		return strings.Compare(ma.GetName(), mb.GetName())
+		return strings.Compare(a.name, b.name)
 	})
+	for i := range ks {
+		out[i] = ks[i].o
+	}
 	return out, true
 }
