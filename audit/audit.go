@@ -14,7 +14,6 @@ import (
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/discovery"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
@@ -359,15 +358,11 @@ func (a *Auditor) runFull(ctx context.Context) error {
 // restart or a new leader does not repeat them. replaced names the objects
 // (objectKey prefixes) a scoped run re-checked or found deleted: only
 // their known findings are replaced; nil replaces all.
-func (a *Auditor) events(outcomes []Outcome, replaced map[string]bool, existing ...map[string]*unstructured.Unstructured) {
+func (a *Auditor) events(outcomes []Outcome, replaced map[string]bool, known map[string]bool) {
 	if a.known == nil {
-		a.known = map[string]bool{}
-		for _, reports := range existing {
-			for _, r := range reports {
-				for k := range reportEntries(r) {
-					a.known[k] = true
-				}
-			}
+		a.known = known
+		if a.known == nil {
+			a.known = map[string]bool{}
 		}
 	}
 	current := map[string]bool{}

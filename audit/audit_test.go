@@ -500,6 +500,12 @@ spec: {action: ALLOW}
 	var got []string
 	for _, tg := range all {
 		got = append(got, tg.GVK.GroupVersion().String()+" "+tg.GVK.Kind+" "+tg.Object.GetNamespace()+"/"+tg.Object.GetName())
+		if tg.Raw != nil {
+			t.Errorf("%s encoded at listing: a full run would hold every object twice", tg.Object.GetName())
+		}
+		if tg, err = tg.load(); err != nil {
+			t.Fatal(err)
+		}
 		var m map[string]any
 		if err := json.Unmarshal(tg.Raw, &m); err != nil || m["kind"] != tg.GVK.Kind || m["apiVersion"] != tg.GVK.GroupVersion().String() {
 			t.Errorf("raw of %s lacks its kind and apiVersion: %s", tg.Object.GetName(), tg.Raw)

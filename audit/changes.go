@@ -127,7 +127,7 @@ func (a *Auditor) RunChanges(ctx context.Context) error {
 			return err
 		}
 		if ok {
-			targets = append(targets, Target{st})
+			targets = append(targets, Target{Stored: st})
 		}
 	}
 

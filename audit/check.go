@@ -45,7 +45,7 @@ func Check(ctx context.Context, rv *review.Reviewer, targets []Target, workers i
 	}
 	for i := range targets {
 		if ctx.Err() != nil {
-			out[i] = Outcome{Target: targets[i], TimedOut: true, Result: timedOut(ctx.Err().Error())}
+			out[i] = Outcome{Target: targets[i].light(), TimedOut: true, Result: timedOut(ctx.Err().Error())}
 			continue
 		}
 		idx <- i
@@ -58,13 +58,19 @@ func Check(ctx context.Context, rv *review.Reviewer, targets []Target, workers i
 // checkOne runs Review in its own goroutine: a check that does not honour
 // its context must not hold a worker past the timeout.
 func checkOne(ctx context.Context, rv *review.Reviewer, t Target, timeout time.Duration) Outcome {
+	loaded, err := t.load()
+	if err != nil {
+		return Outcome{Target: t.light(), TimedOut: true, Result: timedOut(err.Error())}
+	}
+	req := loaded.Request(Operation)
+	t = t.light()
 	if timeout <= 0 {
-		return Outcome{Target: t, Result: rv.Review(ctx, t.Request(Operation))}
+		return Outcome{Target: t, Result: rv.Review(ctx, req)}
 	}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	done := make(chan *review.Result, 1)
-	go func() { done <- rv.Review(cctx, t.Request(Operation)) }()
+	go func() { done <- rv.Review(cctx, req) }()
 	select {
 	case res := <-done:
 		return Outcome{Target: t, Result: res}

@@ -447,27 +447,80 @@ func mapperServed(c client.Client) ServedFunc {
 	}
 }
 
-// existingReports lists gatewarden's reports of a format by namespace.
-func existingReports(ctx context.Context, c client.Reader, f ReportFormat, namespace string) (map[string]*unstructured.Unstructured, error) {
-	l := &unstructured.UnstructuredList{}
-	l.SetGroupVersionKind(f.listGVK())
-	opts := []client.ListOption{client.MatchingLabels{ManagedByLabel: managedBy}}
-	if namespace != "" {
-		opts = append(opts, client.InNamespace(namespace))
+// existingReports lists gatewarden's reports of a format by namespace, a
+// page at a time: each report is handed to seen, then kept as its metadata
+// only (stub). With thousands of objects the reports' results run to tens
+// of MB, which a full run must not hold all at once; writeReports reads a
+// namespace's report in full when it writes it.
+func existingReports(ctx context.Context, c client.Reader, f ReportFormat, namespace string, seen func(*unstructured.Unstructured)) (map[string]*unstructured.Unstructured, error) {
+	out := map[string]*unstructured.Unstructured{}
+	next := ""
+	for {
+		l := &unstructured.UnstructuredList{}
+		l.SetGroupVersionKind(f.listGVK())
+		opts := []client.ListOption{client.MatchingLabels{ManagedByLabel: managedBy}, client.Limit(reportPage)}
+		if namespace != "" {
+			opts = append(opts, client.InNamespace(namespace))
+		}
+		if next != "" {
+			opts = append(opts, client.Continue(next))
+		}
+		if err := c.List(ctx, l, opts...); err != nil {
+			if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) {
+				return nil, nil
+			}
+			return nil, fmt.Errorf("listing %s: %w", f, err)
+		}
+		for i := range l.Items {
+			u := &l.Items[i]
+			if u.GetName() != ReportName {
+				continue
+			}
+			if seen != nil {
+				seen(u)
+			}
+			out[u.GetNamespace()] = stub(u)
+		}
+		if next = l.GetContinue(); next == "" {
+			return out, nil
+		}
 	}
-	if err := c.List(ctx, l, opts...); err != nil {
-		if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) {
+}
+
+// reportPage is how many reports a listing reads at a time.
+const reportPage = 20
+
+// stub is a report's identity without its content: what deleting it needs,
+// and the mark that writeReports must read it in full.
+func stub(u *unstructured.Unstructured) *unstructured.Unstructured {
+	s := &unstructured.Unstructured{Object: map[string]any{stubMark: true}}
+	s.SetGroupVersionKind(u.GroupVersionKind())
+	s.SetNamespace(u.GetNamespace())
+	s.SetName(u.GetName())
+	s.SetUID(u.GetUID())
+	s.SetResourceVersion(u.GetResourceVersion())
+	s.SetLabels(u.GetLabels())
+	return s
+}
+
+// stubMark is a key no report has (a field name cannot start with a
+// space), set on stubs only.
+const stubMark = " stub"
+
+// full reads the whole of a report that may be a stub; nil when it is gone.
+func full(ctx context.Context, c client.Reader, u *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	if u == nil || u.Object[stubMark] == nil {
+		return u, nil
+	}
+	got := &unstructured.Unstructured{}
+	got.SetGroupVersionKind(u.GroupVersionKind())
+	if err := c.Get(ctx, client.ObjectKey{Namespace: u.GetNamespace(), Name: u.GetName()}, got); err != nil {
+		if apierrors.IsNotFound(err) {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("listing %s: %w", f, err)
+		return nil, err
 	}
-	out := map[string]*unstructured.Unstructured{}
-	for i := range l.Items {
-		if l.Items[i].GetName() == ReportName {
-			out[l.Items[i].GetNamespace()] = &l.Items[i]
-		}
-	}
-	return out, nil
+	return got, nil
 }
 
 // reportsIn reads gatewarden's reports of a format in namespaces, by
@@ -566,31 +619,41 @@ func (a *Auditor) report(ctx context.Context, outcomes []Outcome, found map[stri
 		clear = nil
 	}
 	existing := map[ReportFormat]map[string]*unstructured.Unstructured{}
-	var listed []ReportFormat
+	// The findings the reports hold, which need no new Event: read once,
+	// at the first run after a start.
+	var known map[string]bool
+	if a.known == nil {
+		known = map[string]bool{}
+	}
+	seen := func(u *unstructured.Unstructured) {
+		if known != nil {
+			for k := range reportEntries(u) {
+				known[k] = true
+			}
+		}
+	}
 	for _, f := range append(append([]ReportFormat{}, write...), clear...) {
 		var ex map[string]*unstructured.Unstructured
 		var err error
 		if sc == nil {
-			ex, err = existingReports(ctx, a.Client, f, a.Options.Namespace)
+			ex, err = existingReports(ctx, a.Client, f, a.Options.Namespace, seen)
 		} else {
 			ex, err = reportsIn(ctx, a.Client, f, sc.namespaces)
+			for _, u := range ex {
+				seen(u)
+			}
 		}
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		existing[f] = ex
-		listed = append(listed, f)
-	}
-	var seen []map[string]*unstructured.Unstructured
-	for _, f := range listed {
-		seen = append(seen, existing[f])
 	}
 	var replaced map[string]bool
 	if sc != nil {
 		replaced = sc.replaced
 	}
-	a.events(outcomes, replaced, seen...)
+	a.events(outcomes, replaced, known)
 
 	dropped := map[string]int{}
 	for _, f := range write {
@@ -645,7 +708,11 @@ func writeReports(ctx context.Context, c client.Client, f ReportFormat, found ma
 	}
 	sort.Strings(namespaces)
 	for _, ns := range namespaces {
-		old := existing[ns]
+		old, err := full(ctx, c, existing[ns])
+		if err != nil {
+			errs = append(errs, fmt.Errorf("reading %s %s/%s: %w", f, ns, ReportName, err))
+			continue
+		}
 		var previous map[string]time.Time
 		if old != nil {
 			previous = reportEntries(old)

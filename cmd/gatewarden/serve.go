@@ -214,6 +214,7 @@ func serve(f *serveFlags) error {
 		// (secretCacheNamespaces): least privilege, and nothing else's
 		// credentials in memory. ConfigMaps likewise (configMapNamespaces).
 		Cache:            cluster.CacheOptions(cluster.CacheScope{Secrets: secretNS, ConfigMaps: configMapNS}),
+		MapperProvider:   cluster.NewMapper,
 		PprofBindAddress: f.pprofAddr,
 	})
 	if err != nil {

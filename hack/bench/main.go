@@ -61,6 +61,7 @@ const (
 type flags struct {
 	root, state, binary string
 	mainArgs            string
+	mainPprof           string
 	concurrency         int
 	rounds              int
 	duration            time.Duration
@@ -99,6 +100,7 @@ func main() {
 	flag.StringVar(&stored, "stored", "0,1000,10000", "numbers of stored APIRules to measure at, ascending (empty: none)")
 	flag.IntVar(&f.apiCreates, "api-creates", 150, "APIRule creates per kube-apiserver phase")
 	flag.IntVar(&f.apiRounds, "api-rounds", 2, "kube-apiserver phases per setting (gatewarden, no-op, none, alternating)")
+	flag.StringVar(&f.mainPprof, "main-pprof", "", "pprof address of the framework's gatewarden (give --pprof-bind-address in -main-args): its heap profile is written to -profile-dir at each number of stored APIRules")
 	flag.StringVar(&f.profileDir, "profile-dir", "", "write gatewarden's CPU and allocation profiles per kind here")
 	flag.DurationVar(&f.overallLimit, "timeout", 60*time.Minute, "give up (and clean up) after this long")
 	flag.Parse()
@@ -276,6 +278,11 @@ func measureStored(ctx context.Context, f flags, c *framework.Cluster, cl client
 		lr.mainHeap, lr.gwHeap = heapInUse(mainProc.metrics), heapInUse(gw.metrics)
 		fmt.Printf("  %s: gatewarden (audit on) %s, heap in use %s; gatewarden (audit off) %s, heap in use %s\n",
 			label, lr.main, mib(int64(lr.mainHeap)), lr.gw, mib(int64(lr.gwHeap)))
+		if f.mainPprof != "" && f.profileDir != "" {
+			if err := get(ctx, "http://"+f.mainPprof+"/debug/pprof/heap", filepath.Join(f.profileDir, label+".main-heap.pb.gz")); err != nil {
+				return err
+			}
+		}
 		lr.audit = auditChanges(ctx, cl, mainProc.metrics, n, issuer)
 		if lr.api, err = measureCreates(ctx, hooks, f.apiCreates, f.apiRounds, label); err != nil {
 			return err
