@@ -69,6 +69,8 @@ bench: build tools crds ## Benchmarks: review path per kind, trust cold path and
 	$(GO) test -count=1 -run '^$$' -bench CacheManyIssuers -benchtime 1x -benchmem ./internal/trust/
 	$(GO) test -count=1 -run '^$$' -bench ListAPIRules -benchmem ./internal/cluster/
 	$(GO) test -count=1 -run '^$$' -bench . -benchmem ./webhook/
+	$(GO) test -count=1 -run '^$$' -bench CheckFiles -benchtime 1x ./cmd/gatewarden/
+	$(GO) test -count=1 -run '^$$' -bench AuditChanges -benchtime 3x ./audit/
 	@# The hostile-input suite through serve: latency of each hostile admission
 	@# against the budget, and gatewarden's peak resident size against the
 	@# chart's memory limit.

@@ -331,7 +331,7 @@ func TestChartProductionDefaults(t *testing.T) {
 		t.Errorf("maxUnavailable %d", u)
 	}
 	res := chartContainer(t, objs)["resources"]
-	if got := fmt.Sprint(res); !strings.Contains(got, "requests:map[cpu:50m memory:64Mi]") || !strings.Contains(got, "limits:map[memory:256Mi]") {
+	if got := fmt.Sprint(res); !strings.Contains(got, "requests:map[cpu:50m memory:64Mi]") || !strings.Contains(got, "limits:map[memory:512Mi]") {
 		t.Errorf("resources %s: want cpu and memory requests and a memory limit", got)
 	}
 	if m := chartNested[int64](t, chartFind(t, objs, "PodDisruptionBudget", ""), "spec", "minAvailable"); m != 1 {

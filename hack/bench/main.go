@@ -62,6 +62,7 @@ type flags struct {
 	root, state, binary string
 	mainArgs            string
 	mainPprof           string
+	mainEnv             string
 	concurrency         int
 	rounds              int
 	duration            time.Duration
@@ -100,6 +101,7 @@ func main() {
 	flag.StringVar(&stored, "stored", "0,1000,10000", "numbers of stored APIRules to measure at, ascending (empty: none)")
 	flag.IntVar(&f.apiCreates, "api-creates", 150, "APIRule creates per kube-apiserver phase")
 	flag.IntVar(&f.apiRounds, "api-rounds", 2, "kube-apiserver phases per setting (gatewarden, no-op, none, alternating)")
+	flag.StringVar(&f.mainEnv, "main-env", "GOMEMLIMIT=512MiB", "environment of the framework's gatewarden, space-separated NAME=value (the chart sets GOMEMLIMIT to its memory limit, 512Mi)")
 	flag.StringVar(&f.mainPprof, "main-pprof", "", "pprof address of the framework's gatewarden (give --pprof-bind-address in -main-args): its heap profile is written to -profile-dir at each number of stored APIRules")
 	flag.StringVar(&f.profileDir, "profile-dir", "", "write gatewarden's CPU and allocation profiles per kind here")
 	flag.DurationVar(&f.overallLimit, "timeout", 60*time.Minute, "give up (and clean up) after this long")
@@ -159,8 +161,8 @@ func run(ctx context.Context, f flags) error {
 	fmt.Printf("machine: %s, %d cores (GOMAXPROCS %d), %s/%s, %s; load average at start: %s\n",
 		cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, runtime.Version(), loadAvg())
 
-	logf("starting the control plane and gatewarden (defaults, audit on, %s)", f.mainArgs)
-	c, err := framework.Start(ctx, framework.Options{Root: root, StateDir: state, ExtraArgs: strings.Fields(f.mainArgs), Log: os.Stderr})
+	logf("starting the control plane and gatewarden (defaults, audit on, %s; %s)", f.mainArgs, f.mainEnv)
+	c, err := framework.Start(ctx, framework.Options{Root: root, StateDir: state, ExtraArgs: strings.Fields(f.mainArgs), ExtraEnv: strings.Fields(f.mainEnv), Log: os.Stderr})
 	defer func() {
 		logf("stopping gatewarden, the issuer and the control plane")
 		c.Stop()

@@ -116,6 +116,11 @@ func TestIndexedLookupsAgreeWithListing(t *testing.T) {
 				if err != nil || !reflect.DeepEqual(got, want) {
 					t.Errorf("PodNamespaces(%q, %v) = %v %v, listing gives %v", ns, sel, got, err, want)
 				}
+				wantPods, _ := listed.Pods(ctx, ns, sel)
+				gotPods, err := st.Pods(ctx, ns, sel)
+				if err != nil || !reflect.DeepEqual(names(gotPods), names(wantPods)) {
+					t.Errorf("Pods(%q, %v) = %v %v, listing gives %v", ns, sel, names(gotPods), err, names(wantPods))
+				}
 			}
 		}
 		for _, nss := range [][]string{{"a"}, {"b"}, {"c", "e"}, {"nowhere"}, nil} {

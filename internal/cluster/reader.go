@@ -232,20 +232,7 @@ func (c *reader) decode(u *unstructured.Unstructured) *apirule.APIRule {
 }
 
 func (c *reader) PodNamespaces(ctx context.Context, ns string, selector map[string]string) ([]string, error) {
-	var pods []*metav1.PartialObjectMetadata
-	if len(selector) > 0 {
-		// The pods carrying one of the labels, then the whole selector on
-		// those, instead of matching it against every pod.
-		keys := make([]string, 0, len(selector))
-		for k := range selector {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		if l, ok := storeList[*metav1.PartialObjectMetadata](ctx, c.stores, "Pod", IndexPodLabel, keys[0]+"="+selector[keys[0]], ns); ok {
-			sel := labels.SelectorFromSet(selector)
-			pods = slices.DeleteFunc(l, func(p *metav1.PartialObjectMetadata) bool { return !sel.Matches(labels.Set(p.Labels)) })
-		}
-	}
+	pods := c.indexedPods(ctx, ns, selector)
 	if pods == nil {
 		l := &metav1.PartialObjectMetadataList{}
 		l.SetGroupVersionKind(schema.GroupVersionKind{Version: "v1", Kind: "PodList"})
@@ -268,9 +255,34 @@ func (c *reader) PodNamespaces(ctx context.Context, ns string, selector map[stri
 	return out, nil
 }
 
+// indexedPods reads the pods carrying one of the labels from the store's
+// index, then matches the whole selector on those, instead of matching it
+// against every pod; nil when there is no index to read.
+func (c *reader) indexedPods(ctx context.Context, ns string, selector map[string]string) []*metav1.PartialObjectMetadata {
+	if len(selector) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(selector))
+	for k := range selector {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	l, ok := storeList[*metav1.PartialObjectMetadata](ctx, c.stores, "Pod", IndexPodLabel, keys[0]+"="+selector[keys[0]], ns)
+	if !ok {
+		return nil
+	}
+	sel := labels.SelectorFromSet(selector)
+	return slices.DeleteFunc(l, func(p *metav1.PartialObjectMetadata) bool { return !sel.Matches(labels.Set(p.Labels)) })
+}
+
 func (c *reader) Pods(ctx context.Context, ns string, selector map[string]string) ([]*metav1.PartialObjectMetadata, error) {
 	if len(selector) == 0 {
 		return nil, nil
+	}
+	if pods := c.indexedPods(ctx, ns, selector); pods != nil {
+		// The store's objects, shared: callers only read them.
+		sort.SliceStable(pods, func(i, j int) bool { return pods[i].Name < pods[j].Name })
+		return pods, nil
 	}
 	l := &metav1.PartialObjectMetadataList{}
 	l.SetGroupVersionKind(schema.GroupVersionKind{Version: "v1", Kind: "PodList"})
