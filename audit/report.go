@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"iter"
 	"sort"
 	"strconv"
@@ -178,7 +179,12 @@ func (e entry) key() string {
 }
 
 func findingKey(uid, ns, kind, name, check, message string) string {
-	return objectKey(uid, ns, kind, name) + check + "\x00" + message
+	// The message as a 64-bit hash: the keys of every finding are held
+	// between runs (to announce only new ones), and messages run to
+	// hundreds of bytes. A collision costs one Event not sent.
+	h := fnv.New64a()
+	h.Write([]byte(message))
+	return objectKey(uid, ns, kind, name) + check + "\x00" + strconv.FormatUint(h.Sum64(), 36)
 }
 
 // objectKey is the prefix of the keys of an object's findings.
