@@ -299,7 +299,7 @@ func requireAuthErrors(ctx context.Context, ar *apirule.APIRule, label string, s
 	if len(open) == 0 {
 		return nil, nil
 	}
-	nsName := namespaceOrDefault(ar.Namespace)
+	nsName := cluster.NamespaceOrDefault(ar.Namespace)
 	ns, err := st.Namespace(ctx, nsName)
 	if err != nil {
 		return nil, field.ErrorList{couldNotRun(p.Index(open[0]).Child("noAuth"), "Namespace "+nsName, err)}

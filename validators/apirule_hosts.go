@@ -307,7 +307,7 @@ func hostGatewayErrors(ctx context.Context, ar *apirule.APIRule, gw *networkingv
 		if skip != nil && skip(h) {
 			continue
 		}
-		if e := hostServedError(p.Index(i), h, namespaceOrDefault(ar.Namespace), gw, domainGW); e != nil {
+		if e := hostServedError(p.Index(i), h, cluster.NamespaceOrDefault(ar.Namespace), gw, domainGW); e != nil {
 			deny = append(deny, e)
 		}
 	}
@@ -355,7 +355,7 @@ func hostList(hosts []string) string {
 
 func hostTakenErrors(ctx context.Context, ar *apirule.APIRule, gw *networkingv1.Gateway, st cluster.State) (deny, warn field.ErrorList) {
 	p := field.NewPath("spec", "hosts")
-	self := namespaceOrDefault(ar.Namespace) + "/" + ar.Name
+	self := cluster.NamespaceOrDefault(ar.Namespace) + "/" + ar.Name
 	domain := shortHostDomain(ctx, ar, gw, st)
 	mine := map[string]int{}
 	for i, h := range ar.Spec.Hosts {
@@ -405,7 +405,7 @@ func hostTakenErrors(ctx context.Context, ar *apirule.APIRule, gw *networkingv1.
 		return shortHostDomain(ctx, o, g, st)
 	}
 	for _, o := range others {
-		owner := namespaceOrDefault(o.Namespace) + "/" + o.Name
+		owner := cluster.NamespaceOrDefault(o.Namespace) + "/" + o.Name
 		if owner == self {
 			continue
 		}

@@ -3,6 +3,7 @@ package validators
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -75,7 +76,7 @@ func ruleServices(ar *apirule.APIRule) []ruleService {
 		if svc == nil {
 			svc, p = ar.Spec.Service, field.NewPath("spec", "service")
 		}
-		ns := namespaceOrDefault(ar.Namespace)
+		ns := cluster.NamespaceOrDefault(ar.Namespace)
 		if ar.Spec.Service != nil && ar.Spec.Service.Namespace != nil && *ar.Spec.Service.Namespace != "" {
 			ns = *ar.Spec.Service.Namespace
 		}
@@ -269,7 +270,7 @@ func podNoSidecarReason(pod *metav1.PartialObjectMetadata, ns *corev1.Namespace,
 // them, and a request carrying a token of another issuer gets 401 on the
 // noAuth paths too.
 func sharedWorkloadErrors(ctx context.Context, ar *apirule.APIRule, st cluster.State) (warn field.ErrorList) {
-	self := namespaceOrDefault(ar.Namespace) + "/" + ar.Name
+	self := cluster.NamespaceOrDefault(ar.Namespace) + "/" + ar.Name
 	type workload struct {
 		namespace string
 		selector  map[string]string
@@ -278,8 +279,7 @@ func sharedWorkloadErrors(ctx context.Context, ar *apirule.APIRule, st cluster.S
 		open, jwt = map[int]workload{}, map[int]workload{}
 		for _, rs := range ruleServices(o) {
 			rule := o.Spec.Rules[rs.rule]
-			isOpen := rule.NoAuth != nil && *rule.NoAuth
-			isJWT := rule.JWT != nil || (rule.ExtAuth != nil && rule.ExtAuth.Restrictions != nil)
+			isOpen, isJWT := openRule(rule), tokenRule(rule)
 			if (!isOpen && !isJWT) || rs.spec == nil || rs.spec.Name == nil {
 				continue
 			}
@@ -322,7 +322,7 @@ func sharedWorkloadErrors(ctx context.Context, ar *apirule.APIRule, st cluster.S
 	rules := field.NewPath("spec", "rules")
 	reported := map[int]bool{}
 	for _, o := range others {
-		owner := namespaceOrDefault(o.Namespace) + "/" + o.Name
+		owner := cluster.NamespaceOrDefault(o.Namespace) + "/" + o.Name
 		if owner == self {
 			continue
 		}
@@ -366,15 +366,18 @@ func sharedWorkloadErrors(ctx context.Context, ar *apirule.APIRule, st cluster.S
 // hasRule reports whether r has a noAuth rule (open) or a rule that needs a
 // token (jwt, extAuth restrictions).
 func hasRule(r *apirule.APIRule, open, jwt bool) bool {
-	for _, rule := range r.Spec.Rules {
-		if open && rule.NoAuth != nil && *rule.NoAuth {
-			return true
-		}
-		if jwt && (rule.JWT != nil || (rule.ExtAuth != nil && rule.ExtAuth.Restrictions != nil)) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(r.Spec.Rules, func(rule apirule.Rule) bool {
+		return (open && openRule(rule)) || (jwt && tokenRule(rule))
+	})
+}
+
+// openRule reports a noAuth rule.
+func openRule(rule apirule.Rule) bool { return rule.NoAuth != nil && *rule.NoAuth }
+
+// tokenRule reports a rule that needs a token: jwt, or extAuth with
+// restrictions.
+func tokenRule(rule apirule.Rule) bool {
+	return rule.JWT != nil || (rule.ExtAuth != nil && rule.ExtAuth.Restrictions != nil)
 }
 
 // labelsInclude reports whether every label of sub is in set.

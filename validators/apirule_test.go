@@ -452,7 +452,7 @@ func (arPolicy) NetworkAction() core.Action { return core.Warn }
 func runAPIRuleWith(t *testing.T, ar *apirule.APIRule, p core.Policy, st cluster.State) *core.Report {
 	t.Helper()
 	r := core.NewReport(p)
-	Validate(context.Background(), &core.Object{Namespace: namespaceOrDefault(ar.Namespace), Name: ar.Name, Operation: "CREATE", Typed: ar},
+	Validate(context.Background(), &core.Object{Namespace: cluster.NamespaceOrDefault(ar.Namespace), Name: ar.Name, Operation: "CREATE", Typed: ar},
 		&core.Env{Cluster: st, Trust: trust.Offline{}, Settings: core.Settings{}.WithDefaults(), Now: func() time.Time { return testNow }}, r)
 	return r
 }

@@ -99,7 +99,7 @@ const authzDefaultRoot = "istio-system"
 // version decodes into v1).
 func AuthorizationPolicy(ctx context.Context, obj *core.Object, env *core.Env, r *core.Report) {
 	ap := obj.Typed.(*securityv1.AuthorizationPolicy)
-	ns := namespaceOrDefault(ap.Namespace)
+	ns := cluster.NamespaceOrDefault(ap.Namespace)
 	mesh, meshErr := env.Cluster.Mesh(ctx)
 	root := authzRootNamespace(mesh)
 	spec := &ap.Spec
@@ -349,7 +349,7 @@ func authzRAApplies(ra *securityv1.RequestAuthentication, spec *securityapi.Auth
 		}
 		return true
 	}
-	if namespaceOrDefault(ra.Namespace) == root {
+	if cluster.NamespaceOrDefault(ra.Namespace) == root {
 		return false // targetRefs do not reach across namespaces
 	}
 	for _, t := range authzTargetRefs(spec.TargetRef, spec.TargetRefs) {

@@ -6,6 +6,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gatewarden/gatewarden/internal/apirule"
+	"github.com/gatewarden/gatewarden/internal/cluster"
 )
 
 // The labels Kyma's api-gateway controller puts on the VirtualServices,
@@ -26,14 +27,14 @@ const (
 func APIRuleOwner(o metav1.Object) string {
 	for _, ref := range o.GetOwnerReferences() {
 		if ref.Kind == "APIRule" && strings.HasPrefix(ref.APIVersion, apirule.Group+"/") && ref.Name != "" {
-			return namespaceOrDefault(o.GetNamespace()) + "/" + ref.Name
+			return cluster.NamespaceOrDefault(o.GetNamespace()) + "/" + ref.Name
 		}
 	}
 	labels := o.GetLabels()
 	if name := labels[OwnerLabelName]; name != "" {
 		ns := labels[OwnerLabelNamespace]
 		if ns == "" {
-			ns = namespaceOrDefault(o.GetNamespace())
+			ns = cluster.NamespaceOrDefault(o.GetNamespace())
 		}
 		return ns + "/" + name
 	}
@@ -44,13 +45,4 @@ func APIRuleOwner(o metav1.Object) string {
 		}
 	}
 	return ""
-}
-
-// namespaceOrDefault is the namespace of an object as admitted: an object
-// decoded from a file may have none, which the API server makes "default".
-func namespaceOrDefault(ns string) string {
-	if ns == "" {
-		return "default"
-	}
-	return ns
 }

@@ -7,6 +7,7 @@ import (
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/gatewarden/gatewarden/internal/cluster"
 	"github.com/gatewarden/gatewarden/internal/core"
 )
 
@@ -43,7 +44,7 @@ func validateReqAuthnSelector(ctx context.Context, ra *securityv1.RequestAuthent
 	if len(sel) == 0 {
 		return
 	}
-	ns := namespaceOrDefault(ra.Namespace)
+	ns := cluster.NamespaceOrDefault(ra.Namespace)
 	// Only the root namespace matters here; when the mesh config is not
 	// readable, istiod's default applies.
 	mesh, _ := env.Cluster.Mesh(ctx)

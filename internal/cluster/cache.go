@@ -119,28 +119,9 @@ func apiRuleHostKeys(u *unstructured.Unstructured) []string {
 	return lowerUnique(hosts)
 }
 
-func apiRuleServiceNamespaceKeys(u *unstructured.Unstructured) []string {
-	out := []string{namespaceOrDefault(u.GetNamespace())}
-	add := func(m map[string]any) {
-		if ns, ok, _ := unstructured.NestedString(m, "service", "namespace"); ok && ns != "" && !slices.Contains(out, ns) {
-			out = append(out, ns)
-		}
-	}
-	if spec, ok := u.Object["spec"].(map[string]any); ok {
-		add(spec)
-		rules, _ := spec["rules"].([]any)
-		for _, r := range rules {
-			if m, ok := r.(map[string]any); ok {
-				add(m)
-			}
-		}
-	}
-	return out
-}
-
-// namespaceOrDefault is where a namespaced object without a namespace (one
-// read from a file) lands: kubectl's default.
-func namespaceOrDefault(ns string) string {
+// NamespaceOrDefault is the namespace of an object as admitted: an object
+// decoded from a file may have none, which the API server makes "default".
+func NamespaceOrDefault(ns string) string {
 	if ns == "" {
 		return "default"
 	}

@@ -79,9 +79,13 @@ func listedAPIRulesWithServiceIn(ctx context.Context, st State, namespaces []str
 	}), nil
 }
 
-// serviceNamespaces is apiRuleServiceNamespaceKeys over the v2 shape.
+// serviceNamespaces are the keys of IndexAPIRuleServiceNamespace: the
+// APIRule's namespace, spec.service's and each rules[].service's. The index
+// reads them from the stored form (apiRuleServiceNamespaceKeys, below),
+// which spares decoding every APIRule on every informer event;
+// TestIndexedLookupsAgreeWithListing holds the two to one answer.
 func serviceNamespaces(r *apirule.APIRule) []string {
-	out := []string{namespaceOrDefault(r.Namespace)}
+	out := []string{NamespaceOrDefault(r.Namespace)}
 	add := func(s *apirule.Service) {
 		if s != nil && s.Namespace != nil && *s.Namespace != "" && !slices.Contains(out, *s.Namespace) {
 			out = append(out, *s.Namespace)
@@ -90,6 +94,26 @@ func serviceNamespaces(r *apirule.APIRule) []string {
 	add(r.Spec.Service)
 	for _, rule := range r.Spec.Rules {
 		add(rule.Service)
+	}
+	return out
+}
+
+// apiRuleServiceNamespaceKeys is serviceNamespaces over a stored APIRule.
+func apiRuleServiceNamespaceKeys(u *unstructured.Unstructured) []string {
+	out := []string{NamespaceOrDefault(u.GetNamespace())}
+	add := func(m map[string]any) {
+		if ns, ok, _ := unstructured.NestedString(m, "service", "namespace"); ok && ns != "" && !slices.Contains(out, ns) {
+			out = append(out, ns)
+		}
+	}
+	if spec, ok := u.Object["spec"].(map[string]any); ok {
+		add(spec)
+		rules, _ := spec["rules"].([]any)
+		for _, r := range rules {
+			if m, ok := r.(map[string]any); ok {
+				add(m)
+			}
+		}
 	}
 	return out
 }
