@@ -188,6 +188,13 @@ func (a *Auditor) init() {
 		if a.Options.FetchRate > 0 {
 			a.pacer = rate.NewLimiter(rate.Limit(a.Options.FetchRate), a.Options.Workers)
 		}
+		// A cache keeps APIRules in a form its client.Reader cannot hand
+		// out (cluster.CacheOptions): read them from their store.
+		if _, ok := a.Reader.(cluster.StoredReader); !ok {
+			if inf, ok := a.Reader.(cluster.Informers); ok {
+				a.Reader = cluster.NewStoreReader(a.Reader, inf)
+			}
+		}
 	})
 }
 

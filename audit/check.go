@@ -20,6 +20,15 @@ type Outcome struct {
 	// TimedOut is set when the checks did not finish within the per-object
 	// timeout; Result then holds a single warning saying so.
 	TimedOut bool
+	// Pass and Skipped count the checks that passed and those the policy
+	// turned off (Result.Counts).
+	Pass, Skipped int
+}
+
+func outcome(t Target, res *review.Result) Outcome {
+	o := Outcome{Target: t, Result: res}
+	o.Pass, o.Skipped = res.Counts()
+	return o
 }
 
 // Check reviews every target as the webhook would on its next write
@@ -65,7 +74,7 @@ func checkOne(ctx context.Context, rv *review.Reviewer, t Target, timeout time.D
 	req := loaded.Request(Operation)
 	t = t.light()
 	if timeout <= 0 {
-		return Outcome{Target: t, Result: rv.Review(ctx, req)}
+		return outcome(t, rv.Review(ctx, req))
 	}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -73,7 +82,7 @@ func checkOne(ctx context.Context, rv *review.Reviewer, t Target, timeout time.D
 	go func() { done <- rv.Review(cctx, req) }()
 	select {
 	case res := <-done:
-		return Outcome{Target: t, Result: res}
+		return outcome(t, res)
 	case <-cctx.Done():
 		return Outcome{Target: t, TimedOut: true, Result: timedOut(fmt.Sprintf("not finished within %s", timeout))}
 	}

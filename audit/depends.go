@@ -136,11 +136,7 @@ func dependsKeys(kind string, o client.Object) []string {
 	keys := []string{"ns/" + ns}
 	switch kind {
 	case core.KindAPIRule:
-		u, ok := o.(*unstructured.Unstructured)
-		if !ok {
-			return keys
-		}
-		r, err := apirule.FromUnstructured(u)
+		r, err := apirule.FromObject(o)
 		if err != nil {
 			return keys
 		}
@@ -313,8 +309,8 @@ func policyKeys(p *securityv1.AuthorizationPolicy) []string {
 // it sends to and whether it is open (noAuth) or protected (jwt, extAuth
 // restrictions). An update that keeps it (a new host, say) concerns no
 // other APIRule through their workloads.
-func workloadShape(u *unstructured.Unstructured) (string, bool) {
-	r, err := apirule.FromUnstructured(u)
+func workloadShape(o client.Object) (string, bool) {
+	r, err := apirule.FromObject(o)
 	if err != nil {
 		return "", false
 	}
@@ -345,13 +341,11 @@ func workloadShape(u *unstructured.Unstructured) (string, bool) {
 // did not change.
 func updateKeys(old, new client.Object) []string {
 	keys := append(provides(old), provides(new)...)
-	ou, ok1 := old.(*unstructured.Unstructured)
-	nu, ok2 := new.(*unstructured.Unstructured)
-	if !ok1 || !ok2 || nu.GroupVersionKind().GroupKind() != apirule.V2.GroupKind() {
+	if !isAPIRule(old) || !isAPIRule(new) {
 		return keys
 	}
-	before, ok1 := workloadShape(ou)
-	after, ok2 := workloadShape(nu)
+	before, ok1 := workloadShape(old)
+	after, ok2 := workloadShape(new)
 	if !ok1 || !ok2 || before != after {
 		return keys
 	}
@@ -404,15 +398,15 @@ func provides(o client.Object) []string {
 		// An exception selects objects by kind, name and labels: every
 		// object of its namespace may gain or lose a skip.
 		return []string{objKey(core.KindException, ns, name), "ns/" + ns}
-	case *unstructured.Unstructured:
-		if obj.GroupVersionKind().GroupKind() != apirule.V2.GroupKind() {
+	case *apirule.Stored, *unstructured.Unstructured:
+		if !isAPIRule(obj) {
 			return []string{keyFull}
 		}
 		keys := []string{objKey(core.KindAPIRule, ns, name), "owner/" + ns + "/" + name}
-		for _, h := range apiRuleHosts(obj) {
+		for _, h := range apirule.HostsOf(obj) {
 			keys = append(keys, "host/"+hostLabel(h))
 		}
-		if r, err := apirule.FromUnstructured(obj); err == nil {
+		if r, err := apirule.FromObject(obj); err == nil {
 			for _, k := range apiRuleKeys(r) {
 				if svc, ok := strings.CutPrefix(k, "svc/"); ok {
 					keys = append(keys, keyServiceWorkload+svc)
@@ -424,12 +418,16 @@ func provides(o client.Object) []string {
 	return []string{keyFull}
 }
 
-func apiRuleHosts(u *unstructured.Unstructured) []string {
-	hosts, _, _ := unstructured.NestedStringSlice(u.Object, "spec", "hosts")
-	if h, ok, _ := unstructured.NestedString(u.Object, "spec", "host"); ok && h != "" {
-		hosts = append(hosts, h)
+// isAPIRule says whether o is an APIRule as the cache holds it (Stored) or
+// another reader does (unstructured, of the APIRule group and kind).
+func isAPIRule(o client.Object) bool {
+	switch obj := o.(type) {
+	case *apirule.Stored:
+		return true
+	case *unstructured.Unstructured:
+		return obj.GroupVersionKind().GroupKind() == apirule.V2.GroupKind()
 	}
-	return hosts
+	return false
 }
 
 // ref is one audited object by kind, namespace and name.
@@ -557,13 +555,12 @@ func workloadDependents(ctx context.Context, stores *cluster.Stores, st cluster.
 
 // hostKeysOf are the host keys of a stored APIRule.
 func hostKeysOf(ctx context.Context, r client.Reader, f ref) []string {
-	u := &unstructured.Unstructured{}
-	u.SetGroupVersionKind(apirule.V2)
-	if err := r.Get(ctx, client.ObjectKey{Namespace: f.namespace, Name: f.name}, u); err != nil {
+	o, err := f.kind.Object(ctx, r, f.namespace, f.name)
+	if err != nil || o == nil {
 		return nil
 	}
 	var keys []string
-	for _, h := range apiRuleHosts(u) {
+	for _, h := range apirule.HostsOf(o) {
 		keys = append(keys, "host/"+hostLabel(h))
 	}
 	return keys

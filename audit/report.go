@@ -9,6 +9,7 @@ import (
 	"iter"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -158,7 +159,11 @@ type entry struct {
 	Category string
 	Check    string
 	Field    string
-	Message  string // the report message: "field: message"
+	// Message and Note are the finding's own strings, shared with it; the
+	// report message (message()) is composed when a report is written, so
+	// an audit of many objects holds each message once.
+	Message string
+	Note    string
 	// Exception names the GatewardenException of a skip result.
 	Exception string
 	Ref       objectRef
@@ -173,17 +178,39 @@ type objectRef struct {
 	UID        string `json:"uid,omitempty"`
 }
 
-// key identifies a finding across runs: the same object, check and message.
-func (e entry) key() string {
-	return findingKey(e.Ref.UID, e.Ref.Namespace, e.Ref.Kind, e.Ref.Name, e.Check, e.Message)
+// key identifies a finding across runs: the same object, check and report
+// message.
+func (e *entry) key() string {
+	return findingKey(e.Ref.UID, e.Ref.Namespace, e.Ref.Kind, e.Ref.Name, e.Check, e.parts()...)
 }
 
-func findingKey(uid, ns, kind, name, check, message string) string {
+// parts are the pieces of the report message, in order: "field: message
+// (note)".
+func (e *entry) parts() []string {
+	out := make([]string, 0, 5)
+	if e.Field != "" {
+		out = append(out, e.Field, ": ")
+	}
+	out = append(out, e.Message)
+	if e.Note != "" {
+		out = append(out, " ("+e.Note+")")
+	}
+	return out
+}
+
+// message is the report message.
+func (e *entry) message() string { return strings.Join(e.parts(), "") }
+
+// findingKey keys a finding by its object, check and report message, given
+// as the parts that make it up when concatenated.
+func findingKey(uid, ns, kind, name, check string, message ...string) string {
 	// The message as a 64-bit hash: the keys of every finding are held
 	// between runs (to announce only new ones), and messages run to
 	// hundreds of bytes. A collision costs one Event not sent.
 	h := fnv.New64a()
-	h.Write([]byte(message))
+	for _, m := range message {
+		h.Write([]byte(m))
+	}
 	return objectKey(uid, ns, kind, name) + check + "\x00" + strconv.FormatUint(h.Sum64(), 36)
 }
 
@@ -195,6 +222,8 @@ func objectKey(uid, ns, kind, name string) string {
 	return uid + "\x00"
 }
 
+// reportMessage is a finding's message in reports and its key: its field and
+// message, without the note that says why the webhook only warned.
 func reportMessage(f core.Finding) string {
 	if f.Field == "" {
 		return f.Message
@@ -204,7 +233,7 @@ func reportMessage(f core.Finding) string {
 
 // namespaceFindings is what one run found in one namespace.
 type namespaceFindings struct {
-	entries []entry
+	entries []*entry
 	// pass and skip count (object, check) pairs that passed or are off.
 	pass, skip int
 }
@@ -243,7 +272,7 @@ func findingsOf(o Outcome, now time.Time) *objectFindings {
 		for _, f := range fs {
 			of.entries = append(of.entries, entry{Result: result, Check: f.Check, Field: f.Field,
 				Severity: Severity(f, result == ResultFail), Category: Category(f.Check, o.Target.GVK.Kind),
-				Message: reportMessage(f), Ref: ref, Since: now})
+				Message: f.Message, Ref: ref, Since: now})
 		}
 	}
 	add(ResultFail, o.Result.Violations)
@@ -261,7 +290,7 @@ func findingsOf(o Outcome, now time.Time) *objectFindings {
 		// until when (the note), so a reviewer sees both at a glance.
 		of.entries = append(of.entries, entry{Result: ResultSkip, Check: f.Check, Field: f.Field,
 			Severity: SeverityInfo, Category: Category(f.Check, o.Target.GVK.Kind),
-			Message: reportMessage(f) + " (" + f.Note + ")", Exception: f.Exception, Ref: ref, Since: now})
+			Message: f.Message, Note: f.Note, Exception: f.Exception, Ref: ref, Since: now})
 	}
 	if o.Result.Exempt != "" {
 		// One result per object rather than per check: the namespace,
@@ -270,14 +299,7 @@ func findingsOf(o Outcome, now time.Time) *objectFindings {
 			Category: Category(InternalCheck, o.Target.GVK.Kind), Message: o.Result.Exempt, Ref: ref, Since: now})
 		return of
 	}
-	for _, r := range o.Result.Checks {
-		switch r {
-		case core.Pass:
-			of.pass++
-		case core.Skipped:
-			of.skip++
-		}
-	}
+	of.pass, of.skip = o.Pass, o.Skipped
 	return of
 }
 
@@ -291,7 +313,9 @@ func group(objs iter.Seq[*objectFindings]) map[string]*namespaceFindings {
 			nf = &namespaceFindings{}
 			out[of.namespace] = nf
 		}
-		nf.entries = append(nf.entries, of.entries...)
+		for i := range of.entries {
+			nf.entries = append(nf.entries, &of.entries[i])
+		}
 		nf.pass += of.pass
 		nf.skip += of.skip
 	}
@@ -302,12 +326,12 @@ func group(objs iter.Seq[*objectFindings]) map[string]*namespaceFindings {
 			if ra, rb := severityRank(a.Severity), severityRank(b.Severity); ra != rb {
 				return ra < rb
 			}
-			for _, p := range [][2]string{{a.Ref.Kind, b.Ref.Kind}, {a.Ref.Name, b.Ref.Name}, {a.Check, b.Check}, {a.Message, b.Message}} {
+			for _, p := range [][2]string{{a.Ref.Kind, b.Ref.Kind}, {a.Ref.Name, b.Ref.Name}, {a.Check, b.Check}} {
 				if p[0] != p[1] {
 					return p[0] < p[1]
 				}
 			}
-			return false
+			return a.message() < b.message()
 		})
 	}
 	return out
@@ -383,7 +407,7 @@ func reportContent(nf *namespaceFindings, previous map[string]time.Time, maxResu
 			"result":    e.Result,
 			"severity":  e.Severity,
 			"category":  e.Category,
-			"message":   e.Message,
+			"message":   e.message(),
 			"source":    Source,
 			"scored":    true,
 			"timestamp": map[string]any{"seconds": since.Unix(), "nanos": int64(0)},

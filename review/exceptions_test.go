@@ -119,8 +119,8 @@ func TestExceptionsApply(t *testing.T) {
 				if !strings.HasPrefix(w.Note, wantNote) || !strings.HasSuffix(w.Note, ": service moves next sprint") || !strings.Contains(w.String(), name) {
 					t.Errorf("note %q, want %q...: service moves next sprint", w.Note, wantNote)
 				}
-				if res.Checks["apirule-service"] != core.Warned {
-					t.Errorf("apirule-service counted %s, want warn", res.Checks["apirule-service"])
+				if got := res.Check("apirule-service"); got != core.Warned {
+					t.Errorf("apirule-service counted %s, want warn", got)
 				}
 			}
 			x := findingWith(res.Warnings, "exception-expired")

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gatewarden/gatewarden/internal/apirule"
+	"github.com/gatewarden/gatewarden/internal/cluster"
 	"github.com/gatewarden/gatewarden/internal/core"
 	"github.com/gatewarden/gatewarden/internal/exception"
 	"github.com/gatewarden/gatewarden/mutators"
@@ -84,10 +85,8 @@ var Kinds = []Kind{
 		// v1beta1 object read as v2 keeps its v1beta1 fields: check it as
 		// what it is.
 		StoredVersion: func(o client.Object) string {
-			if u, ok := o.(*unstructured.Unstructured); ok {
-				if _, legacy, _ := unstructured.NestedString(u.Object, "spec", "host"); legacy {
-					return apirule.V1beta1.Version
-				}
+			if apirule.LegacyShape(o) {
+				return apirule.V1beta1.Version
 			}
 			return ""
 		},
@@ -231,6 +230,11 @@ func (k *Kind) Stored(it client.Object) (st Stored, ok bool, err error) {
 // as the reader holds them: serve's cache shares its own objects, which
 // callers then only read.
 func (k *Kind) Objects(ctx context.Context, r client.Reader, namespace string) ([]client.Object, error) {
+	if sr, ok := r.(cluster.StoredReader); ok {
+		if objs, ok := sr.StoredObjects(ctx, k.Cached(), namespace); ok {
+			return objs, nil
+		}
+	}
 	l := k.CachedList()
 	opts := []client.ListOption{client.UnsafeDisableDeepCopy}
 	if namespace != "" {
@@ -256,6 +260,11 @@ func (k *Kind) Objects(ctx context.Context, r client.Reader, namespace string) (
 // when there is none.
 func (k *Kind) Object(ctx context.Context, r client.Reader, namespace, name string) (client.Object, error) {
 	o := k.Cached()
+	if sr, ok := r.(cluster.StoredReader); ok {
+		if obj, ok := sr.StoredObject(ctx, o, namespace, name); ok {
+			return obj, nil
+		}
+	}
 	if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, o, client.UnsafeDisableDeepCopy); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, nil

@@ -190,11 +190,11 @@ func TestRatchet(t *testing.T) {
 			if c.noFinding && len(res.Warnings)+len(res.Violations) > 0 {
 				t.Errorf("want no findings, got %v %v", res.Violations, res.Warnings)
 			}
-			for id, r := range res.Checks {
+			res.EachCheck(func(id string, r core.Result) {
 				if r == core.Denied && res.Allowed {
 					t.Errorf("check %s counted as denied on an admitted write", id)
 				}
-			}
+			})
 			if c.noPatch {
 				if m := rv.Mutate(ctx, req); len(m.Patch) > 0 {
 					t.Errorf("mutate patched %v", m.Patch)

@@ -46,8 +46,9 @@ type Result struct {
 	Violations []core.Finding
 	Warnings   []core.Finding
 	Patch      []jsonpatch.JsonPatchOperation
-	// Checks holds the outcome of every check of the kind, for metrics.
-	Checks map[string]core.Result
+	// checks holds the outcome of every check of the kind (EachCheck), for
+	// metrics and the audit's summary; nil when no check ran.
+	checks *core.Report
 	// Kind is the object's kind as checks name it ("" when not checked).
 	Kind string
 	// Name is the object's name: the request's, else metadata.name, else
@@ -56,6 +57,42 @@ type Result struct {
 	// Exempt says why no check ran when the object's namespace is exempt
 	// ("" otherwise): the audit lists such objects as skipped.
 	Exempt string
+}
+
+// EachCheck calls fn with every check of the object's kind and its outcome:
+// pass unless it reported, skipped when the policy turns it off.
+func (r *Result) EachCheck(fn func(id string, res core.Result)) {
+	if r.checks != nil {
+		r.checks.EachResult(r.Kind, fn)
+	}
+}
+
+// Check is the outcome of one check ("" when it is not a check of the kind
+// or no check ran).
+func (r *Result) Check(id string) core.Result {
+	var out core.Result
+	r.EachCheck(func(c string, res core.Result) {
+		if c == id {
+			out = res
+		}
+	})
+	return out
+}
+
+// Counts says how many checks passed and how many were skipped, and lets go
+// of what EachCheck reads: the audit keeps the counts of every stored object,
+// not its report.
+func (r *Result) Counts() (pass, skipped int) {
+	r.EachCheck(func(_ string, res core.Result) {
+		switch res {
+		case core.Pass:
+			pass++
+		case core.Skipped:
+			skipped++
+		}
+	})
+	r.checks = nil
+	return pass, skipped
 }
 
 // Reviewer holds what every review needs.
@@ -166,7 +203,7 @@ func (rv *Reviewer) validate(ctx context.Context, req *Request, env *core.Env) *
 		rv.ratchet(ctx, req, obj, v, e, env, rep)
 	}
 	rep.Finish()
-	return &Result{Allowed: rep.Allowed(), Violations: rep.Violations, Warnings: rep.Warnings, Checks: rep.Results(obj.Kind), Kind: obj.Kind, Name: obj.Name,
+	return &Result{Allowed: rep.Allowed(), Violations: rep.Violations, Warnings: rep.Warnings, checks: rep, Kind: obj.Kind, Name: obj.Name,
 		Exempt: rv.exemptReason(obj.Namespace, e)}
 }
 

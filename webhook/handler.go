@@ -211,9 +211,7 @@ func (h *Handler) handle(ctx context.Context, req *admissionRequest, gvk schema.
 		res = h.Reviewer.Mutate(ctx, rr)
 	} else {
 		res = h.Reviewer.Validate(ctx, rr)
-		for id, r := range res.Checks {
-			checkCounter(id, r).Inc()
-		}
+		res.EachCheck(func(id string, r core.Result) { checkCounter(id, r).Inc() })
 	}
 	name := rr.Name
 	if name == "" {

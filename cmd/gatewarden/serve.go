@@ -249,7 +249,9 @@ func serve(f *serveFlags) error {
 	if len(skipped) > 0 {
 		log.Info("kinds not installed; their lookups list instead of using an index", "indexes", skipped)
 	}
-	reader := cluster.GateAbsentKinds(mgr.GetCache(), cluster.Scheme, cluster.AbsentKindTTL)
+	// The cache keeps APIRules as apirule.Stored, which its client.Reader
+	// cannot hand out: the audit reads them from their store.
+	reader := cluster.NewStoreReader(cluster.GateAbsentKinds(mgr.GetCache(), cluster.Scheme, cluster.AbsentKindTTL), mgr.GetCache())
 	rv := &review.Reviewer{Config: cfg, Cluster: f.state(cluster.FromCache(mgr.GetCache())), Trust: resolver}
 	if f.auditInterval > 0 {
 		if err := audit.Add(mgr, rv, audit.Options{Interval: f.auditInterval, Debounce: f.auditDebounce, Workers: f.auditWorkers, Timeout: f.auditTimeout, FetchRate: f.auditFetchRate, Reader: reader,

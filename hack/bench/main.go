@@ -41,9 +41,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/gatewarden/gatewarden/e2e/framework"
 	"github.com/gatewarden/gatewarden/hack/bench/loadgen"
@@ -124,6 +126,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, "gatewarden-bench: -concurrency, -rounds, -duration, -api-creates, -api-rounds and -max-requests must be positive")
 		os.Exit(2)
 	}
+	// The API server's warnings on the bench's own writes are expected
+	// (stored APIRules warn); controller-runtime would otherwise print a
+	// stack trace about its logger at the first one.
+	ctrllog.SetLogger(logr.Discard())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	ctx, cancel := context.WithTimeout(ctx, f.overallLimit)
 	err := run(ctx, f)

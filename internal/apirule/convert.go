@@ -32,9 +32,14 @@ func FromUnstructured(u *unstructured.Unstructured) (*APIRule, error) {
 	version := u.GroupVersionKind().Version
 	// Without Kyma's conversion webhook (the CRD's strategy None), a v1beta1
 	// object read as v2 keeps its v1beta1 fields: go by shape, not by label.
-	if _, legacy, _ := unstructured.NestedString(u.Object, "spec", "host"); legacy {
+	if LegacyShape(u) {
 		version = V1beta1.Version
 	}
+	return decodeAs(version, raw)
+}
+
+// decodeAs decodes raw in version and gives its v2 view.
+func decodeAs(version string, raw []byte) (*APIRule, error) {
 	obj, err := Decode(version, raw)
 	if err != nil {
 		return nil, err

@@ -50,20 +50,8 @@ type Index struct {
 // Indexes are the indexes the State from FromCache reads.
 func Indexes() []Index {
 	return []Index{
-		{Object: apiRuleObject(), Name: IndexAPIRuleHost, Extract: func(o client.Object) []string {
-			u, ok := o.(*unstructured.Unstructured)
-			if !ok {
-				return nil
-			}
-			return apiRuleHostKeys(u)
-		}},
-		{Object: apiRuleObject(), Name: IndexAPIRuleServiceNamespace, Extract: func(o client.Object) []string {
-			u, ok := o.(*unstructured.Unstructured)
-			if !ok {
-				return nil
-			}
-			return apiRuleServiceNamespaceKeys(u)
-		}},
+		{Object: apiRuleObject(), Name: IndexAPIRuleHost, Extract: apiRuleHostKeys},
+		{Object: apiRuleObject(), Name: IndexAPIRuleServiceNamespace, Extract: apiRuleServiceNamespaceKeys},
 		{Object: &networkingv1.VirtualService{}, Name: IndexVirtualServiceHost, Extract: func(o client.Object) []string {
 			vs, ok := o.(*networkingv1.VirtualService)
 			if !ok {
@@ -111,12 +99,8 @@ func AddIndexes(ctx context.Context, c Informers, indexes ...Index) (skipped []s
 // apiRuleHostKeys are the index keys of a stored APIRule, read as v2 (the
 // API server serves every version under v2; a v1beta1 object keeps its
 // spec.host without Kyma's conversion webhook).
-func apiRuleHostKeys(u *unstructured.Unstructured) []string {
-	hosts, _, _ := unstructured.NestedStringSlice(u.Object, "spec", "hosts")
-	if h, ok, _ := unstructured.NestedString(u.Object, "spec", "host"); ok && h != "" {
-		hosts = append(hosts, h)
-	}
-	return lowerUnique(hosts)
+func apiRuleHostKeys(o client.Object) []string {
+	return lowerUnique(apirule.HostsOf(o))
 }
 
 // NamespaceOrDefault is the namespace of an object as admitted: an object
@@ -180,13 +164,26 @@ func TrimMetadata(obj any) (any, error) {
 	return obj, nil
 }
 
-// trimAPIRule also drops the status Kyma's controller writes: the checks and
-// the audit read spec and metadata only.
+// trimAPIRule keeps an APIRule as apirule.Stored: its trimmed metadata and
+// its spec as JSON, without the status Kyma's controller writes (the checks
+// and the audit read spec and metadata only). Readers of the cache's APIRules
+// (State, the audit) read Stored; an unstructured read of them through the
+// cache's client.Reader fails, so none is made.
 func trimAPIRule(obj any) (any, error) {
-	if u, ok := obj.(*unstructured.Unstructured); ok {
-		delete(u.Object, "status")
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return TrimMetadata(obj)
 	}
-	return TrimMetadata(obj)
+	if _, err := TrimMetadata(u); err != nil {
+		return nil, err
+	}
+	st, err := apirule.Store(u)
+	if err != nil {
+		// Not an object the API server would serve; keep it as it came
+		// rather than lose it (readers take both forms).
+		return u, nil
+	}
+	return st, nil
 }
 
 // trimVirtualService keeps what the host checks read: hosts, gateways and

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"strings"
 
@@ -98,21 +99,56 @@ func serviceNamespaces(r *apirule.APIRule) []string {
 	return out
 }
 
-// apiRuleServiceNamespaceKeys is serviceNamespaces over a stored APIRule.
-func apiRuleServiceNamespaceKeys(u *unstructured.Unstructured) []string {
-	out := []string{NamespaceOrDefault(u.GetNamespace())}
-	add := func(m map[string]any) {
-		if ns, ok, _ := unstructured.NestedString(m, "service", "namespace"); ok && ns != "" && !slices.Contains(out, ns) {
+// apiRuleServiceNamespaceKeys is serviceNamespaces over a stored APIRule
+// (Stored or unstructured).
+func apiRuleServiceNamespaceKeys(o client.Object) []string {
+	if u, ok := o.(*unstructured.Unstructured); ok {
+		out := []string{NamespaceOrDefault(u.GetNamespace())}
+		add := func(m map[string]any) {
+			if ns, ok, _ := unstructured.NestedString(m, "service", "namespace"); ok && ns != "" && !slices.Contains(out, ns) {
+				out = append(out, ns)
+			}
+		}
+		if spec, ok := u.Object["spec"].(map[string]any); ok {
+			add(spec)
+			rules, _ := spec["rules"].([]any)
+			for _, r := range rules {
+				if m, ok := r.(map[string]any); ok {
+					add(m)
+				}
+			}
+		}
+		return out
+	}
+	st, ok := o.(*apirule.Stored)
+	if !ok {
+		return nil
+	}
+	var shape struct {
+		Service *struct {
+			Namespace string `json:"namespace"`
+		} `json:"service"`
+		Rules []struct {
+			Service *struct {
+				Namespace string `json:"namespace"`
+			} `json:"service"`
+		} `json:"rules"`
+	}
+	out := []string{NamespaceOrDefault(st.Namespace)}
+	if len(st.Spec) == 0 || json.Unmarshal(st.Spec, &shape) != nil {
+		return out
+	}
+	add := func(ns string) {
+		if ns != "" && !slices.Contains(out, ns) {
 			out = append(out, ns)
 		}
 	}
-	if spec, ok := u.Object["spec"].(map[string]any); ok {
-		add(spec)
-		rules, _ := spec["rules"].([]any)
-		for _, r := range rules {
-			if m, ok := r.(map[string]any); ok {
-				add(m)
-			}
+	if shape.Service != nil {
+		add(shape.Service.Namespace)
+	}
+	for _, r := range shape.Rules {
+		if r.Service != nil {
+			add(r.Service.Namespace)
 		}
 	}
 	return out
@@ -162,11 +198,11 @@ func namesAny(have, want []string) bool {
 }
 
 func (c *reader) APIRule(ctx context.Context, namespace, name string) (*apirule.APIRule, error) {
-	if u, ok := storeGet[*unstructured.Unstructured](ctx, c.stores, "APIRule", namespace, name); ok {
-		if u == nil {
+	if o, ok := storeGet[client.Object](ctx, c.stores, "APIRule", namespace, name); ok {
+		if o == nil {
 			return nil, nil
 		}
-		return c.decode(u), nil
+		return c.decode(o), nil
 	}
 	u := &unstructured.Unstructured{}
 	u.SetGroupVersionKind(apirule.V2)
@@ -178,7 +214,7 @@ func (c *reader) APIRule(ctx context.Context, namespace, name string) (*apirule.
 }
 
 func (c *reader) APIRulesWithHost(ctx context.Context, hosts []string) ([]*apirule.APIRule, error) {
-	found, ok := byKeys[*unstructured.Unstructured](ctx, c.stores, "APIRule", IndexAPIRuleHost, hosts)
+	found, ok := byKeys[client.Object](ctx, c.stores, "APIRule", IndexAPIRuleHost, hosts)
 	if !ok {
 		return listedAPIRulesWithHost(ctx, c, hosts)
 	}
@@ -194,7 +230,7 @@ func (c *reader) VirtualServicesWithHost(ctx context.Context, hosts []string) ([
 }
 
 func (c *reader) APIRulesWithServiceIn(ctx context.Context, namespaces []string) ([]*apirule.APIRule, error) {
-	found, ok := byKeys[*unstructured.Unstructured](ctx, c.stores, "APIRule", IndexAPIRuleServiceNamespace, namespaces)
+	found, ok := byKeys[client.Object](ctx, c.stores, "APIRule", IndexAPIRuleServiceNamespace, namespaces)
 	if !ok {
 		return listedAPIRulesWithServiceIn(ctx, c, namespaces)
 	}

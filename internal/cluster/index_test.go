@@ -177,16 +177,26 @@ func TestCacheTrimsObjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := &unstructured.Unstructured{}
-	u.SetGroupVersionKind(apirule.V2)
-	if err := c.Get(ctx, client.ObjectKey{Namespace: "b", Name: "one"}, u); err != nil {
+	// APIRules are kept as apirule.Stored: metadata and the spec's JSON.
+	ex := &unstructured.Unstructured{}
+	ex.SetGroupVersionKind(apirule.V2)
+	inf, err := c.GetInformer(ctx, ex)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if u.GetManagedFields() != nil || u.GetAnnotations()[cluster.LastAppliedAnnotation] != "" || u.Object["status"] != nil {
-		t.Errorf("APIRule kept %v", u.Object)
+	o, _, err := inf.(toolscache.SharedIndexInformer).GetIndexer().GetByKey("b/one")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, ok := u.Object["spec"]; !ok {
-		t.Error("APIRule lost its spec")
+	st, ok := o.(*apirule.Stored)
+	if !ok {
+		t.Fatalf("the cache keeps APIRules as %T, want *apirule.Stored", o)
+	}
+	if st.ManagedFields != nil || st.Annotations[cluster.LastAppliedAnnotation] != "" || st.UID == "" || st.ResourceVersion == "" {
+		t.Errorf("APIRule metadata kept as %+v", st.ObjectMeta)
+	}
+	if r, err := st.APIRule(); err != nil || len(r.Spec.Hosts) == 0 || r.Name != "one" || r.Namespace != "b" {
+		t.Errorf("APIRule b/one reads as %+v, %v", r, err)
 	}
 	var s corev1.Secret
 	if err := c.Get(ctx, client.ObjectKeyFromObject(sec), &s); err != nil {

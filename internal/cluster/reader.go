@@ -182,7 +182,7 @@ func (c *reader) RequestAuthentications(ctx context.Context, ns string) ([]*secu
 }
 
 func (c *reader) APIRules(ctx context.Context, ns string) ([]*apirule.APIRule, error) {
-	if l, ok := storeList[*unstructured.Unstructured](ctx, c.stores, "APIRule", "", "", ns); ok {
+	if l, ok := storeList[client.Object](ctx, c.stores, "APIRule", "", "", ns); ok {
 		return c.decodeAll(l), nil
 	}
 	// The API server serves every stored APIRule in every version; reading
@@ -201,7 +201,7 @@ func (c *reader) APIRules(ctx context.Context, ns string) ([]*apirule.APIRule, e
 	return out, nil
 }
 
-func (c *reader) decodeAll(l []*unstructured.Unstructured) []*apirule.APIRule {
+func (c *reader) decodeAll(l []client.Object) []*apirule.APIRule {
 	out := make([]*apirule.APIRule, 0, len(l))
 	for _, u := range l {
 		if r := c.decode(u); r != nil {
@@ -211,9 +211,10 @@ func (c *reader) decodeAll(l []*unstructured.Unstructured) []*apirule.APIRule {
 	return out
 }
 
-// decode converts a stored APIRule, from the memo when this version of the
-// object was decoded before; nil when it does not decode.
-func (c *reader) decode(u *unstructured.Unstructured) *apirule.APIRule {
+// decode converts a stored APIRule (apirule.Stored in serve's cache,
+// unstructured elsewhere), from the memo when this version of the object
+// was decoded before; nil when it does not decode.
+func (c *reader) decode(u client.Object) *apirule.APIRule {
 	key := ""
 	if uid, rv := u.GetUID(), u.GetResourceVersion(); uid != "" && rv != "" {
 		key = string(uid) + "/" + rv
@@ -221,7 +222,7 @@ func (c *reader) decode(u *unstructured.Unstructured) *apirule.APIRule {
 			return r
 		}
 	}
-	r, err := apirule.FromUnstructured(u)
+	r, err := apirule.FromObject(u)
 	if err != nil {
 		return nil
 	}

@@ -92,7 +92,7 @@ func (s *stores) lookup(ctx context.Context, key string, newObj func() client.Ob
 	st := s.byKind[key]
 	s.mu.Unlock()
 	if st != nil && st.idx != nil {
-		if st.synced() {
+		if st.synced() || (transformedKinds[key] && waitSynced(ctx, st.synced)) {
 			return st.idx, false
 		}
 		return nil, false
@@ -121,10 +121,29 @@ func (s *stores) lookup(ctx context.Context, key string, newObj func() client.Ob
 	s.mu.Lock()
 	s.byKind[key] = st
 	s.mu.Unlock()
-	if st.idx != nil && st.synced() {
+	if st.idx != nil && (st.synced() || (transformedKinds[key] && waitSynced(ctx, st.synced))) {
 		return st.idx, false
 	}
 	return nil, st.absent
+}
+
+// transformedKinds are kinds whose store holds another type than the
+// cache's client.Reader gives (CacheOptions' transforms): until their store
+// has synced, reads wait for it rather than go through that reader.
+var transformedKinds = map[string]bool{"APIRule": true}
+
+// waitSynced waits until synced says so or ctx ends.
+func waitSynced(ctx context.Context, synced func() bool) bool {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for !synced() {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+		}
+	}
+	return true
 }
 
 // Stores reads objects of any kind from its informer's store by an index:
@@ -251,4 +270,54 @@ func storeList[T any](ctx context.Context, s *stores, kind, index, key, namespac
 		out[i] = ks[i].o
 	}
 	return out, true
+}
+
+// StoredReader hands out the objects of the kinds whose stores hold their
+// own form (apirule.Stored for APIRules) as the stores hold them: the
+// cache's client.Reader cannot give those. ok is false when it does not
+// answer for the kind; read through client.Reader then.
+type StoredReader interface {
+	StoredObjects(ctx context.Context, exemplar client.Object, namespace string) (objs []client.Object, ok bool)
+	StoredObject(ctx context.Context, exemplar client.Object, namespace, name string) (obj client.Object, ok bool)
+}
+
+// StoreReader is a client.Reader (r, over serve's cache c) that is also a
+// StoredReader: the audit reads through it.
+type StoreReader struct {
+	client.Reader
+	stores *stores
+}
+
+// NewStoreReader reads through r, and the transformed kinds from c's stores.
+func NewStoreReader(r client.Reader, c Informers) *StoreReader {
+	return &StoreReader{Reader: r, stores: &stores{informers: c, byKind: map[string]*store{}}}
+}
+
+// storeKind is the name storeKinds knows exemplar's kind by, for a kind
+// whose store holds its own form; "" otherwise.
+func storeKind(exemplar client.Object) string {
+	gvk, err := apiutil.GVKForObject(exemplar, Scheme)
+	if err != nil {
+		return ""
+	}
+	if gvk.GroupKind() == apiRuleObject().GetObjectKind().GroupVersionKind().GroupKind() {
+		return "APIRule"
+	}
+	return ""
+}
+
+func (r *StoreReader) StoredObjects(ctx context.Context, exemplar client.Object, namespace string) ([]client.Object, bool) {
+	kind := storeKind(exemplar)
+	if kind == "" {
+		return nil, false
+	}
+	return storeList[client.Object](ctx, r.stores, kind, "", "", namespace)
+}
+
+func (r *StoreReader) StoredObject(ctx context.Context, exemplar client.Object, namespace, name string) (client.Object, bool) {
+	kind := storeKind(exemplar)
+	if kind == "" {
+		return nil, false
+	}
+	return storeGet[client.Object](ctx, r.stores, kind, namespace, name)
 }

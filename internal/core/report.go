@@ -176,10 +176,22 @@ func (r *Report) Finish() {
 }
 
 func (r *Report) mark(c *Check, res Result) {
-	rank := map[Result]int{"": 0, Pass: 0, Skipped: 1, Warned: 2, Denied: 3}
-	if rank[res] > rank[r.results[c.ID]] {
+	if rank(res) > rank(r.results[c.ID]) {
 		r.results[c.ID] = res
 	}
+}
+
+// rank orders results by how much they say: a denial outranks a warning.
+func rank(res Result) int {
+	switch res {
+	case Skipped:
+		return 1
+	case Warned:
+		return 2
+	case Denied:
+		return 3
+	}
+	return 0
 }
 
 // Soften turns the violations for which note returns a reason into
@@ -213,6 +225,14 @@ func (r *Report) Allowed() bool { return len(r.Violations) == 0 }
 // Results gives every check of the kind its outcome: pass unless it reported.
 func (r *Report) Results(kind string) map[string]Result {
 	out := map[string]Result{}
+	r.EachResult(kind, func(id string, res Result) { out[id] = res })
+	return out
+}
+
+// EachResult calls fn with every check of the kind and its outcome, as
+// Results gives them, without building a map: the webhook counts them on
+// every admission.
+func (r *Report) EachResult(kind string, fn func(id string, res Result)) {
 	for _, c := range ForKind(kind) {
 		res := r.results[c.ID]
 		if res == "" {
@@ -221,9 +241,8 @@ func (r *Report) Results(kind string) map[string]Result {
 				res = Skipped
 			}
 		}
-		out[c.ID] = res
+		fn(c.ID, res)
 	}
-	return out
 }
 
 // DefaultPolicy applies every check's default action and warns on network
