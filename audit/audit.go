@@ -52,7 +52,16 @@ type Options struct {
 	// MaxResults caps the results of one report (default
 	// DefaultMaxResults); negative: no cap.
 	MaxResults int
+	// Busy, when set, says whether admissions are being answered: a worker
+	// waits for them before its next object, for at most MaxYield, so
+	// that the audit takes the CPU admissions leave and still progresses
+	// under constant load.
+	Busy func() bool
 }
+
+// MaxYield bounds how long an audit worker waits for admissions in flight
+// before its next object.
+const MaxYield = 20 * time.Millisecond
 
 func (o Options) withDefaults() Options {
 	if o.Interval <= 0 {
@@ -328,7 +337,7 @@ func (a *Auditor) runFull(ctx context.Context) error {
 	if a.pacer != nil {
 		checkCtx = trust.WithPacer(ctx, a.pacer)
 	}
-	outcomes := Check(checkCtx, a.Reviewer, targets, a.Options.Workers, a.Options.Timeout)
+	outcomes := check(checkCtx, a.Reviewer, targets, a.Options.Workers, a.Options.Timeout, a.Options.Busy)
 	if ctx.Err() != nil {
 		return ctx.Err() // stopping: a partial run must not clear reports
 	}

@@ -476,6 +476,41 @@ func TestCheckOrderAndWorkers(t *testing.T) {
 	}
 }
 
+// Workers wait for admissions in flight before each object, and still check
+// every object when admissions never stop.
+func TestCheckYieldsToAdmissions(t *testing.T) {
+	p := newPKI(t)
+	f := newFixture(t, true, nil, mutualGateway(t), plainGateway(t), p.secret(true))
+	targets, err := List(context.Background(), f.c, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var asked atomic.Int64
+	busy := func() bool {
+		asked.Add(1)
+		return true // an admission is always in flight
+	}
+	out := check(context.Background(), f.a.Reviewer, targets, 1, time.Second, busy)
+	if len(out) != 2 || out[0].Result == nil || out[1].Result == nil || out[0].TimedOut || out[1].TimedOut {
+		t.Fatalf("under constant load the objects were not all checked: %+v", out)
+	}
+	// Each object waits until MaxYield has passed: busy is asked many times
+	// per object, not once.
+	if asked.Load() < 2*2 {
+		t.Errorf("busy asked %d times for 2 objects", asked.Load())
+	}
+	// A worker waits until the admissions in flight are answered: busy is
+	// asked until it says no, then the object is checked.
+	var calls int
+	out = check(context.Background(), f.a.Reviewer, targets[:1], 1, time.Second, func() bool {
+		calls++
+		return calls <= 3
+	})
+	if calls != 4 || len(out) != 1 || out[0].Result == nil {
+		t.Errorf("busy asked %d times (want 4: three yes, one no), outcomes %+v", calls, out)
+	}
+}
+
 func TestList(t *testing.T) {
 	v2 := &unstructured.Unstructured{}
 	v2.SetGroupVersionKind(apirule.V2)

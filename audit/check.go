@@ -37,6 +37,11 @@ func outcome(t Target, res *review.Result) Outcome {
 // each within timeout, so one slow issuer delays only the objects that use
 // it. Outcomes are in the order of targets.
 func Check(ctx context.Context, rv *review.Reviewer, targets []Target, workers int, timeout time.Duration) []Outcome {
+	return check(ctx, rv, targets, workers, timeout, nil)
+}
+
+// check is Check with workers yielding to busy (Options.Busy).
+func check(ctx context.Context, rv *review.Reviewer, targets []Target, workers int, timeout time.Duration, busy func() bool) []Outcome {
 	if workers < 1 {
 		workers = 1
 	}
@@ -48,6 +53,7 @@ func Check(ctx context.Context, rv *review.Reviewer, targets []Target, workers i
 		go func() {
 			defer wg.Done()
 			for i := range idx {
+				yield(ctx, busy)
 				out[i] = checkOne(ctx, rv, targets[i], timeout)
 			}
 		}()
@@ -62,6 +68,18 @@ func Check(ctx context.Context, rv *review.Reviewer, targets []Target, workers i
 	close(idx)
 	wg.Wait()
 	return out
+}
+
+// yield waits while busy says admissions are in flight, for at most
+// MaxYield.
+func yield(ctx context.Context, busy func() bool) {
+	if busy == nil {
+		return
+	}
+	deadline := time.Now().Add(MaxYield)
+	for busy() && ctx.Err() == nil && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // checkOne runs Review in its own goroutine: a check that does not honour

@@ -56,6 +56,8 @@ type Handler struct {
 	// Context, when set, prepares each admission's context (serve gives
 	// every admission its own fetch budget there).
 	Context func(context.Context) context.Context
+	// Inflight, when set, counts the admissions this handler is answering.
+	Inflight *Inflight
 
 	// panics lets a panic through instead of answering with it (fuzzing).
 	panics bool
@@ -93,6 +95,7 @@ var bodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // is an AdmissionReview with HTTP 200, as the API server expects; a request
 // that cannot be read is refused with the HTTP code in its status.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer h.Inflight.enter()()
 	buf := bodies.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer func() {

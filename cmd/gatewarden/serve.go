@@ -253,9 +253,11 @@ func serve(f *serveFlags) error {
 	// cannot hand out: the audit reads them from their store.
 	reader := cluster.NewStoreReader(cluster.GateAbsentKinds(mgr.GetCache(), cluster.Scheme, cluster.AbsentKindTTL), mgr.GetCache())
 	rv := &review.Reviewer{Config: cfg, Cluster: f.state(cluster.FromCache(mgr.GetCache())), Trust: resolver}
+	// The audit yields to admissions in flight (audit.Options.Busy).
+	inflight := &webhook.Inflight{}
 	if f.auditInterval > 0 {
 		if err := audit.Add(mgr, rv, audit.Options{Interval: f.auditInterval, Debounce: f.auditDebounce, Workers: f.auditWorkers, Timeout: f.auditTimeout, FetchRate: f.auditFetchRate, Reader: reader,
-			Reports: reportMode, MaxResults: f.reportMaxResults}); err != nil {
+			Reports: reportMode, MaxResults: f.reportMaxResults, Busy: inflight.Busy}); err != nil {
 			return err
 		}
 	}
@@ -265,8 +267,8 @@ func serve(f *serveFlags) error {
 	// gatewarden_admission_duration_seconds and _decisions_total count, at
 	// a few label maps per request.
 	var synced, stopping atomic.Bool
-	webhooks.Handle(webhook.ValidatePath, closeWhenStopping(&stopping, &webhook.Handler{Reviewer: rv, Budget: f.budget, Context: f.fetchBudget}))
-	webhooks.Handle(webhook.MutatePath, closeWhenStopping(&stopping, &webhook.Handler{Reviewer: rv, Mutate: true, Budget: f.budget, Context: f.fetchBudget}))
+	webhooks.Handle(webhook.ValidatePath, closeWhenStopping(&stopping, &webhook.Handler{Reviewer: rv, Budget: f.budget, Context: f.fetchBudget, Inflight: inflight}))
+	webhooks.Handle(webhook.MutatePath, closeWhenStopping(&stopping, &webhook.Handler{Reviewer: rv, Mutate: true, Budget: f.budget, Context: f.fetchBudget, Inflight: inflight}))
 
 	if err := mgr.Add(warmUp(mgr.GetCache(), &synced)); err != nil {
 		return err

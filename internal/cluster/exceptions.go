@@ -9,6 +9,9 @@ import (
 // Exceptions lists the namespace's GatewardenExceptions; none where the CRD
 // is not installed.
 func (c *reader) Exceptions(ctx context.Context, ns string) ([]*exception.GatewardenException, error) {
+	if l, ok := storeList[*exception.GatewardenException](ctx, c.stores, "GatewardenException", "", "", ns); ok {
+		return l, nil
+	}
 	var l exception.GatewardenExceptionList
 	if _, err := c.list(ctx, &l, ns); err != nil {
 		return nil, err

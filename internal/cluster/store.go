@@ -18,6 +18,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+
+	"github.com/gatewarden/gatewarden/internal/exception"
 )
 
 // Informers is what FromCache reads through: the manager's cache.
@@ -67,6 +69,7 @@ var storeKinds = map[string]func() client.Object{
 	"Pod":                   podObject,
 	"APIRule":               apiRuleObject,
 	"Certificate":           func() client.Object { return &certmanagerv1.Certificate{} },
+	"GatewardenException":   func() client.Object { return &exception.GatewardenException{} },
 	"GardenerCertificate": func() client.Object {
 		u := &unstructured.Unstructured{}
 		u.SetGroupVersionKind(GardenerCertificate)

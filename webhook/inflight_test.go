@@ -1,0 +1,38 @@
+package webhook
+
+import (
+	"context"
+	"testing"
+)
+
+// An admission counts as in flight while it is answered, and no longer once
+// answered, whatever the answer (the audit waits on Busy).
+func TestInflightCountsAdmissions(t *testing.T) {
+	const mutualNoCA = `{"metadata":{"name":"g","namespace":"default"},"spec":{"selector":{"istio":"ingressgateway"},"servers":[{"port":{"number":443,"name":"https","protocol":"HTTPS"},"hosts":["a.example.com"],"tls":{"mode":"MUTUAL"}}]}}`
+	validate, _ := fuzzWebhooks(t)
+	h := validate.(*Handler)
+	in := &Inflight{}
+	h.Inflight = in
+	var busyDuring bool
+	h.Context = func(ctx context.Context) context.Context {
+		busyDuring = in.Busy()
+		return ctx
+	}
+	if in.Busy() {
+		t.Fatal("busy before any admission")
+	}
+	for _, body := range [][]byte{
+		seedReview("networking.istio.io", "v1", "Gateway", "gateways", "CREATE", "default", mutualNoCA), // denied
+		[]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`),                         // no request
+	} {
+		busyDuring = false
+		post(h, body)
+		if in.Busy() {
+			t.Errorf("still busy after answering %s", body)
+		}
+	}
+	post(h, seedReview("networking.istio.io", "v1", "Gateway", "gateways", "CREATE", "default", mutualNoCA))
+	if !busyDuring {
+		t.Error("not busy while answering")
+	}
+}
