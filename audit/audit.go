@@ -39,6 +39,9 @@ type Options struct {
 	Timeout time.Duration
 	// Workers is how many objects are checked at once (default 4).
 	Workers int
+	// CPU is how many of them run their checks at once; the others wait
+	// for fetches or for a slot (default DefaultCPU(); negative: Workers).
+	CPU int
 	// FetchRate bounds the issuer and JWKS fetches a run makes, per second
 	// (default 5, burst Workers); answers from the trust cache do not
 	// count. Negative: unpaced.
@@ -75,6 +78,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Workers <= 0 {
 		o.Workers = 4
+	}
+	if o.CPU == 0 {
+		o.CPU = DefaultCPU()
 	}
 	if o.FetchRate == 0 {
 		o.FetchRate = DefaultFetchRate
@@ -337,7 +343,7 @@ func (a *Auditor) runFull(ctx context.Context) error {
 	if a.pacer != nil {
 		checkCtx = trust.WithPacer(ctx, a.pacer)
 	}
-	outcomes := check(checkCtx, a.Reviewer, targets, a.Options.Workers, a.Options.Timeout, a.Options.Busy)
+	outcomes := check(checkCtx, a.Reviewer, targets, a.Options.Workers, a.Options.CPU, a.Options.Timeout, a.Options.Busy)
 	if ctx.Err() != nil {
 		return ctx.Err() // stopping: a partial run must not clear reports
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -490,7 +491,7 @@ func TestCheckYieldsToAdmissions(t *testing.T) {
 		asked.Add(1)
 		return true // an admission is always in flight
 	}
-	out := check(context.Background(), f.a.Reviewer, targets, 1, time.Second, busy)
+	out := check(context.Background(), f.a.Reviewer, targets, 1, 0, time.Second, busy)
 	if len(out) != 2 || out[0].Result == nil || out[1].Result == nil || out[0].TimedOut || out[1].TimedOut {
 		t.Fatalf("under constant load the objects were not all checked: %+v", out)
 	}
@@ -502,7 +503,7 @@ func TestCheckYieldsToAdmissions(t *testing.T) {
 	// A worker waits until the admissions in flight are answered: busy is
 	// asked until it says no, then the object is checked.
 	var calls int
-	out = check(context.Background(), f.a.Reviewer, targets[:1], 1, time.Second, func() bool {
+	out = check(context.Background(), f.a.Reviewer, targets[:1], 1, 0, time.Second, func() bool {
 		calls++
 		return calls <= 3
 	})
@@ -699,4 +700,102 @@ func TestTerminatingNamespaceIsNotAnError(t *testing.T) {
 	if f.report(t, "ok") == nil {
 		t.Error("the other namespace got no report")
 	}
+}
+
+// onCPU is an issuer whose discovery stands for a check's CPU work (it
+// counts how many run at once) or, with fetching, for a fetch: it calls
+// trust.FetchWait and holds until want of them wait together.
+type onCPU struct {
+	fetching    bool
+	want        int64
+	inside, top atomic.Int64
+	together    chan struct{}
+	once        sync.Once
+}
+
+func (o *onCPU) Discover(ctx context.Context, issuer string) (*trust.Discovery, error) {
+	if o.fetching {
+		resumed := trust.FetchWait(ctx)
+		defer resumed()
+	}
+	n := o.inside.Add(1)
+	defer o.inside.Add(-1)
+	for {
+		top := o.top.Load()
+		if n <= top || o.top.CompareAndSwap(top, n) {
+			break
+		}
+	}
+	if n >= o.want {
+		o.once.Do(func() { close(o.together) })
+	}
+	select {
+	case <-o.together:
+	case <-time.After(300 * time.Millisecond):
+	}
+	return &trust.Discovery{Issuer: issuer, JWKSURI: issuer + "/jwks"}, nil
+}
+
+func (o *onCPU) JWKS(ctx context.Context, uri string) (*trust.KeySet, error) {
+	return nil, &trust.FetchError{URL: uri, Kind: trust.Status, Err: context.Canceled}
+}
+
+// The audit checks at most Options.CPU objects on the CPU at once, so that
+// a P stays free for admissions, and an object waiting on a fetch gives its
+// slot to another.
+func TestCheckBoundsCPU(t *testing.T) {
+	var objs []client.Object
+	for i := 0; i < 4; i++ {
+		objs = append(objs, fromYAML(t, &securityv1.RequestAuthentication{}, fmt.Sprintf(`
+metadata: {namespace: team, name: jwt-%d}
+spec:
+  jwtRules:
+  - issuer: https://idp-%d.example.test
+`, i, i)))
+	}
+	f := newFixture(t, false, nil, objs...)
+	targets, err := List(context.Background(), f.c, "")
+	if err != nil || len(targets) != 4 {
+		t.Fatalf("targets %d, %v", len(targets), err)
+	}
+	for _, tc := range []struct {
+		name     string
+		cpu      int
+		fetching bool
+		wantTop  int64
+	}{
+		{"one slot: one at a time", 1, false, 1},
+		{"unbounded: all four workers at once", 0, false, 4},
+		{"one slot, waiting on fetches: all four", 1, true, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rs := &onCPU{fetching: tc.fetching, want: 4, together: make(chan struct{})}
+			rv := *f.a.Reviewer
+			rv.Trust = rs
+			out := check(context.Background(), &rv, targets, 4, tc.cpu, 5*time.Second, nil)
+			for _, o := range out {
+				if o.Result == nil || o.TimedOut {
+					t.Fatalf("not checked: %+v", o)
+				}
+			}
+			if got := rs.top.Load(); got != tc.wantTop {
+				t.Errorf("at most %d checks ran at once, want %d", got, tc.wantTop)
+			}
+		})
+	}
+}
+
+// A worker rests as long as its object took, and never longer than
+// MaxRest: an object that waited an hour on an issuer costs 5 ms of rest.
+func TestRestFollowsTheObject(t *testing.T) {
+	for _, took := range []time.Duration{2 * time.Millisecond, time.Hour} {
+		start := time.Now()
+		rest(context.Background(), took)
+		if got := time.Since(start); got < min(took, MaxRest) {
+			t.Errorf("after an object of %s, rested %s", took, got)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	rest(ctx, time.Hour) // returns at once: the run is over
 }

@@ -135,7 +135,7 @@ func (a *Auditor) RunChanges(ctx context.Context) error {
 	if a.pacer != nil {
 		checkCtx = trust.WithPacer(ctx, a.pacer)
 	}
-	outcomes := check(checkCtx, a.Reviewer, targets, a.Options.Workers, a.Options.Timeout, a.Options.Busy)
+	outcomes := check(checkCtx, a.Reviewer, targets, a.Options.Workers, a.Options.CPU, a.Options.Timeout, a.Options.Busy)
 	if ctx.Err() != nil {
 		// Stopping: what was pending is checked by the next leader's
 		// first (full) run.

@@ -50,7 +50,7 @@ func storedRule(i int) *unstructured.Unstructured {
 // each run re-checked. The full run that seeds the audit is not measured
 // (it is logged: each APIRule's shared-workload check reads the APIRules
 // of its Service's namespace from an index, so it grows with the
-// APIRules, about 6 s at 10,000 on 2 cores).
+// APIRules, about 4 s at 10,000 on 2 cores).
 //
 //	go test -run '^$' -bench 'AuditChanges' -benchtime 3x ./audit/
 func BenchmarkAuditChanges(b *testing.B) {

@@ -63,6 +63,7 @@ type serveFlags struct {
 	auditInterval           time.Duration
 	auditDebounce           time.Duration
 	auditWorkers            int
+	auditCPU                int
 	auditTimeout            time.Duration
 	auditFetchRate          float64
 	reports                 string
@@ -105,6 +106,7 @@ func newServeCmd() *cobra.Command {
 	fs.DurationVar(&f.auditInterval, "audit-interval", 10*time.Minute, "re-check stored objects this often, and soon after what they depend on changes (0 disables the audit)")
 	fs.DurationVar(&f.auditDebounce, "audit-debounce", 10*time.Second, "after a change of what stored objects depend on, wait this long for more changes before re-checking the objects that depend on them")
 	fs.IntVar(&f.auditWorkers, "audit-workers", 4, "objects the audit checks at once")
+	fs.IntVar(&f.auditCPU, "audit-cpu", 0, "of those, how many run their checks at once while the others wait for fetches (0: one fewer than GOMAXPROCS, at least 1, so that a P stays free for admissions)")
 	fs.DurationVar(&f.auditTimeout, "audit-timeout", 30*time.Second, "time the audit gives one object's checks")
 	fs.Float64Var(&f.auditFetchRate, "audit-fetch-rate", audit.DefaultFetchRate, "issuer and JWKS fetches per second the audit may make when the trust cache misses (negative: unpaced); admissions are never paced")
 	fs.StringVar(&f.reports, "reports", string(audit.ReportsAuto), "audit report formats: auto (OpenReports when served, else PolicyReports), openreports, policyreports, both or none")
@@ -256,7 +258,7 @@ func serve(f *serveFlags) error {
 	// The audit yields to admissions in flight (audit.Options.Busy).
 	inflight := &webhook.Inflight{}
 	if f.auditInterval > 0 {
-		if err := audit.Add(mgr, rv, audit.Options{Interval: f.auditInterval, Debounce: f.auditDebounce, Workers: f.auditWorkers, Timeout: f.auditTimeout, FetchRate: f.auditFetchRate, Reader: reader,
+		if err := audit.Add(mgr, rv, audit.Options{Interval: f.auditInterval, Debounce: f.auditDebounce, Workers: f.auditWorkers, CPU: f.auditCPU, Timeout: f.auditTimeout, FetchRate: f.auditFetchRate, Reader: reader,
 			Reports: reportMode, MaxResults: f.reportMaxResults, Busy: inflight.Busy}); err != nil {
 			return err
 		}

@@ -261,27 +261,36 @@ func withNegotiated(cfg *rest.Config) *rest.Config {
 	return c
 }
 
-// apiResult holds the create latencies of each setting.
-type apiResult map[setting][]time.Duration
+// apiResult holds the create latencies of each setting, and the API
+// server's count of its webhook calls and of those over 5 ms.
+type apiResult struct {
+	lat         map[setting][]time.Duration
+	calls, slow map[setting]float64
+}
 
 // measureCreates alternates the settings for rounds, n creates each, and
 // leaves gatewarden installed.
 func measureCreates(ctx context.Context, w *webhooks, n, rounds int, label string) (apiResult, error) {
-	res := apiResult{}
+	res := apiResult{lat: map[setting][]time.Duration{}, calls: map[setting]float64{}, slow: map[setting]float64{}}
 	for i := 0; i < rounds; i++ {
 		for _, s := range []setting{withGatewarden, withNoop, withNone} {
 			if err := w.set(ctx, s); err != nil {
-				return nil, err
+				return res, err
 			}
 			prefix := fmt.Sprintf("bench-%s-r%d-%s", dnsLabel(label), i, dnsLabel(strings.Fields(string(s))[0]))
 			if _, err := createMany(ctx, w.cl, w.issuer, prefix+"-warm", 10); err != nil {
-				return nil, err
+				return res, err
 			}
+			// The previous phase's deletes keep the API server, the
+			// controller manager's garbage collector and both gatewardens'
+			// informers busy for a while; a phase that started into that
+			// would measure it.
+			waited, busy := quietCPU(ctx, 0.25, 15*time.Second)
 			before := serverSlow(w.c.MetricsURL)
 			callsBefore := webhookCalls(ctx, w.c.Config)
 			lat, err := createMany(ctx, w.cl, w.issuer, prefix, n)
 			if err != nil {
-				return nil, err
+				return res, err
 			}
 			sorted := append([]time.Duration(nil), lat...)
 			sort.Slice(sorted, func(a, b int) bool { return sorted[a] < sorted[b] })
@@ -290,6 +299,8 @@ func measureCreates(ctx context.Context, w *webhooks, n, rounds int, label strin
 				// The API server's own view of each webhook call: the
 				// round trip, TLS and HTTP included.
 				after := webhookCalls(ctx, w.c.Config)
+				res.calls[s] += after[0] - callsBefore[0]
+				res.slow[s] += after[1] - callsBefore[1]
 				server = fmt.Sprintf("; API server: %.0f webhook calls, %.0f over 5 ms", after[0]-callsBefore[0], after[1]-callsBefore[1])
 			}
 			if s == withGatewarden {
@@ -298,16 +309,37 @@ func measureCreates(ctx context.Context, w *webhooks, n, rounds int, label strin
 				after := serverSlow(w.c.MetricsURL)
 				server += fmt.Sprintf("; gatewarden answered %.0f admissions, %.0f of them in more than 5 ms", after[0]-before[0], after[1]-before[1])
 			}
-			fmt.Printf("  %s round %d %-14s creates: p50 %s p99 %s max %s%s\n", label, i+1, s,
-				loadgen.Ms(loadgen.Percentile(sorted, 50)), loadgen.Ms(loadgen.Percentile(sorted, 99)), loadgen.Ms(sorted[len(sorted)-1]), server)
-			res[s] = append(res[s], lat...)
+			fmt.Printf("  %s round %d %-14s creates: p50 %s p99 %s max %s%s (started after %s, CPU %.0f%% busy)\n", label, i+1, s,
+				loadgen.Ms(loadgen.Percentile(sorted, 50)), loadgen.Ms(loadgen.Percentile(sorted, 99)), loadgen.Ms(sorted[len(sorted)-1]), server,
+				waited.Round(100*time.Millisecond), 100*busy)
+			res.lat[s] = append(res.lat[s], lat...)
 		}
 	}
 	return res, w.set(ctx, withGatewarden)
 }
 
+// quietCPU waits until the machine's CPUs were less than threshold busy over
+// half a second, for at most max; it returns how long it waited and the last
+// half second's busy share.
+func quietCPU(ctx context.Context, threshold float64, max time.Duration) (time.Duration, float64) {
+	start := time.Now()
+	busy := 1.0
+	for time.Since(start) < max && ctx.Err() == nil {
+		a := readCPU()
+		time.Sleep(500 * time.Millisecond)
+		b := readCPU()
+		if total := (b.busy - a.busy) + (b.idle - a.idle) + (b.steal - a.steal); total > 0 {
+			busy = (b.busy - a.busy + b.steal - a.steal) / total
+		}
+		if busy < threshold {
+			break
+		}
+	}
+	return time.Since(start), busy
+}
+
 func (a apiResult) p(s setting, q float64) time.Duration {
-	l := append([]time.Duration(nil), a[s]...)
+	l := append([]time.Duration(nil), a.lat[s]...)
 	sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
 	return loadgen.Percentile(l, q)
 }

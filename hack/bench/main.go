@@ -19,7 +19,11 @@
 //     re-checks after one change of an APIRule, of a Service and of an
 //     unrelated Secret, and creates through the kube-apiserver with
 //     gatewarden, with the floor registered as a no-op webhook by the same
-//     chart-rendered configurations, and with no webhook, alternating.
+//     chart-rendered configurations, and with no webhook, alternating; each
+//     phase starts once the machine is quiet, and the summary adds the API
+//     server's own count of webhook calls over 5 ms per setting; with -pin,
+//     the control plane and this program run on some CPUs and the webhook
+//     servers on others during those phases.
 //
 // All traffic stays on 127.0.0.1. Everything it starts it stops, also on
 // SIGINT/SIGTERM.
@@ -77,6 +81,7 @@ type flags struct {
 	apiRounds           int
 	profileDir          string
 	overallLimit        time.Duration
+	pin                 *cpuSplit
 }
 
 func main() {
@@ -88,7 +93,7 @@ func main() {
 		return
 	}
 	var f flags
-	var kinds, stored string
+	var kinds, stored, pin string
 	flag.StringVar(&f.root, "root", ".", "repository root (bin/, charts/, e2e/testdata)")
 	flag.StringVar(&f.state, "state", ".e2e/bench", "directory for the kubeconfig, certificates, configs and logs")
 	flag.StringVar(&f.binary, "binary", "", "gatewarden binary of the audit-off server (default: <root>/bin/gatewarden)")
@@ -101,11 +106,12 @@ func main() {
 	flag.IntVar(&f.maxRequests, "max-requests", 1_000_000, "upper bound of requests in one round")
 	flag.StringVar(&kinds, "kinds", strings.Join(loadgen.Kinds, ","), "kinds to compare with the floor (empty: none)")
 	flag.StringVar(&stored, "stored", "0,1000,10000", "numbers of stored APIRules to measure at, ascending (empty: none)")
-	flag.IntVar(&f.apiCreates, "api-creates", 150, "APIRule creates per kube-apiserver phase")
-	flag.IntVar(&f.apiRounds, "api-rounds", 2, "kube-apiserver phases per setting (gatewarden, no-op, none, alternating)")
+	flag.IntVar(&f.apiCreates, "api-creates", 300, "APIRule creates per kube-apiserver phase")
+	flag.IntVar(&f.apiRounds, "api-rounds", 10, "kube-apiserver phases per setting (gatewarden, no-op, none, alternating)")
 	flag.StringVar(&f.mainEnv, "main-env", "GOMEMLIMIT=512MiB", "environment of the framework's gatewarden, space-separated NAME=value (the chart sets GOMEMLIMIT to its memory limit, 512Mi)")
 	flag.StringVar(&f.mainPprof, "main-pprof", "", "pprof address of the framework's gatewarden (give --pprof-bind-address in -main-args): its heap profile is written to -profile-dir at each number of stored APIRules")
 	flag.StringVar(&f.profileDir, "profile-dir", "", "write gatewarden's CPU and allocation profiles per kind here")
+	flag.StringVar(&pin, "pin", "", "during the creates through the kube-apiserver, CPUs of the control plane and this program / of the webhook servers, e.g. 0/1 (empty: all share every CPU)")
 	flag.DurationVar(&f.overallLimit, "timeout", 60*time.Minute, "give up (and clean up) after this long")
 	flag.Parse()
 	if kinds != "" {
@@ -121,6 +127,14 @@ func main() {
 			os.Exit(2)
 		}
 		f.stored = append(f.stored, n)
+	}
+	if pin != "" {
+		sp, err := parseSplit(pin)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "gatewarden-bench:", err)
+			os.Exit(2)
+		}
+		f.pin = sp
 	}
 	if f.concurrency < 1 || f.rounds < 1 || f.duration <= 0 || f.apiCreates < 1 || f.apiRounds < 1 || f.maxRequests < 1 {
 		fmt.Fprintln(os.Stderr, "gatewarden-bench: -concurrency, -rounds, -duration, -api-creates, -api-rounds and -max-requests must be positive")
@@ -292,7 +306,20 @@ func measureStored(ctx context.Context, f flags, c *framework.Cluster, cl client
 			}
 		}
 		lr.audit = auditChanges(ctx, cl, mainProc.metrics, n, issuer)
-		if lr.api, err = measureCreates(ctx, hooks, f.apiCreates, f.apiRounds, label); err != nil {
+		servers := []int{c.PID(), gw.pid(), fl.pid()}
+		if f.pin != nil {
+			if err := f.pin.apply(servers...); err != nil {
+				return err
+			}
+			fmt.Printf("  %s creates: %s\n", label, f.pin)
+		}
+		lr.api, err = measureCreates(ctx, hooks, f.apiCreates, f.apiRounds, label)
+		if f.pin != nil {
+			if rerr := f.pin.release(servers...); rerr != nil && err == nil {
+				err = rerr
+			}
+		}
+		if err != nil {
 			return err
 		}
 		levels = append(levels, lr)
@@ -327,6 +354,11 @@ func printLevels(levels []*levelResult) {
 			loadgen.Ms(l.api.p(withGatewarden, 50)), loadgen.Ms(l.api.p(withNoop, 50)), loadgen.Ms(l.api.p(withNone, 50)),
 			ratio(float64(l.api.p(withGatewarden, 99)), float64(l.api.p(withNoop, 99))), targetCreateP99Ratio,
 			verdict(ratio(float64(l.api.p(withGatewarden, 99)), float64(l.api.p(withNoop, 99))) <= targetCreateP99Ratio))
+	}
+	fmt.Println("  webhook calls over 5 ms, as the API server counted them (gatewarden / no-op):")
+	for _, l := range levels {
+		fmt.Printf("    stored=%d: %.0f of %.0f / %.0f of %.0f\n", l.stored,
+			l.api.slow[withGatewarden], l.api.calls[withGatewarden], l.api.slow[withNoop], l.api.calls[withNoop])
 	}
 	fmt.Println("  audit after one change (objects re-checked, seconds):")
 	for _, l := range levels {

@@ -37,3 +37,23 @@ func pace(ctx context.Context, rawURL string) *FetchError {
 	}
 	return nil
 }
+
+type fetchWaitKey struct{}
+
+// WithFetchWait makes every fetch made for ctx call wait before it blocks
+// (on its pacer or the network), and the function wait returns once it
+// goes on. Answers from the cache call neither. The audit gives back its
+// CPU slot meanwhile, so that an object waiting on a slow issuer does not
+// keep another from being checked.
+func WithFetchWait(ctx context.Context, wait func() (resumed func())) context.Context {
+	return context.WithValue(ctx, fetchWaitKey{}, wait)
+}
+
+// FetchWait calls ctx's WithFetchWait function, if any. A Resolver calls it
+// when a fetch is about to block, and what it returns when it goes on.
+func FetchWait(ctx context.Context) (resumed func()) {
+	if wait, _ := ctx.Value(fetchWaitKey{}).(func() func()); wait != nil {
+		return wait()
+	}
+	return func() {}
+}

@@ -52,3 +52,36 @@ func TestPacerRefusalFetchesNothing(t *testing.T) {
 		t.Error("PacerFrom on a bare context is not nil")
 	}
 }
+
+// The audit gives its CPU slot back while a check waits for a fetch: the
+// resolver says when it waits and when it goes on, and says nothing for a
+// cache hit.
+func TestFetchWaitAroundFetchesOnly(t *testing.T) {
+	is := newIssuer(t)
+	is.standard(t, "")
+	r := newTestResolver(t, is, nil)
+	var waits, resumes atomic.Int64
+	fetchedWhileWaiting := false
+	ctx := WithFetchWait(context.Background(), func() func() {
+		waits.Add(1)
+		return func() {
+			fetchedWhileWaiting = is.count("/keys") == 1
+			resumes.Add(1)
+		}
+	})
+	url := is.srv.URL + "/keys"
+	for range 3 {
+		if _, err := r.JWKS(ctx, url); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if waits.Load() != 1 || resumes.Load() != 1 {
+		t.Errorf("1 fetch and 2 cache hits: waited %d times, resumed %d, want 1 and 1", waits.Load(), resumes.Load())
+	}
+	if !fetchedWhileWaiting {
+		t.Error("resumed before the fetch had been made")
+	}
+	if FetchWait(context.Background()) == nil {
+		t.Error("FetchWait on a bare context returned nil")
+	}
+}

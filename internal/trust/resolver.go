@@ -151,6 +151,8 @@ func (h *HTTPResolver) get(ctx context.Context, key, rawURL string, parse func([
 	if b, ok := h.failed(key); ok {
 		return h.staleOr(key, b.err)
 	}
+	resumed := FetchWait(ctx)
+	defer resumed()
 	if ferr := pace(ctx, rawURL); ferr != nil {
 		return h.staleOr(key, ferr)
 	}
