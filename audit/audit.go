@@ -128,9 +128,11 @@ type Auditor struct {
 	pacer   trust.Pacer
 	once    sync.Once
 	mu      sync.Mutex
-	// known are the findings reported so far (keys); nil before the first
-	// run, which seeds them from the existing reports.
-	known map[string]bool
+	// known are the findings reported so far (keys), by their object's
+	// objectKey, so that a run on changes replaces those of the objects it
+	// re-checked without going over every other; nil before the first run,
+	// which seeds them from the existing reports.
+	known map[string]map[string]bool
 	// state holds every audited object's findings of its last check, by
 	// namespace and objKey; nil before the first full run.
 	state map[string]map[string]*objectFindings
@@ -382,48 +384,68 @@ func (a *Auditor) runFull(ctx context.Context) error {
 // their known findings are replaced; nil replaces all.
 func (a *Auditor) events(outcomes []Outcome, replaced map[string]bool, known map[string]bool) {
 	if a.known == nil {
-		a.known = known
-		if a.known == nil {
-			a.known = map[string]bool{}
+		a.known = map[string]map[string]bool{}
+		for k := range known {
+			prefix, _, _ := strings.Cut(k, "\x00")
+			a.knownSet(prefix + "\x00")[k] = true
 		}
 	}
-	current := map[string]bool{}
-	if replaced != nil {
-		for k := range a.known {
-			if prefix, _, _ := strings.Cut(k, "\x00"); !replaced[prefix+"\x00"] {
-				current[k] = true
+	// before are the findings known before this run, of the objects whose
+	// findings this run replaces.
+	var before map[string]map[string]bool
+	if replaced == nil {
+		before, a.known = a.known, map[string]map[string]bool{}
+	} else {
+		before = map[string]map[string]bool{}
+		for prefix := range replaced {
+			if set, ok := a.known[prefix]; ok {
+				before[prefix] = set
+				delete(a.known, prefix)
 			}
 		}
+	}
+	wasKnown := func(prefix, k string) bool {
+		if set, ok := before[prefix]; ok {
+			return set[k]
+		}
+		return a.known[prefix][k]
 	}
 	for _, o := range outcomes {
 		obj := o.Target.Object
+		prefix := objectKey(string(obj.GetUID()), obj.GetNamespace(), o.Target.GVK.Kind, obj.GetName())
 		if o.TimedOut {
 			// Unknown this time: keep what was known, so the findings do
 			// not count as new when the object is checked again.
-			prefix := objectKey(string(obj.GetUID()), obj.GetNamespace(), o.Target.GVK.Kind, obj.GetName())
-			for k := range a.known {
-				if strings.HasPrefix(k, prefix) {
-					current[k] = true
-				}
+			if set, ok := before[prefix]; ok {
+				a.known[prefix] = set
 			}
 		}
-		emit := func(prefix string, fs []core.Finding) {
+		emit := func(label string, fs []core.Finding) {
 			for _, f := range fs {
 				if f.Exception != "" {
 					continue // accepted by an exception: nothing to announce
 				}
 				k := findingKey(string(obj.GetUID()), obj.GetNamespace(), o.Target.GVK.Kind, obj.GetName(), f.Check, reportMessage(f))
-				current[k] = true
-				if a.known[k] || a.Recorder == nil {
+				seen := wasKnown(prefix, k)
+				a.knownSet(prefix)[k] = true
+				if seen || a.Recorder == nil {
 					continue
 				}
-				a.Recorder.Event(obj, corev1.EventTypeWarning, EventReason, truncate(prefix+f.String(), maxEventMessage))
+				a.Recorder.Event(obj, corev1.EventTypeWarning, EventReason, truncate(label+f.String(), maxEventMessage))
 			}
 		}
 		emit("would be denied: ", o.Result.Violations)
 		emit("warning: ", o.Result.Warnings)
 	}
-	a.known = current
+}
+
+func (a *Auditor) knownSet(prefix string) map[string]bool {
+	set := a.known[prefix]
+	if set == nil {
+		set = map[string]bool{}
+		a.known[prefix] = set
+	}
+	return set
 }
 
 func truncate(s string, n int) string {

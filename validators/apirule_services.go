@@ -65,25 +65,39 @@ const (
 type ruleService struct {
 	rule      int
 	spec      *apirule.Service
-	path      *field.Path // the service field the findings point at
+	specLevel bool // the rule has no service of its own: spec.service
 	namespace string
 }
 
+// path is the service field the findings point at. It is built only for a
+// finding: the shared-workload check resolves the rules of every APIRule in
+// the namespace on each review.
+func (rs ruleService) path() *field.Path {
+	if rs.specLevel {
+		return field.NewPath("spec", "service")
+	}
+	return field.NewPath("spec", "rules").Index(rs.rule).Child("service")
+}
+
+func ruleServiceOf(ar *apirule.APIRule, i int) ruleService {
+	rule := &ar.Spec.Rules[i]
+	rs := ruleService{rule: i, spec: rule.Service, namespace: cluster.NamespaceOrDefault(ar.Namespace)}
+	if rs.spec == nil {
+		rs.spec, rs.specLevel = ar.Spec.Service, true
+	}
+	if ar.Spec.Service != nil && ar.Spec.Service.Namespace != nil && *ar.Spec.Service.Namespace != "" {
+		rs.namespace = *ar.Spec.Service.Namespace
+	}
+	if rule.Service != nil && rule.Service.Namespace != nil && *rule.Service.Namespace != "" {
+		rs.namespace = *rule.Service.Namespace
+	}
+	return rs
+}
+
 func ruleServices(ar *apirule.APIRule) []ruleService {
-	var out []ruleService
-	for i, rule := range ar.Spec.Rules {
-		svc, p := rule.Service, field.NewPath("spec", "rules").Index(i).Child("service")
-		if svc == nil {
-			svc, p = ar.Spec.Service, field.NewPath("spec", "service")
-		}
-		ns := cluster.NamespaceOrDefault(ar.Namespace)
-		if ar.Spec.Service != nil && ar.Spec.Service.Namespace != nil && *ar.Spec.Service.Namespace != "" {
-			ns = *ar.Spec.Service.Namespace
-		}
-		if rule.Service != nil && rule.Service.Namespace != nil && *rule.Service.Namespace != "" {
-			ns = *rule.Service.Namespace
-		}
-		out = append(out, ruleService{rule: i, spec: svc, path: p, namespace: ns})
+	out := make([]ruleService, len(ar.Spec.Rules))
+	for i := range ar.Spec.Rules {
+		out[i] = ruleServiceOf(ar, i)
 	}
 	return out
 }
@@ -105,7 +119,7 @@ func serviceErrors(ctx context.Context, ar *apirule.APIRule, st cluster.State, i
 	checked := map[string]bool{}
 	injected := map[string]bool{} // Services whose selector and pods were judged
 	for _, rs := range ruleServices(ar) {
-		svc, p, ns := rs.spec, rs.path, rs.namespace
+		svc, p, ns := rs.spec, rs.path(), rs.namespace
 		if svc == nil {
 			f.deny = append(f.deny, field.Required(field.NewPath("spec", "rules").Index(rs.rule).Child("service"),
 				"no service for this rule: set the rule's service or spec.service"))
@@ -270,97 +284,100 @@ func podNoSidecarReason(pod *metav1.PartialObjectMetadata, ns *corev1.Namespace,
 // them, and a request carrying a token of another issuer gets 401 on the
 // noAuth paths too.
 func sharedWorkloadErrors(ctx context.Context, ar *apirule.APIRule, st cluster.State) (warn field.ErrorList) {
-	self := cluster.NamespaceOrDefault(ar.Namespace) + "/" + ar.Name
 	type workload struct {
 		namespace string
 		selector  map[string]string
 	}
-	resolve := func(o *apirule.APIRule) (open, jwt map[int]workload) {
-		open, jwt = map[int]workload{}, map[int]workload{}
-		for _, rs := range ruleServices(o) {
-			rule := o.Spec.Rules[rs.rule]
+	// A rule's workload, when the rule is noAuth (open) or needs a token.
+	type ruleWorkload struct {
+		rule int
+		open bool
+		w    workload
+	}
+	resolve := func(o *apirule.APIRule, into []ruleWorkload) []ruleWorkload {
+		into = into[:0]
+		for i := range o.Spec.Rules {
+			rule := o.Spec.Rules[i]
 			isOpen, isJWT := openRule(rule), tokenRule(rule)
-			if (!isOpen && !isJWT) || rs.spec == nil || rs.spec.Name == nil {
+			if !isOpen && !isJWT {
+				continue
+			}
+			rs := ruleServiceOf(o, i)
+			if rs.spec == nil || rs.spec.Name == nil {
 				continue
 			}
 			svc, err := st.Service(ctx, rs.namespace, *rs.spec.Name)
 			if err != nil || svc == nil || len(svc.Spec.Selector) == 0 {
 				continue
 			}
-			w := workload{rs.namespace, svc.Spec.Selector}
-			if isOpen {
-				open[rs.rule] = w
-			} else {
-				jwt[rs.rule] = w
-			}
+			into = append(into, ruleWorkload{rule: i, open: isOpen, w: workload{rs.namespace, svc.Spec.Selector}})
 		}
-		return open, jwt
+		return into
 	}
 	// Two selectors share pods for sure when one's labels are part of the
 	// other's.
 	overlap := func(a, b workload) bool {
 		return a.namespace == b.namespace && (labelsInclude(a.selector, b.selector) || labelsInclude(b.selector, a.selector))
 	}
-	myOpen, myJWT := resolve(ar)
-	if len(myOpen) == 0 && len(myJWT) == 0 {
+	mine := resolve(ar, nil)
+	if len(mine) == 0 {
 		return nil
 	}
 	// Only APIRules whose Services may share a namespace with this one's
 	// can share its workloads: an index answers which, so the cost follows
 	// the namespace, not the cluster.
 	var namespaces []string
-	for _, w := range myOpen {
-		namespaces = append(namespaces, w.namespace)
-	}
-	for _, w := range myJWT {
-		namespaces = append(namespaces, w.namespace)
+	myOpen, myJWT := false, false
+	for _, m := range mine {
+		namespaces = append(namespaces, m.w.namespace)
+		myOpen, myJWT = myOpen || m.open, myJWT || !m.open
 	}
 	others, err := cluster.APIRulesWithServiceIn(ctx, st, namespaces)
 	if err != nil {
 		return field.ErrorList{couldNotRun(field.NewPath("spec", "rules"), "APIRules", err)}
 	}
-	rules := field.NewPath("spec", "rules")
+	self := cluster.NamespaceOrDefault(ar.Namespace)
 	reported := map[int]bool{}
+	var theirs []ruleWorkload
 	for _, o := range others {
-		owner := cluster.NamespaceOrDefault(o.Namespace) + "/" + o.Name
-		if owner == self {
+		if o.Name == ar.Name && cluster.NamespaceOrDefault(o.Namespace) == self {
 			continue
 		}
 		// Only a rule of the other sort can pair with ours: skip the
 		// Service lookups when o has none.
-		if !hasRule(o, len(myJWT) > 0, len(myOpen) > 0) {
+		if !hasRule(o, myJWT, myOpen) {
 			continue
 		}
-		oOpen, oJWT := resolve(o)
-		for i := range ar.Spec.Rules {
-			if reported[i] {
+		theirs = resolve(o, theirs)
+		for _, m := range mine {
+			if reported[m.rule] {
 				continue
 			}
-			if w, ok := myOpen[i]; ok {
-				for k := range o.Spec.Rules {
-					if ow, ok := oJWT[k]; ok && overlap(w, ow) {
-						reported[i] = true
-						warn = append(warn, field.Invalid(rules.Index(i).Child("noAuth"), true, fmt.Sprintf(
-							"APIRule %s protects the same workload with jwt (its rule %d): the RequestAuthentication Kyma creates for it selects every pod of the workload, so a request here that carries a token of another issuer gets 401 although this rule needs no auth; expose the open paths through a Service of their own workload, or protect them the same way",
-							owner, k)))
-						break
-					}
+			for _, t := range theirs {
+				if t.open == m.open || !overlap(m.w, t.w) {
+					continue
 				}
-			}
-			if w, ok := myJWT[i]; ok && !reported[i] {
-				for k := range o.Spec.Rules {
-					if ow, ok := oOpen[k]; ok && overlap(w, ow) {
-						reported[i] = true
-						warn = append(warn, field.Invalid(rules.Index(i).Child("path"), ar.Spec.Rules[i].Path, fmt.Sprintf(
-							"APIRule %s exposes the same workload without auth (its rule %d): the RequestAuthentication Kyma creates for this rule selects every pod of the workload, so requests there that carry a token of another issuer will get 401; expose the open paths through a Service of their own workload, or protect them the same way",
-							owner, k)))
-						break
-					}
-				}
+				reported[m.rule] = true
+				warn = append(warn, sharedWorkload(ar, m.rule, m.open, cluster.NamespaceOrDefault(o.Namespace)+"/"+o.Name, t.rule))
+				break
 			}
 		}
 	}
 	return warn
+}
+
+// sharedWorkload is the finding on rule i of ar, open (noAuth) or not,
+// whose workload the rule k of the APIRule owner also serves, the other way.
+func sharedWorkload(ar *apirule.APIRule, i int, open bool, owner string, k int) *field.Error {
+	rules := field.NewPath("spec", "rules")
+	if open {
+		return field.Invalid(rules.Index(i).Child("noAuth"), true, fmt.Sprintf(
+			"APIRule %s protects the same workload with jwt (its rule %d): the RequestAuthentication Kyma creates for it selects every pod of the workload, so a request here that carries a token of another issuer gets 401 although this rule needs no auth; expose the open paths through a Service of their own workload, or protect them the same way",
+			owner, k))
+	}
+	return field.Invalid(rules.Index(i).Child("path"), ar.Spec.Rules[i].Path, fmt.Sprintf(
+		"APIRule %s exposes the same workload without auth (its rule %d): the RequestAuthentication Kyma creates for this rule selects every pod of the workload, so requests there that carry a token of another issuer will get 401; expose the open paths through a Service of their own workload, or protect them the same way",
+		owner, k))
 }
 
 // hasRule reports whether r has a noAuth rule (open) or a rule that needs a
