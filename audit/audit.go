@@ -425,7 +425,7 @@ func (a *Auditor) events(outcomes []Outcome, replaced map[string]bool, known map
 				if f.Exception != "" {
 					continue // accepted by an exception: nothing to announce
 				}
-				k := findingKey(string(obj.GetUID()), obj.GetNamespace(), o.Target.GVK.Kind, obj.GetName(), f.Check, reportMessage(f))
+				k := findingKeyUnder(prefix, f.Check, reportMessage(f))
 				seen := wasKnown(prefix, k)
 				a.knownSet(prefix)[k] = true
 				if seen || a.Recorder == nil {

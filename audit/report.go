@@ -204,6 +204,11 @@ func (e *entry) message() string { return strings.Join(e.parts(), "") }
 // findingKey keys a finding by its object, check and report message, given
 // as the parts that make it up when concatenated.
 func findingKey(uid, ns, kind, name, check string, message ...string) string {
+	return findingKeyUnder(objectKey(uid, ns, kind, name), check, message...)
+}
+
+// findingKeyUnder is findingKey for an object whose objectKey is known.
+func findingKeyUnder(object, check string, message ...string) string {
 	// The message as a 64-bit hash: the keys of every finding are held
 	// between runs (to announce only new ones), and messages run to
 	// hundreds of bytes. A collision costs one Event not sent.
@@ -211,7 +216,7 @@ func findingKey(uid, ns, kind, name, check string, message ...string) string {
 	for _, m := range message {
 		h.Write([]byte(m))
 	}
-	return objectKey(uid, ns, kind, name) + check + "\x00" + strconv.FormatUint(h.Sum64(), 36)
+	return object + check + "\x00" + strconv.FormatUint(h.Sum64(), 36)
 }
 
 // objectKey is the prefix of the keys of an object's findings.

@@ -299,9 +299,10 @@ func measureCreates(ctx context.Context, w *webhooks, n, rounds int, label strin
 				// The API server's own view of each webhook call: the
 				// round trip, TLS and HTTP included.
 				after := webhookCalls(ctx, w.c.Config)
-				res.calls[s] += after[0] - callsBefore[0]
-				res.slow[s] += after[1] - callsBefore[1]
-				server = fmt.Sprintf("; API server: %.0f webhook calls, %.0f over 5 ms", after[0]-callsBefore[0], after[1]-callsBefore[1])
+				calls, slow := after[0]-callsBefore[0], after[1]-callsBefore[1]
+				res.calls[s] += calls
+				res.slow[s] += slow
+				server = fmt.Sprintf("; API server: %.0f webhook calls, %.0f over 5 ms", calls, slow)
 			}
 			if s == withGatewarden {
 				// Where a slow create's time went: gatewarden's own answer
@@ -327,9 +328,8 @@ func quietCPU(ctx context.Context, threshold float64, max time.Duration) (time.D
 	for time.Since(start) < max && ctx.Err() == nil {
 		a := readCPU()
 		time.Sleep(500 * time.Millisecond)
-		b := readCPU()
-		if total := (b.busy - a.busy) + (b.idle - a.idle) + (b.steal - a.steal); total > 0 {
-			busy = (b.busy - a.busy + b.steal - a.steal) / total
+		if d := readCPU().minus(a); d.total() > 0 {
+			busy = (d.busy + d.steal) / d.total()
 		}
 		if busy < threshold {
 			break

@@ -464,13 +464,19 @@ func readCPU() cpuTimes {
 // the hypervisor kept the VM's CPUs from running, which no code here can
 // cause or avoid, and which turns into latency for whatever was running.
 func (c cpuTimes) since(b cpuTimes) string {
-	busy, idle, steal := c.busy-b.busy, c.idle-b.idle, c.steal-b.steal
-	total := busy + idle + steal
+	d := c.minus(b)
+	total := d.total()
 	if total <= 0 {
 		return "cpu unknown"
 	}
-	return fmt.Sprintf("cpu busy %.0f%%, idle %.0f%%, steal %.0f%%; load %s", 100*busy/total, 100*idle/total, 100*steal/total, loadAvg())
+	return fmt.Sprintf("cpu busy %.0f%%, idle %.0f%%, steal %.0f%%; load %s", 100*d.busy/total, 100*d.idle/total, 100*d.steal/total, loadAvg())
 }
+
+func (c cpuTimes) minus(b cpuTimes) cpuTimes {
+	return cpuTimes{busy: c.busy - b.busy, idle: c.idle - b.idle, steal: c.steal - b.steal}
+}
+
+func (c cpuTimes) total() float64 { return c.busy + c.idle + c.steal }
 
 func loadAvg() string {
 	b, err := os.ReadFile("/proc/loadavg")

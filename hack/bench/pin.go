@@ -143,6 +143,7 @@ func children(pid int) []int {
 		return nil
 	}
 	var out []int
+	parent := strconv.Itoa(pid)
 	for _, e := range entries {
 		n, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -156,7 +157,7 @@ func children(pid int) []int {
 		// closing parenthesis are state, then the parent's pid.
 		s := string(b)
 		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+		if len(f) > 1 && f[1] == parent {
 			out = append(out, n)
 		}
 	}
