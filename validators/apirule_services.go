@@ -340,6 +340,11 @@ func sharedWorkloadErrors(ctx context.Context, ar *apirule.APIRule, st cluster.S
 	reported := map[int]bool{}
 	var theirs []ruleWorkload
 	for _, o := range others {
+		// Each rule is reported once, with the first APIRule found: the
+		// others need not be read once every rule is.
+		if len(reported) == len(mine) {
+			break
+		}
 		if o.Name == ar.Name && cluster.NamespaceOrDefault(o.Namespace) == self {
 			continue
 		}

@@ -161,6 +161,10 @@ func TestAPIRuleSharedWorkload(t *testing.T) {
 		ar.Spec.Rules = []apirule.Rule{arJWTRule("/api/{**}", arOKJWT())}
 		return ar
 	}
+	bothRules := func(ar *apirule.APIRule) *apirule.APIRule {
+		ar.Spec.Rules = append(ar.Spec.Rules, arJWTRule("/api/{**}", arOKJWT()))
+		return ar
+	}
 	base := []runtime.Object{
 		wlNamespace("shop", map[string]string{"istio-injection": "enabled"}),
 		arService("shop", "web", web, 8000),
@@ -185,6 +189,12 @@ func TestAPIRuleSharedWorkload(t *testing.T) {
 		{"other workload", wlAPIRule("shop", "db"), []runtime.Object{jwtStored("protected", "web")}, nil, nil},
 		{"both without auth", wlAPIRule("shop", "web"), []runtime.Object{openStored("public", "web")}, nil, nil},
 		{"itself, stored before an update", jwtRule(wlAPIRule("shop", "web")), []runtime.Object{openStored("x", "web")}, nil, nil},
+		// Each rule once, with the first APIRule (by name) that pairs with
+		// it; the search goes on past the first finding for the other rule.
+		{"both sorts of rule, several others", bothRules(wlAPIRule("shop", "web")),
+			[]runtime.Object{jwtStored("a-protected", "web"), jwtStored("b-protected", "web"), openStored("c-public", "web"), openStored("d-public", "web")},
+			[]string{id + " spec.rules[0].noAuth", id + " spec.rules[1].path"},
+			[]string{"APIRule shop/a-protected protects the same workload", "APIRule shop/c-public exposes the same workload"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -196,8 +206,8 @@ func TestAPIRuleSharedWorkload(t *testing.T) {
 			if got := wlFindings(r.Warnings, id); !reflect.DeepEqual(got, tc.warn) {
 				t.Errorf("warnings = %q, want %q\n%v", got, tc.warn, r.Warnings)
 			}
-			for _, f := range tc.frags {
-				if !hasFinding(r.Warnings, id, strings.TrimPrefix(tc.warn[0], id+" "), f) {
+			for i, f := range tc.frags {
+				if !hasFinding(r.Warnings, id, strings.TrimPrefix(tc.warn[min(i, len(tc.warn)-1)], id+" "), f) {
 					t.Errorf("no message with %q: %v", f, r.Warnings)
 				}
 			}

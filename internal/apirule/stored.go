@@ -80,17 +80,26 @@ func (s *Stored) Hosts() []string {
 	return shape.Hosts
 }
 
-// APIRule reads a stored APIRule in the v2 shape.
+// APIRule reads a stored APIRule in the v2 shape. The informers' index
+// functions and event handlers read every APIRule event this way: a v2
+// object decodes its spec alone, its metadata copied, not encoded and
+// decoded again.
 func (s *Stored) APIRule() (*APIRule, error) {
-	raw, err := json.Marshal(s)
-	if err != nil {
-		return nil, err
-	}
-	version := V2.Version
 	if s.Legacy() {
-		version = V1beta1.Version
+		raw, err := json.Marshal(s)
+		if err != nil {
+			return nil, err
+		}
+		return decodeAs(V1beta1.Version, raw)
 	}
-	return decodeAs(version, raw)
+	r := &APIRule{TypeMeta: s.TypeMeta}
+	s.ObjectMeta.DeepCopyInto(&r.ObjectMeta)
+	if len(s.Spec) > 0 {
+		if err := json.Unmarshal(s.Spec, &r.Spec); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
 }
 
 // FromObject reads an APIRule in the v2 shape from what a cache or reader

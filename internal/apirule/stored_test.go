@@ -11,7 +11,10 @@ func storedFixture(spec map[string]any) *unstructured.Unstructured {
 	return &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "gateway.kyma-project.io/v2", "kind": "APIRule",
 		"metadata": map[string]any{"name": "r", "namespace": "n", "uid": "u-1", "resourceVersion": "7",
-			"labels": map[string]any{"app": "x"}},
+			"labels": map[string]any{"app": "x"}, "annotations": map[string]any{"a": "b"},
+			"creationTimestamp": "2026-12-04T10:00:00Z", "deletionTimestamp": "2026-12-04T11:00:00Z",
+			"finalizers":      []any{"gateway.kyma-project.io/subresources"},
+			"ownerReferences": []any{map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "name": "o", "uid": "u-0"}}},
 		"spec":   spec,
 		"status": map[string]any{"state": "Ready"},
 	}}
@@ -54,6 +57,11 @@ func TestStoredReadsAsUnstructured(t *testing.T) {
 			}
 			if !reflect.DeepEqual(HostsOf(st), HostsOf(u)) || len(HostsOf(st)) != 1 {
 				t.Errorf("hosts: Stored %v, unstructured %v", HostsOf(st), HostsOf(u))
+			}
+			// Callers own what they read: it shares nothing with the cache.
+			got.Labels["app"] = "z"
+			if st.Labels["app"] != "x" {
+				t.Error("the APIRule read shares its labels with the Stored one")
 			}
 			cp := st.DeepCopyObject().(*Stored)
 			cp.Spec[0], cp.Labels["app"] = ' ', "y"

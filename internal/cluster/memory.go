@@ -46,7 +46,7 @@ func FromObjects(objs ...runtime.Object) (State, error) {
 			n += len(l)
 		}
 		if n > decodedAPIRules {
-			if r.decoded, err = lru.New[string, *apirule.APIRule](n); err != nil {
+			if r.decoded, err = lru.New[decodedKey, *apirule.APIRule](n); err != nil {
 				return nil, err
 			}
 		}

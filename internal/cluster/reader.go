@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -34,7 +35,7 @@ var MeshConfigMap = client.ObjectKey{Namespace: "istio-system", Name: "istio"}
 // client for files and tests, a live client. Indexed questions (Lookups) are
 // answered by listing and filtering.
 func FromReader(r client.Reader) State {
-	decoded, _ := lru.New[string, *apirule.APIRule](decodedAPIRules)
+	decoded, _ := lru.New[decodedKey, *apirule.APIRule](decodedAPIRules)
 	return &reader{r: r, mesh: MeshConfigMap, decoded: decoded, meshCache: &meshCache{}}
 }
 
@@ -62,7 +63,7 @@ type reader struct {
 	// decoded memoizes APIRules by UID and resourceVersion: a stored
 	// object with the same resourceVersion has the same content. The
 	// values are shared between callers, which only read them.
-	decoded *lru.Cache[string, *apirule.APIRule]
+	decoded *lru.Cache[decodedKey, *apirule.APIRule]
 	// indexed: r has the field indexes of Indexes. shared: r hands out
 	// its objects without copies when asked (the cache; others copy anyway).
 	indexed, shared bool
@@ -215,9 +216,9 @@ func (c *reader) decodeAll(l []client.Object) []*apirule.APIRule {
 // unstructured elsewhere), from the memo when this version of the object
 // was decoded before; nil when it does not decode.
 func (c *reader) decode(u client.Object) *apirule.APIRule {
-	key := ""
-	if uid, rv := u.GetUID(), u.GetResourceVersion(); uid != "" && rv != "" {
-		key = string(uid) + "/" + rv
+	key := decodedKey{u.GetUID(), u.GetResourceVersion()}
+	keyed := key.uid != "" && key.rv != ""
+	if keyed {
 		if r, ok := c.decoded.Get(key); ok {
 			return r
 		}
@@ -226,10 +227,17 @@ func (c *reader) decode(u client.Object) *apirule.APIRule {
 	if err != nil {
 		return nil
 	}
-	if key != "" {
+	if keyed {
 		c.decoded.Add(key, r)
 	}
 	return r
+}
+
+// decodedKey names one version of a stored object. A struct, not a joined
+// string: an admission looks up every APIRule of a namespace.
+type decodedKey struct {
+	uid types.UID
+	rv  string
 }
 
 func (c *reader) PodNamespaces(ctx context.Context, ns string, selector map[string]string) ([]string, error) {
