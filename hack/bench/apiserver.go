@@ -11,7 +11,6 @@ import (
 	"io"
 	"net/http"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -44,6 +43,8 @@ type webhooks struct {
 	floorClient      *http.Client
 	gatewarden, noop []byte
 	issuer           string
+	// names labels the pids of the webhook servers in the CPU figures.
+	names map[int]string
 }
 
 func newWebhooks(c *framework.Cluster, cl client.Client, floor *proc) (*webhooks, error) {
@@ -179,16 +180,16 @@ func objects(rendered []byte) ([]*unstructured.Unstructured, error) {
 }
 
 // createMany creates n distinct APIRules one at a time, stored as a kubectl
-// apply would store them, deletes them afterwards (unmeasured), and returns
-// each create's latency.
-func createMany(ctx context.Context, cl client.Client, issuer, prefix string, n int) ([]time.Duration, error) {
+// apply would store them, and returns each create's latency and a function
+// that deletes them (unmeasured).
+func createMany(ctx context.Context, cl client.Client, issuer, prefix string, n int) ([]time.Duration, func(), error) {
 	lat := make([]time.Duration, 0, n)
 	created := make([]*unstructured.Unstructured, 0, n)
-	defer func() {
+	cleanup := func() {
 		for _, u := range created {
 			_ = cl.Delete(context.WithoutCancel(ctx), u)
 		}
-	}()
+	}
 	for i := 0; i < n; i++ {
 		name := fmt.Sprintf("%s-%d", prefix, i)
 		u := &unstructured.Unstructured{Object: loadgen.APIRuleV2(name, name+".local.kyma.dev", issuer)}
@@ -196,11 +197,12 @@ func createMany(ctx context.Context, cl client.Client, issuer, prefix string, n 
 		err := cl.Create(ctx, u)
 		lat = append(lat, time.Since(start))
 		if err != nil {
-			return lat, fmt.Errorf("create of APIRule %s: %w", name, err)
+			cleanup()
+			return lat, func() {}, fmt.Errorf("create of APIRule %s: %w", name, err)
 		}
 		created = append(created, u)
 	}
-	return lat, nil
+	return lat, cleanup, nil
 }
 
 // serverSlow reads gatewarden's admission latency histogram: how many
@@ -222,33 +224,71 @@ func serverSlow(metrics string) [2]float64 {
 	return [2]float64{total, total - fast}
 }
 
+// gcCycles is how many garbage collections gatewarden has finished.
+func gcCycles(metrics string) float64 {
+	m, err := scrape(metrics, "go_gc_duration_seconds_count")
+	if err != nil {
+		return 0
+	}
+	return m["go_gc_duration_seconds_count"]
+}
+
+// restRequests is how many requests gatewarden's clients have made to the
+// API server.
+func restRequests(metrics string) float64 {
+	m, err := scrape(metrics, "rest_client_requests_total")
+	if err != nil {
+		return 0
+	}
+	total := 0.0
+	for _, v := range m {
+		total += v
+	}
+	return total
+}
+
+// apiCounters are kube-apiserver's finished garbage collections and
+// served requests.
+type apiCounters struct{ gc, requests float64 }
+
+func apiServerCounters(ctx context.Context, cfg *rest.Config) apiCounters {
+	var out apiCounters
+	for k, v := range apiServerMetrics(ctx, cfg, "go_gc_duration_seconds_count", "apiserver_request_total{") {
+		if strings.HasPrefix(k, "go_gc") {
+			out.gc += v
+		} else {
+			out.requests += v
+		}
+	}
+	return out
+}
+
+// apiServerMetrics reads kube-apiserver's samples whose names start with
+// any of prefixes; none when it cannot.
+func apiServerMetrics(ctx context.Context, cfg *rest.Config, prefixes ...string) map[string]float64 {
+	rc, err := rest.UnversionedRESTClientFor(withNegotiated(cfg))
+	if err != nil {
+		return nil
+	}
+	body, err := rc.Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		return nil
+	}
+	m, _ := samples(bytes.NewReader(body), prefixes...)
+	return m
+}
+
 // webhookCalls reads the API server's webhook latency histogram
 // (apiserver_admission_webhook_admission_duration_seconds, every webhook):
 // how many calls, and how many took more than 5 ms.
 func webhookCalls(ctx context.Context, cfg *rest.Config) [2]float64 {
-	rc, err := rest.UnversionedRESTClientFor(withNegotiated(cfg))
-	if err != nil {
-		return [2]float64{}
-	}
-	body, err := rc.Get().AbsPath("/metrics").DoRaw(ctx)
-	if err != nil {
-		return [2]float64{}
-	}
 	const name = "apiserver_admission_webhook_admission_duration_seconds"
 	var total, fast float64
-	for _, line := range strings.Split(string(body), "\n") {
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 || !strings.HasPrefix(line, name) {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			continue
-		}
+	for k, v := range apiServerMetrics(ctx, cfg, name) {
 		switch {
-		case strings.HasPrefix(line, name+"_count"):
+		case strings.HasPrefix(k, name+"_count"):
 			total += v
-		case strings.HasPrefix(line, name+"_bucket") && strings.Contains(line, `le="0.005"`):
+		case strings.HasPrefix(k, name+"_bucket") && strings.Contains(k, `le="0.005"`):
 			fast += v
 		}
 	}
@@ -265,20 +305,27 @@ func withNegotiated(cfg *rest.Config) *rest.Config {
 // server's count of its webhook calls and of those over 5 ms.
 type apiResult struct {
 	lat         map[setting][]time.Duration
+	phases      map[setting][][]time.Duration
 	calls, slow map[setting]float64
 }
 
 // measureCreates alternates the settings for rounds, n creates each, and
 // leaves gatewarden installed.
 func measureCreates(ctx context.Context, w *webhooks, n, rounds int, label string) (apiResult, error) {
-	res := apiResult{lat: map[setting][]time.Duration{}, calls: map[setting]float64{}, slow: map[setting]float64{}}
+	res := apiResult{lat: map[setting][]time.Duration{}, phases: map[setting][][]time.Duration{}, calls: map[setting]float64{}, slow: map[setting]float64{}}
+	settings := []setting{withGatewarden, withNoop, withNone}
 	for i := 0; i < rounds; i++ {
-		for _, s := range []setting{withGatewarden, withNoop, withNone} {
+		// Each round starts with the next setting, so that none of them
+		// always follows the same one (and the work its deletes leave).
+		for j := range settings {
+			s := settings[(i+j)%len(settings)]
 			if err := w.set(ctx, s); err != nil {
 				return res, err
 			}
 			prefix := fmt.Sprintf("bench-%s-r%d-%s", dnsLabel(label), i, dnsLabel(strings.Fields(string(s))[0]))
-			if _, err := createMany(ctx, w.cl, w.issuer, prefix+"-warm", 10); err != nil {
+			_, cleanup, err := createMany(ctx, w.cl, w.issuer, prefix+"-warm", 10)
+			cleanup()
+			if err != nil {
 				return res, err
 			}
 			// The previous phase's deletes keep the API server, the
@@ -288,7 +335,15 @@ func measureCreates(ctx context.Context, w *webhooks, n, rounds int, label strin
 			waited, busy := quietCPU(ctx, 0.25, 15*time.Second)
 			before := serverSlow(w.c.MetricsURL)
 			callsBefore := webhookCalls(ctx, w.c.Config)
-			lat, err := createMany(ctx, w.cl, w.issuer, prefix, n)
+			gcBefore := gcCycles(w.c.MetricsURL)
+			apiBefore := apiServerCounters(ctx, w.c.Config)
+			restBefore := restRequests(w.c.MetricsURL)
+			cpuBefore := readProcCPU(w.names)
+			lat, cleanup, err := createMany(ctx, w.cl, w.issuer, prefix, n)
+			// Before the deletes: what the creates cost, and what they
+			// left to do (the audit, the informers) within the phase.
+			cpu := readProcCPU(w.names).perCall(cpuBefore, n)
+			cleanup()
 			if err != nil {
 				return res, err
 			}
@@ -308,12 +363,16 @@ func measureCreates(ctx context.Context, w *webhooks, n, rounds int, label strin
 				// Where a slow create's time went: gatewarden's own answer
 				// (its handler), or elsewhere (TLS, the API server, etcd).
 				after := serverSlow(w.c.MetricsURL)
-				server += fmt.Sprintf("; gatewarden answered %.0f admissions, %.0f of them in more than 5 ms", after[0]-before[0], after[1]-before[1])
+				server += fmt.Sprintf("; gatewarden answered %.0f admissions, %.0f of them in more than 5 ms, %.0f GC cycles", after[0]-before[0], after[1]-before[1], gcCycles(w.c.MetricsURL)-gcBefore)
 			}
+			apiAfter := apiServerCounters(ctx, w.c.Config)
+			server += fmt.Sprintf("; CPU per create %s; kube-apiserver %.0f GC cycles, %.0f requests; gatewarden's own API requests %.0f",
+				cpu, apiAfter.gc-apiBefore.gc, apiAfter.requests-apiBefore.requests, restRequests(w.c.MetricsURL)-restBefore)
 			fmt.Printf("  %s round %d %-14s creates: p50 %s p99 %s max %s%s (started after %s, CPU %.0f%% busy)\n", label, i+1, s,
 				loadgen.Ms(loadgen.Percentile(sorted, 50)), loadgen.Ms(loadgen.Percentile(sorted, 99)), loadgen.Ms(sorted[len(sorted)-1]), server,
 				waited.Round(100*time.Millisecond), 100*busy)
 			res.lat[s] = append(res.lat[s], lat...)
+			res.phases[s] = append(res.phases[s], lat)
 		}
 	}
 	return res, w.set(ctx, withGatewarden)
@@ -336,6 +395,12 @@ func quietCPU(ctx context.Context, threshold float64, max time.Duration) (time.D
 		}
 	}
 	return time.Since(start), busy
+}
+
+// interval is the 95% bootstrap interval of the ratio of s's create p99
+// to base's.
+func (a apiResult) interval(s, base setting) (lo, hi float64) {
+	return ratioInterval(a.phases[s], a.phases[base], 99)
 }
 
 func (a apiResult) p(s setting, q float64) time.Duration {

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -244,12 +245,18 @@ func scrape(url, prefix string) (map[string]float64, error) {
 		return nil, err
 	}
 	defer resp.Body.Close()
+	return samples(resp.Body, prefix)
+}
+
+// samples parses Prometheus text, keeping the samples whose names start
+// with any of prefixes.
+func samples(r io.Reader, prefixes ...string) (map[string]float64, error) {
 	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.HasPrefix(line, prefix) {
+		if !slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(line, p) }) {
 			continue
 		}
 		i := strings.LastIndexByte(line, ' ')
