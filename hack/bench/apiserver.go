@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -205,94 +206,83 @@ func createMany(ctx context.Context, cl client.Client, issuer, prefix string, n 
 	return lat, cleanup, nil
 }
 
-// serverSlow reads gatewarden's admission latency histogram: how many
-// admissions it answered, and how many of them took more than 5 ms.
-func serverSlow(metrics string) [2]float64 {
-	m, err := scrape(metrics, "gatewarden_admission_duration_seconds_")
+// slowOver is the latency the phase reports count as slow: 5 ms, the
+// histograms' le="0.005" bucket.
+const slowOver = `le="0.005"`
+
+// gatewardenCounters are what gatewarden's metrics say about a phase: the
+// admissions it answered and those over 5 ms (its handler's histogram),
+// its finished garbage collections, and its clients' requests to the API
+// server.
+type gatewardenCounters struct{ admissions, slow, gc, requests float64 }
+
+func (c gatewardenCounters) minus(b gatewardenCounters) gatewardenCounters {
+	return gatewardenCounters{c.admissions - b.admissions, c.slow - b.slow, c.gc - b.gc, c.requests - b.requests}
+}
+
+// readGatewarden scrapes gatewarden's metrics once.
+func readGatewarden(metrics string) gatewardenCounters {
+	const admission = "gatewarden_admission_duration_seconds_"
+	m, err := scrape(metrics, admission, "go_gc_duration_seconds_count", "rest_client_requests_total")
 	if err != nil {
-		return [2]float64{}
+		return gatewardenCounters{}
 	}
-	var total, fast float64
+	var c gatewardenCounters
+	var fast float64
 	for k, v := range m {
 		switch {
-		case strings.HasPrefix(k, "gatewarden_admission_duration_seconds_count"):
-			total += v
-		case strings.HasPrefix(k, "gatewarden_admission_duration_seconds_bucket") && strings.Contains(k, `le="0.005"`):
+		case strings.HasPrefix(k, admission+"count"):
+			c.admissions += v
+		case strings.HasPrefix(k, admission+"bucket") && strings.Contains(k, slowOver):
 			fast += v
+		case k == "go_gc_duration_seconds_count":
+			c.gc += v
+		case strings.HasPrefix(k, "rest_client_requests_total"):
+			c.requests += v
 		}
 	}
-	return [2]float64{total, total - fast}
+	c.slow = c.admissions - fast
+	return c
 }
 
-// gcCycles is how many garbage collections gatewarden has finished.
-func gcCycles(metrics string) float64 {
-	m, err := scrape(metrics, "go_gc_duration_seconds_count")
-	if err != nil {
-		return 0
-	}
-	return m["go_gc_duration_seconds_count"]
+// apiCounters are what kube-apiserver's metrics say about a phase: its
+// webhook calls (apiserver_admission_webhook_admission_duration_seconds,
+// the round trip, TLS and HTTP included, every webhook) and those over
+// 5 ms, its finished garbage collections and the requests it served.
+type apiCounters struct{ calls, slow, gc, requests float64 }
+
+func (c apiCounters) minus(b apiCounters) apiCounters {
+	return apiCounters{c.calls - b.calls, c.slow - b.slow, c.gc - b.gc, c.requests - b.requests}
 }
 
-// restRequests is how many requests gatewarden's clients have made to the
-// API server.
-func restRequests(metrics string) float64 {
-	m, err := scrape(metrics, "rest_client_requests_total")
-	if err != nil {
-		return 0
-	}
-	total := 0.0
-	for _, v := range m {
-		total += v
-	}
-	return total
-}
-
-// apiCounters are kube-apiserver's finished garbage collections and
-// served requests.
-type apiCounters struct{ gc, requests float64 }
-
-func apiServerCounters(ctx context.Context, cfg *rest.Config) apiCounters {
-	var out apiCounters
-	for k, v := range apiServerMetrics(ctx, cfg, "go_gc_duration_seconds_count", "apiserver_request_total{") {
-		if strings.HasPrefix(k, "go_gc") {
-			out.gc += v
-		} else {
-			out.requests += v
-		}
-	}
-	return out
-}
-
-// apiServerMetrics reads kube-apiserver's samples whose names start with
-// any of prefixes; none when it cannot.
-func apiServerMetrics(ctx context.Context, cfg *rest.Config, prefixes ...string) map[string]float64 {
+// readAPIServer fetches kube-apiserver's metrics once.
+func readAPIServer(ctx context.Context, cfg *rest.Config) apiCounters {
+	const webhook = "apiserver_admission_webhook_admission_duration_seconds"
 	rc, err := rest.UnversionedRESTClientFor(withNegotiated(cfg))
 	if err != nil {
-		return nil
+		return apiCounters{}
 	}
 	body, err := rc.Get().AbsPath("/metrics").DoRaw(ctx)
 	if err != nil {
-		return nil
+		return apiCounters{}
 	}
-	m, _ := samples(bytes.NewReader(body), prefixes...)
-	return m
-}
-
-// webhookCalls reads the API server's webhook latency histogram
-// (apiserver_admission_webhook_admission_duration_seconds, every webhook):
-// how many calls, and how many took more than 5 ms.
-func webhookCalls(ctx context.Context, cfg *rest.Config) [2]float64 {
-	const name = "apiserver_admission_webhook_admission_duration_seconds"
-	var total, fast float64
-	for k, v := range apiServerMetrics(ctx, cfg, name) {
+	m, _ := samples(bytes.NewReader(body), webhook, "go_gc_duration_seconds_count", "apiserver_request_total{")
+	var c apiCounters
+	var fast float64
+	for k, v := range m {
 		switch {
-		case strings.HasPrefix(k, name+"_count"):
-			total += v
-		case strings.HasPrefix(k, name+"_bucket") && strings.Contains(k, `le="0.005"`):
+		case strings.HasPrefix(k, webhook+"_count"):
+			c.calls += v
+		case strings.HasPrefix(k, webhook+"_bucket") && strings.Contains(k, slowOver):
 			fast += v
+		case strings.HasPrefix(k, "go_gc"):
+			c.gc += v
+		case strings.HasPrefix(k, "apiserver_request_total"):
+			c.requests += v
 		}
 	}
-	return [2]float64{total, total - fast}
+	c.slow = c.calls - fast
+	return c
 }
 
 func withNegotiated(cfg *rest.Config) *rest.Config {
@@ -301,10 +291,9 @@ func withNegotiated(cfg *rest.Config) *rest.Config {
 	return c
 }
 
-// apiResult holds the create latencies of each setting, and the API
-// server's count of its webhook calls and of those over 5 ms.
+// apiResult holds the create latencies of each setting's phases, and the
+// API server's count of its webhook calls and of those over 5 ms.
 type apiResult struct {
-	lat         map[setting][]time.Duration
 	phases      map[setting][][]time.Duration
 	calls, slow map[setting]float64
 }
@@ -312,7 +301,7 @@ type apiResult struct {
 // measureCreates alternates the settings for rounds, n creates each, and
 // leaves gatewarden installed.
 func measureCreates(ctx context.Context, w *webhooks, n, rounds int, label string) (apiResult, error) {
-	res := apiResult{lat: map[setting][]time.Duration{}, phases: map[setting][][]time.Duration{}, calls: map[setting]float64{}, slow: map[setting]float64{}}
+	res := apiResult{phases: map[setting][][]time.Duration{}, calls: map[setting]float64{}, slow: map[setting]float64{}}
 	settings := []setting{withGatewarden, withNoop, withNone}
 	for i := 0; i < rounds; i++ {
 		// Each round starts with the next setting, so that none of them
@@ -333,11 +322,7 @@ func measureCreates(ctx context.Context, w *webhooks, n, rounds int, label strin
 			// informers busy for a while; a phase that started into that
 			// would measure it.
 			waited, busy := quietCPU(ctx, 0.25, 15*time.Second)
-			before := serverSlow(w.c.MetricsURL)
-			callsBefore := webhookCalls(ctx, w.c.Config)
-			gcBefore := gcCycles(w.c.MetricsURL)
-			apiBefore := apiServerCounters(ctx, w.c.Config)
-			restBefore := restRequests(w.c.MetricsURL)
+			gwBefore, apiBefore := readGatewarden(w.c.MetricsURL), readAPIServer(ctx, w.c.Config)
 			cpuBefore := readProcCPU(w.names)
 			lat, cleanup, err := createMany(ctx, w.cl, w.issuer, prefix, n)
 			// Before the deletes: what the creates cost, and what they
@@ -347,31 +332,26 @@ func measureCreates(ctx context.Context, w *webhooks, n, rounds int, label strin
 			if err != nil {
 				return res, err
 			}
+			gw, api := readGatewarden(w.c.MetricsURL).minus(gwBefore), readAPIServer(ctx, w.c.Config).minus(apiBefore)
 			sorted := append([]time.Duration(nil), lat...)
 			sort.Slice(sorted, func(a, b int) bool { return sorted[a] < sorted[b] })
 			server := ""
 			if s != withNone {
-				// The API server's own view of each webhook call: the
-				// round trip, TLS and HTTP included.
-				after := webhookCalls(ctx, w.c.Config)
-				calls, slow := after[0]-callsBefore[0], after[1]-callsBefore[1]
-				res.calls[s] += calls
-				res.slow[s] += slow
-				server = fmt.Sprintf("; API server: %.0f webhook calls, %.0f over 5 ms", calls, slow)
+				// The API server's own view of each webhook call.
+				res.calls[s] += api.calls
+				res.slow[s] += api.slow
+				server = fmt.Sprintf("; API server: %.0f webhook calls, %.0f over 5 ms", api.calls, api.slow)
 			}
 			if s == withGatewarden {
 				// Where a slow create's time went: gatewarden's own answer
 				// (its handler), or elsewhere (TLS, the API server, etcd).
-				after := serverSlow(w.c.MetricsURL)
-				server += fmt.Sprintf("; gatewarden answered %.0f admissions, %.0f of them in more than 5 ms, %.0f GC cycles", after[0]-before[0], after[1]-before[1], gcCycles(w.c.MetricsURL)-gcBefore)
+				server += fmt.Sprintf("; gatewarden answered %.0f admissions, %.0f of them in more than 5 ms, %.0f GC cycles", gw.admissions, gw.slow, gw.gc)
 			}
-			apiAfter := apiServerCounters(ctx, w.c.Config)
 			server += fmt.Sprintf("; CPU per create %s; kube-apiserver %.0f GC cycles, %.0f requests; gatewarden's own API requests %.0f",
-				cpu, apiAfter.gc-apiBefore.gc, apiAfter.requests-apiBefore.requests, restRequests(w.c.MetricsURL)-restBefore)
+				cpu, api.gc, api.requests, gw.requests)
 			fmt.Printf("  %s round %d %-14s creates: p50 %s p99 %s max %s%s (started after %s, CPU %.0f%% busy)\n", label, i+1, s,
 				loadgen.Ms(loadgen.Percentile(sorted, 50)), loadgen.Ms(loadgen.Percentile(sorted, 99)), loadgen.Ms(sorted[len(sorted)-1]), server,
 				waited.Round(100*time.Millisecond), 100*busy)
-			res.lat[s] = append(res.lat[s], lat...)
 			res.phases[s] = append(res.phases[s], lat)
 		}
 	}
@@ -404,8 +384,8 @@ func (a apiResult) interval(s, base setting) (lo, hi float64) {
 }
 
 func (a apiResult) p(s setting, q float64) time.Duration {
-	l := append([]time.Duration(nil), a.lat[s]...)
-	sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
+	l := slices.Concat(a.phases[s]...)
+	slices.Sort(l)
 	return loadgen.Percentile(l, q)
 }
 

@@ -238,14 +238,14 @@ func readMemory(pid int) (memory, error) {
 }
 
 // scrape reads the samples of a Prometheus text endpoint whose names start
-// with prefix: metric line (name and labels) to value.
-func scrape(url, prefix string) (map[string]float64, error) {
+// with any of prefixes: metric line (name and labels) to value.
+func scrape(url string, prefixes ...string) (map[string]float64, error) {
 	resp, err := http.Get(url)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	return samples(resp.Body, prefix)
+	return samples(resp.Body, prefixes...)
 }
 
 // samples parses Prometheus text, keeping the samples whose names start
