@@ -147,6 +147,8 @@ type Auditor struct {
 	pendingFull bool
 	// last is what the last completed run checked.
 	last lastRun
+	// written are the reports this replica wrote last (reportMemory).
+	written *reportMemory
 }
 
 // lastRun is what a run checked: run is runFull or runChanges; checked
@@ -201,6 +203,7 @@ func (r *runnable) Start(ctx context.Context) error {
 func (a *Auditor) init() {
 	a.once.Do(func() {
 		a.trigger = make(chan struct{}, 1)
+		a.written = newReportMemory()
 		a.Options = a.Options.withDefaults()
 		if a.Options.FetchRate > 0 {
 			a.pacer = rate.NewLimiter(rate.Limit(a.Options.FetchRate), a.Options.Workers)

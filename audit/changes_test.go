@@ -442,3 +442,96 @@ func TestAPIRuleUpdateRechecksSharersOnlyWhenItsWorkloadUseChanges(t *testing.T)
 	f.change(t, func(c *informertest.Cache) error { return c.Modify(protected) })
 	sameKeys(t, "checked after a jwt rule", f.runChanges(t).checked, objKey("APIRule", "team", "a"), objKey("APIRule", "team", "a2"))
 }
+
+// reportGets counts the reads of reports.
+type reportGets struct {
+	client.Client
+	n int
+}
+
+func (c *reportGets) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	c.n++
+	return c.Client.Get(ctx, key, obj, opts...)
+}
+
+// A run on changes updates the report it wrote last without reading it
+// back, and still ends with what a full run writes when someone else
+// changed or deleted the report in between.
+func TestReportsWrittenFromMemory(t *testing.T) {
+	f := newChangesFixture(t, changesObjects(t, newPKI(t))...)
+	gets := &reportGets{Client: f.reports}
+	f.a.Client = gets
+	full := func() reportBody {
+		t.Helper()
+		if err := f.a.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return f.report(t, "team")
+	}
+	// a's Service changes its findings (the sidecar warning names it).
+	expose := func(host, svc string) reportBody {
+		t.Helper()
+		f.change(t, func(c *informertest.Cache) error { return c.Modify(changesRule("team", "a", host, svc)) })
+		gets.n = 0
+		f.runChanges(t)
+		return f.report(t, "team")
+	}
+	stored := func() *unstructured.Unstructured {
+		t.Helper()
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(PolicyReportGVK)
+		if err := f.reports.Get(context.Background(), client.ObjectKey{Namespace: "team", Name: ReportName}, u); err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	check := func(what string, got reportBody) {
+		t.Helper()
+		if want := full(); !sameJSON(got, want) || len(got.Results) == 0 {
+			t.Errorf("%s:\n%+v\na full run:\n%+v", what, got, want)
+		}
+	}
+
+	got := expose("a.example.com", "echo")
+	if gets.n != 0 {
+		t.Errorf("the run read the report it wrote last %d times", gets.n)
+	}
+	check("from memory", got)
+
+	// Someone else updates the report: the update from memory conflicts,
+	// the run reads it and writes again, keeping their label.
+	u := stored()
+	u.SetLabels(map[string]string{ManagedByLabel: managedBy, "viewer": "seen"})
+	_ = unstructured.SetNestedSlice(u.Object, []any{}, "results")
+	if err := f.reports.Update(context.Background(), u); err != nil {
+		t.Fatal(err)
+	}
+	got = expose("a.example.com", "httpbin")
+	if gets.n != 1 {
+		t.Errorf("after someone else's update the run read the report %d times, want once", gets.n)
+	}
+	if l := stored().GetLabels(); l["viewer"] != "seen" {
+		t.Errorf("their label is gone: %v", l)
+	}
+	check("after a conflict", got)
+
+	// Someone deletes it: the update finds nothing, the run creates it.
+	if err := f.reports.Delete(context.Background(), stored()); err != nil {
+		t.Fatal(err)
+	}
+	check("after a delete", expose("a.example.com", "echo"))
+
+	// A change that leaves the findings as this replica wrote them writes
+	// nothing, even if someone else deleted the report meanwhile: the next
+	// full run, which lists the reports, writes it again.
+	if err := f.reports.Delete(context.Background(), stored()); err != nil {
+		t.Fatal(err)
+	}
+	f.change(t, func(c *informertest.Cache) error {
+		return c.Modify(changesRule("team", "a", "moved.example.com", "echo"))
+	})
+	f.runChanges(t)
+	if len(full().Results) == 0 {
+		t.Error("the full run did not write the deleted report again")
+	}
+}

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,10 +13,12 @@ import (
 	"strings"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -560,9 +563,16 @@ func full(ctx context.Context, c client.Reader, u *unstructured.Unstructured) (*
 
 // reportsIn reads gatewarden's reports of a format in namespaces, by
 // namespace: what a scoped run needs, without listing every report.
-func reportsIn(ctx context.Context, c client.Reader, f ReportFormat, namespaces []string) (map[string]*unstructured.Unstructured, error) {
+// A report this replica wrote last (mem) is taken as it wrote it, unread:
+// the update that follows fails on its resourceVersion if someone else
+// changed it since, and writeReports then reads it.
+func reportsIn(ctx context.Context, c client.Reader, f ReportFormat, namespaces []string, mem *reportMemory) (map[string]*unstructured.Unstructured, error) {
 	out := map[string]*unstructured.Unstructured{}
 	for _, ns := range namespaces {
+		if w := mem.get(f, ns); w != nil {
+			out[ns] = w.obj
+			continue
+		}
 		u := &unstructured.Unstructured{}
 		u.SetGroupVersionKind(f.GVK)
 		err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: ReportName}, u)
@@ -673,7 +683,7 @@ func (a *Auditor) report(ctx context.Context, outcomes []Outcome, found map[stri
 		if sc == nil {
 			ex, err = existingReports(ctx, a.Client, f, a.Options.Namespace, seen)
 		} else {
-			ex, err = reportsIn(ctx, a.Client, f, sc.namespaces)
+			ex, err = reportsIn(ctx, a.Client, f, sc.namespaces, a.written)
 			for _, u := range ex {
 				seen(u)
 			}
@@ -696,7 +706,7 @@ func (a *Auditor) report(ctx context.Context, outcomes []Outcome, found map[stri
 		if !ok {
 			continue // not listed: writing blind could duplicate or clobber
 		}
-		n, err := writeReports(ctx, a.Client, f, found, ex, a.Options.MaxResults)
+		n, err := writeReports(ctx, a.Client, f, found, ex, a.Options.MaxResults, a.written)
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -733,8 +743,9 @@ func (a *Auditor) report(ctx context.Context, outcomes []Outcome, found map[stri
 // writeReports makes each namespace's report of format f say what this run
 // found: created where missing, updated where changed, deleted where the
 // namespace no longer has anything gatewarden audits. It returns how many
-// findings the cap left out, by namespace.
-func writeReports(ctx context.Context, c client.Client, f ReportFormat, found map[string]*namespaceFindings, existing map[string]*unstructured.Unstructured, maxResults int) (map[string]int, error) {
+// findings the cap left out, by namespace. mem (may be nil) holds the
+// reports this replica wrote last.
+func writeReports(ctx context.Context, c client.Client, f ReportFormat, found map[string]*namespaceFindings, existing map[string]*unstructured.Unstructured, maxResults int, mem *reportMemory) (map[string]int, error) {
 	var errs []error
 	dropped := map[string]int{}
 	namespaces := make([]string, 0, len(found))
@@ -743,60 +754,110 @@ func writeReports(ctx context.Context, c client.Client, f ReportFormat, found ma
 	}
 	sort.Strings(namespaces)
 	for _, ns := range namespaces {
-		old, err := full(ctx, c, existing[ns])
-		if err != nil {
-			errs = append(errs, fmt.Errorf("reading %s %s/%s: %w", f, ns, ReportName, err))
-			continue
+		w := mem.get(f, ns)
+		ex := existing[ns]
+		if w != nil && (ex == nil || ex.GetResourceVersion() != w.obj.GetResourceVersion()) {
+			w = nil // changed since this replica wrote it, or gone
 		}
-		var previous map[string]time.Time
-		if old != nil {
-			previous = reportEntries(old)
+		n, err := writeReport(ctx, c, f, ns, found[ns], ex, w, maxResults, mem)
+		if w != nil && (apierrors.IsConflict(err) || apierrors.IsNotFound(err)) {
+			// Someone else wrote or deleted it after this replica did:
+			// read it and write again.
+			mem.forget(f, ns)
+			ex = stub(w.obj)
+			n, err = writeReport(ctx, c, f, ns, found[ns], ex, nil, maxResults, mem)
 		}
-		results, summary, n := reportContent(found[ns], previous, maxResults)
 		dropped[ns] = n
-		body := reportFields(f, results, summary, maxResults)
-		if old == nil {
-			u := &unstructured.Unstructured{Object: body}
-			u.SetGroupVersionKind(f.GVK)
-			u.SetNamespace(ns)
-			u.SetName(ReportName)
-			u.SetLabels(map[string]string{ManagedByLabel: managedBy})
-			setDropped(u, n)
-			// A namespace being deleted refuses new objects; its report
-			// would go with it anyway.
-			if err := c.Create(ctx, u); err != nil && !apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
-				errs = append(errs, fmt.Errorf("creating %s %s/%s: %w", f, ns, ReportName, err))
-			}
-			continue
-		}
-		u := old.DeepCopy()
-		changed := setDropped(u, n)
-		for k, v := range body {
-			if !sameJSON(old.Object[k], v) {
-				u.Object[k] = v
-				changed = true
-			}
-		}
-		if _, had := old.Object["configuration"]; had && body["configuration"] == nil {
-			delete(u.Object, "configuration")
-			changed = true
-		}
-		if !changed {
-			continue
-		}
-		if err := c.Update(ctx, u); err != nil {
-			errs = append(errs, fmt.Errorf("updating %s %s/%s: %w", f, ns, ReportName, err))
+		if err != nil {
+			errs = append(errs, err)
 		}
 	}
 	for ns, old := range existing {
 		if _, ok := found[ns]; ok {
 			continue
 		}
+		mem.forget(f, ns)
 		if err := c.Delete(ctx, old); err != nil && !apierrors.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("deleting %s %s/%s: %w", f, ns, ReportName, err))
 		}
 	}
 	return dropped, errors.Join(errs...)
+}
+
+// writeReport writes one namespace's report; ex is what exists (a stub, a
+// full report, or nil), w what this replica wrote last when ex is that.
+func writeReport(ctx context.Context, c client.Client, f ReportFormat, ns string, nf *namespaceFindings, ex *unstructured.Unstructured, w *writtenReport, maxResults int, mem *reportMemory) (int, error) {
+	old := ex
+	if w != nil {
+		old = w.obj
+	} else {
+		var err error
+		if old, err = full(ctx, c, ex); err != nil {
+			return 0, fmt.Errorf("reading %s %s/%s: %w", f, ns, ReportName, err)
+		}
+	}
+	var previous map[string]time.Time
+	if old != nil {
+		previous = reportEntries(old)
+	}
+	results, summary, n := reportContent(nf, previous, maxResults)
+	body := reportFields(f, results, summary, maxResults)
+	sums := checksums(body)
+	if old == nil {
+		u := &unstructured.Unstructured{Object: body}
+		u.SetGroupVersionKind(f.GVK)
+		u.SetNamespace(ns)
+		u.SetName(ReportName)
+		u.SetLabels(map[string]string{ManagedByLabel: managedBy})
+		setDropped(u, n)
+		// A namespace being deleted refuses new objects; its report
+		// would go with it anyway.
+		if err := c.Create(ctx, u); err != nil {
+			if apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
+				return n, nil
+			}
+			return n, fmt.Errorf("creating %s %s/%s: %w", f, ns, ReportName, err)
+		}
+		mem.put(f, ns, u, sums)
+		return n, nil
+	}
+	// The top level is copied, and the metadata, which setDropped may
+	// change: the rest of old is shared, and only replaced, never changed.
+	u := &unstructured.Unstructured{Object: make(map[string]any, len(old.Object))}
+	for k, v := range old.Object {
+		u.Object[k] = v
+	}
+	if md, ok := old.Object["metadata"].(map[string]any); ok {
+		u.Object["metadata"] = runtime.DeepCopyJSONValue(md)
+	}
+	changed := setDropped(u, n)
+	for k, v := range body {
+		same := false
+		if w != nil {
+			same = sameSum(w.sums, sums, k)
+		} else {
+			same = sameJSON(old.Object[k], v)
+		}
+		if !same {
+			u.Object[k] = v
+			changed = true
+		}
+	}
+	if _, had := old.Object["configuration"]; had && body["configuration"] == nil {
+		delete(u.Object, "configuration")
+		changed = true
+	}
+	if !changed {
+		if w == nil {
+			mem.put(f, ns, old, sums)
+		}
+		return n, nil
+	}
+	if err := c.Update(ctx, u); err != nil {
+		return n, fmt.Errorf("updating %s %s/%s: %w", f, ns, ReportName, err)
+	}
+	mem.put(f, ns, u, sums)
+	return n, nil
 }
 
 // clearReports deletes gatewarden's reports of a format it no longer writes.
@@ -808,6 +869,72 @@ func clearReports(ctx context.Context, c client.Client, existing map[string]*uns
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// rememberedReports bounds reportMemory: the namespaces a burst of changes
+// is in. A report holds up to MaxResults results.
+const rememberedReports = 16
+
+// reportMemory remembers the reports this replica wrote last, in a few
+// namespaces, with a checksum of each field it wrote. While the audit runs
+// on changes in a namespace (each second or so, with its Service's APIRules
+// re-checked), reading the report back before each update and comparing
+// the findings with it field by field cost more than the checks.
+type reportMemory struct {
+	c *lru.Cache[reportKey, *writtenReport]
+}
+
+type reportKey struct{ format, namespace string }
+
+type writtenReport struct {
+	// obj is the report as the API server answered the write; shared,
+	// never changed.
+	obj  *unstructured.Unstructured
+	sums map[string][sha256.Size]byte
+}
+
+func newReportMemory() *reportMemory {
+	c, _ := lru.New[reportKey, *writtenReport](rememberedReports)
+	return &reportMemory{c: c}
+}
+
+func (m *reportMemory) get(f ReportFormat, ns string) *writtenReport {
+	if m == nil {
+		return nil
+	}
+	w, _ := m.c.Get(reportKey{f.Resource, ns})
+	return w
+}
+
+func (m *reportMemory) put(f ReportFormat, ns string, u *unstructured.Unstructured, sums map[string][sha256.Size]byte) {
+	if m != nil {
+		m.c.Add(reportKey{f.Resource, ns}, &writtenReport{obj: u, sums: sums})
+	}
+}
+
+func (m *reportMemory) forget(f ReportFormat, ns string) {
+	if m != nil {
+		m.c.Remove(reportKey{f.Resource, ns})
+	}
+}
+
+// sameSum says whether a field's checksums agree; a field that did not
+// encode has none, and agrees with nothing.
+func sameSum(a, b map[string][sha256.Size]byte, k string) bool {
+	x, ok1 := a[k]
+	y, ok2 := b[k]
+	return ok1 && ok2 && x == y
+}
+
+// checksums are the SHA-256 of each field's JSON.
+func checksums(body map[string]any) map[string][sha256.Size]byte {
+	out := make(map[string][sha256.Size]byte, len(body))
+	for k, v := range body {
+		if b, err := json.Marshal(v); err == nil {
+			out[k] = sha256.Sum256(b)
+		}
+	}
+	return out
 }
 
 func sameJSON(a, b any) bool {

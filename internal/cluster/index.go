@@ -230,11 +230,75 @@ func (c *reader) VirtualServicesWithHost(ctx context.Context, hosts []string) ([
 }
 
 func (c *reader) APIRulesWithServiceIn(ctx context.Context, namespaces []string) ([]*apirule.APIRule, error) {
+	if keys := lowerUnique(namespaces); len(keys) == 1 {
+		if l, ok := c.apiRulesUnder(ctx, IndexAPIRuleServiceNamespace, keys[0]); ok {
+			return l, nil
+		}
+	}
 	found, ok := byKeys[client.Object](ctx, c.stores, "APIRule", IndexAPIRuleServiceNamespace, namespaces)
 	if !ok {
 		return listedAPIRulesWithServiceIn(ctx, c, namespaces)
 	}
 	return c.decodeAll(found), nil
+}
+
+// indexAnswers bounds the remembered answers of apiRulesUnder: the
+// namespaces an admission burst or an audit run is in.
+const indexAnswers = 16
+
+type answerKey struct{ index, key string }
+
+// indexAnswer is the sorted, decoded list of the APIRules under one index
+// key, and the stored objects it was made of.
+type indexAnswer struct {
+	of    map[any]struct{}
+	rules []*apirule.APIRule
+}
+
+// madeOf says whether objs are the objects the answer was made of.
+func (a *indexAnswer) madeOf(objs []any) bool {
+	if len(objs) != len(a.of) {
+		return false
+	}
+	for _, o := range objs {
+		if _, ok := a.of[o]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// apiRulesUnder lists the APIRules under one key of an APIRule index, by
+// namespace and name. Every APIRule admitted into a namespace, and every
+// one the audit re-checks there, asks for the namespace's APIRules (the
+// shared-workload check); sorting and decoding them on each ask made an
+// admission cost grow with them, and an audit run over them quadratic. An
+// informer replaces an object, never changes it, so while the index holds
+// the same objects the answer is the same: checking that is a map lookup
+// per object, without allocating.
+func (c *reader) apiRulesUnder(ctx context.Context, index, key string) ([]*apirule.APIRule, bool) {
+	idx := c.stores.get(ctx, "APIRule")
+	if idx == nil || c.answers == nil {
+		return nil, false
+	}
+	objs, err := idx.ByIndex(index, key)
+	if err != nil {
+		return nil, false
+	}
+	k := answerKey{index, key}
+	if a, ok := c.answers.Get(k); ok && a.madeOf(objs) {
+		return a.rules, true
+	}
+	l, ok := sortedObjects[client.Object](objs, "")
+	if !ok {
+		return nil, false
+	}
+	a := &indexAnswer{of: make(map[any]struct{}, len(objs)), rules: c.decodeAll(l)}
+	for _, o := range objs {
+		a.of[o] = struct{}{}
+	}
+	c.answers.Add(k, a)
+	return a.rules, true
 }
 
 // byKeys reads the objects of a kind under any of hosts (lower case) in an

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
+	"time"
 
 	networkingapi "istio.io/api/networking/v1alpha3"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
@@ -212,4 +213,69 @@ func TestCacheTrimsObjects(t *testing.T) {
 	if len(v.Spec.Http) != 0 || len(v.Spec.Hosts) != 2 {
 		t.Errorf("VirtualService spec kept: %v", fmt.Sprint(&v.Spec))
 	}
+}
+
+// An indexed list is remembered while its objects are the same ones, and
+// follows every create, update and delete under its key.
+func TestIndexedAnswerFollowsChanges(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	spec := func(host string) map[string]any { return map[string]any{"hosts": []any{host}} }
+	c, err := informertest.New(ctx, nil, nil, rule("a", "r1", spec("one.example.com")), rule("a", "r2", spec("two.example.com")),
+		rule("b", "other", spec("b.example.com")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := cluster.FromCache(c)
+	ask := func() []*apirule.APIRule {
+		t.Helper()
+		l, err := cluster.APIRulesWithServiceIn(ctx, st, []string{"a"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	hosts := func(l []*apirule.APIRule) []string {
+		var out []string
+		for _, r := range l {
+			out = append(out, r.Name+"="+r.Spec.Hosts[0])
+		}
+		return out
+	}
+	first, again := ask(), ask()
+	if want := []string{"r1=one.example.com", "r2=two.example.com"}; !reflect.DeepEqual(hosts(first), want) {
+		t.Fatalf("APIRules with a Service in a: %v, want %v", hosts(first), want)
+	}
+	if &first[0] != &again[0] {
+		t.Error("the same objects under the key were sorted and decoded again")
+	}
+	if l, _ := cluster.APIRulesWithServiceIn(ctx, st, []string{"b"}); !reflect.DeepEqual(names(l), []string{"b/other"}) {
+		t.Errorf("APIRules with a Service in b: %v", names(l))
+	}
+	eventually := func(what string, want []string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			got := hosts(ask())
+			if reflect.DeepEqual(got, want) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after %s: %v, want %v", what, got, want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if err := c.Modify(rule("a", "r1", spec("moved.example.com"))); err != nil {
+		t.Fatal(err)
+	}
+	eventually("an update", []string{"r1=moved.example.com", "r2=two.example.com"})
+	if err := c.Add(rule("a", "r0", spec("zero.example.com"))); err != nil {
+		t.Fatal(err)
+	}
+	eventually("a create", []string{"r0=zero.example.com", "r1=moved.example.com", "r2=two.example.com"})
+	if err := c.Delete(rule("a", "r2", nil)); err != nil {
+		t.Fatal(err)
+	}
+	eventually("a delete", []string{"r0=zero.example.com", "r1=moved.example.com"})
 }

@@ -36,7 +36,8 @@ var MeshConfigMap = client.ObjectKey{Namespace: "istio-system", Name: "istio"}
 // answered by listing and filtering.
 func FromReader(r client.Reader) State {
 	decoded, _ := lru.New[decodedKey, *apirule.APIRule](decodedAPIRules)
-	return &reader{r: r, mesh: MeshConfigMap, decoded: decoded, meshCache: &meshCache{}}
+	answers, _ := lru.New[answerKey, *indexAnswer](indexAnswers)
+	return &reader{r: r, mesh: MeshConfigMap, decoded: decoded, answers: answers, meshCache: &meshCache{}}
 }
 
 // decodedAPIRules bounds the memo of decoded APIRules. With the host index
@@ -64,6 +65,8 @@ type reader struct {
 	// object with the same resourceVersion has the same content. The
 	// values are shared between callers, which only read them.
 	decoded *lru.Cache[decodedKey, *apirule.APIRule]
+	// answers remembers indexed lists of APIRules (apiRulesUnder).
+	answers *lru.Cache[answerKey, *indexAnswer]
 	// indexed: r has the field indexes of Indexes. shared: r hands out
 	// its objects without copies when asked (the cache; others copy anyway).
 	indexed, shared bool

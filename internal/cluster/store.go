@@ -236,13 +236,22 @@ func storeList[T any](ctx context.Context, s *stores, kind, index, key, namespac
 	if err != nil {
 		return nil, false
 	}
+	if index == "" {
+		namespace = "" // the namespace index answered already
+	}
+	return sortedObjects[T](objs, namespace)
+}
+
+// sortedObjects are a store's objs as T, those in namespace only when it is
+// set, by namespace and name; false when one is not a T.
+func sortedObjects[T any](objs []any, namespace string) ([]T, bool) {
 	out := make([]T, 0, len(objs))
 	for _, o := range objs {
 		t, ok := o.(T)
 		if !ok {
 			return nil, false
 		}
-		if index != "" && namespace != "" {
+		if namespace != "" {
 			if m, err := meta.Accessor(o); err != nil || m.GetNamespace() != namespace {
 				continue
 			}
