@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -41,7 +39,6 @@ type webhooks struct {
 	c                *framework.Cluster
 	cl               client.Client
 	floor            *proc
-	floorClient      *http.Client
 	gatewarden, noop []byte
 	issuer           string
 	// names labels the pids of the webhook servers in the CPU figures.
@@ -60,10 +57,7 @@ func newWebhooks(c *framework.Cluster, cl client.Client, floor *proc) (*webhooks
 	if bytes.Equal(gw, noop) {
 		return nil, errors.New("the no-op rendering does not differ from gatewarden's")
 	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(c.PKI.CAPEM)
-	return &webhooks{c: c, cl: cl, floor: floor, gatewarden: gw, noop: noop, issuer: c.Issuer.Good(),
-		floorClient: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}}, nil
+	return &webhooks{c: c, cl: cl, floor: floor, gatewarden: gw, noop: noop, issuer: c.Issuer.Good()}, nil
 }
 
 // set installs a setting and waits until the API server acts on it.
@@ -109,7 +103,7 @@ func (w *webhooks) set(ctx context.Context, s setting) error {
 // gatewarden denies and of an APIRule without a gateway, which gatewarden's
 // mutating webhook defaults; the floor counts the reviews it answers.
 func (w *webhooks) probe(ctx context.Context) (setting, error) {
-	before, err := w.floorAnswered(ctx)
+	before, err := floorAnswered(ctx, w.floor)
 	if err != nil {
 		return "", err
 	}
@@ -129,7 +123,7 @@ func (w *webhooks) probe(ctx context.Context) (setting, error) {
 	} else if !strings.Contains(err.Error(), "gatewarden") {
 		return "", fmt.Errorf("probe APIRule: %w", err)
 	}
-	after, err := w.floorAnswered(ctx)
+	after, err := floorAnswered(ctx, w.floor)
 	if err != nil {
 		return "", err
 	}
@@ -144,12 +138,13 @@ func (w *webhooks) probe(ctx context.Context) (setting, error) {
 	return "", fmt.Errorf("mixed: gatewarden validating %v, mutating %v, floor answered %d reviews", validating, mutating, after-before)
 }
 
-func (w *webhooks) floorAnswered(ctx context.Context) (int64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, w.floor.url+"/stats", nil)
+// floorAnswered asks the floor how many reviews it has answered.
+func floorAnswered(ctx context.Context, floor *proc) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, floor.url+"/stats", nil)
 	if err != nil {
 		return 0, err
 	}
-	resp, err := w.floorClient.Do(req)
+	resp, err := floor.client.Do(req)
 	if err != nil {
 		return 0, err
 	}
@@ -296,6 +291,8 @@ func withNegotiated(cfg *rest.Config) *rest.Config {
 type apiResult struct {
 	phases      map[setting][][]time.Duration
 	calls, slow map[setting]float64
+	// paired: the settings' i-th phases ran together, interleaved.
+	paired bool
 }
 
 // measureCreates alternates the settings for rounds, n creates each, and
@@ -380,7 +377,20 @@ func quietCPU(ctx context.Context, threshold float64, max time.Duration) (time.D
 // interval is the 95% bootstrap interval of the ratio of s's create p99
 // to base's.
 func (a apiResult) interval(s, base setting) (lo, hi float64) {
-	return ratioInterval(a.phases[s], a.phases[base], 99)
+	return ratioInterval(a.phases[s], a.phases[base], 99, a.paired)
+}
+
+// ratio is s's pooled create p99 over base's.
+func (a apiResult) ratio(s, base setting) float64 {
+	return ratio(float64(a.p(s, 99)), float64(a.p(base, 99)))
+}
+
+// pairing names how interval resamples the phases.
+func (a apiResult) pairing() string {
+	if a.paired {
+		return " (paired)"
+	}
+	return ""
 }
 
 func (a apiResult) p(s setting, q float64) time.Duration {

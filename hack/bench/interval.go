@@ -16,17 +16,34 @@ const bootstrapIterations = 2000
 // percentiles of a's and b's latencies. Each setting's phases are resampled
 // whole, with replacement: what moves a p99 on a shared machine comes in
 // phases (one of them meets a burst of the API server's or etcd's own
-// work), so the phase, not the single create, is the independent unit. The
-// seed is fixed: a report reads the same on every print.
-func ratioInterval(a, b [][]time.Duration, q float64) (lo, hi float64) {
-	if len(a) == 0 || len(b) == 0 {
+// work), so the phase, not the single create, is the independent unit.
+// Paired phases (a[i] and b[i] ran interleaved, meeting the same bursts) are
+// drawn together, by the same index. The seed is fixed: a report reads the
+// same on every print.
+func ratioInterval(a, b [][]time.Duration, q float64, paired bool) (lo, hi float64) {
+	if len(a) == 0 || len(b) == 0 || (paired && len(a) != len(b)) {
 		return 0, 0
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	ratios := make([]float64, 0, bootstrapIterations)
+	draw := func(n int, into []int) []int {
+		into = into[:0]
+		for range n {
+			into = append(into, rng.IntN(n))
+		}
+		return into
+	}
 	var pa, pb []time.Duration
+	var ia, jb []int
 	for range bootstrapIterations {
-		pa, pb = resample(rng, a, pa[:0]), resample(rng, b, pb[:0])
+		ia = draw(len(a), ia)
+		pa = resample(a, ia, pa[:0])
+		ib := ia
+		if !paired {
+			jb = draw(len(b), jb)
+			ib = jb
+		}
+		pb = resample(b, ib, pb[:0])
 		if p := loadgen.Percentile(pb, q); p > 0 {
 			ratios = append(ratios, float64(loadgen.Percentile(pa, q))/float64(p))
 		}
@@ -39,10 +56,10 @@ func ratioInterval(a, b [][]time.Duration, q float64) (lo, hi float64) {
 	return at(0.025), at(0.975)
 }
 
-// resample draws len(phases) phases with replacement into into, sorted.
-func resample(rng *rand.Rand, phases [][]time.Duration, into []time.Duration) []time.Duration {
-	for range phases {
-		into = append(into, phases[rng.IntN(len(phases))]...)
+// resample puts the phases at idx into into, sorted.
+func resample(phases [][]time.Duration, idx []int, into []time.Duration) []time.Duration {
+	for _, i := range idx {
+		into = append(into, phases[i]...)
 	}
 	slices.Sort(into)
 	return into

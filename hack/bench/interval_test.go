@@ -28,7 +28,7 @@ func phasesOf(n int, base time.Duration, seed int) [][]time.Duration {
 
 func TestRatioInterval(t *testing.T) {
 	same := phasesOf(10, time.Millisecond, 0)
-	lo, hi := ratioInterval(same, same, 99)
+	lo, hi := ratioInterval(same, same, 99, false)
 	if lo > 1 || hi < 1 {
 		t.Errorf("one sample against itself: interval %.2f to %.2f leaves out 1", lo, hi)
 	}
@@ -36,7 +36,7 @@ func TestRatioInterval(t *testing.T) {
 		t.Errorf("equal settings: %s", got)
 	}
 	// Twice as slow in every phase: the whole interval is far above 1.2.
-	lo, hi = ratioInterval(phasesOf(10, 2*time.Millisecond, 3), phasesOf(10, time.Millisecond, 5), 99)
+	lo, hi = ratioInterval(phasesOf(10, 2*time.Millisecond, 3), phasesOf(10, time.Millisecond, 5), 99, false)
 	if lo <= 1.2 || hi < lo {
 		t.Errorf("twice as slow: interval %.2f to %.2f", lo, hi)
 	}
@@ -48,11 +48,34 @@ func TestRatioInterval(t *testing.T) {
 	}
 	// The phase is the unit: one slow phase among ten widens the interval
 	// beyond what the creates' count alone would give.
-	if lo, hi := ratioInterval(phasesOf(10, time.Millisecond, 0), phasesOf(10, time.Millisecond, 5), 99); hi-lo < 0.2 {
+	if lo, hi := ratioInterval(phasesOf(10, time.Millisecond, 0), phasesOf(10, time.Millisecond, 5), 99, false); hi-lo < 0.2 {
 		t.Errorf("spiky phases: interval %.2f to %.2f is too narrow to hold the phase-to-phase spread", lo, hi)
 	}
-	if lo, hi := ratioInterval(nil, same, 99); lo != 0 || hi != 0 {
+	if lo, hi := ratioInterval(nil, same, 99, false); lo != 0 || hi != 0 {
 		t.Errorf("no phases: %.2f to %.2f", lo, hi)
+	}
+}
+
+// Interleaved settings meet the same bursts: drawn in pairs, the slow
+// phases of one are matched with the other's, and a 10% slower setting is
+// told apart from an equal one, which unpaired draws cannot do.
+func TestRatioIntervalPaired(t *testing.T) {
+	base := phasesOf(10, time.Millisecond, 0)
+	slower := make([][]time.Duration, len(base))
+	for i, ph := range base {
+		for _, d := range ph {
+			slower[i] = append(slower[i], d*11/10)
+		}
+	}
+	lo, hi := ratioInterval(slower, base, 99, true)
+	if lo < 1.05 || hi > 1.15 {
+		t.Errorf("paired, 10%% slower in every phase: interval %.2f to %.2f, want about 1.10", lo, hi)
+	}
+	if ulo, uhi := ratioInterval(slower, base, 99, false); uhi-ulo < 2*(hi-lo) {
+		t.Errorf("unpaired %.2f to %.2f is not wider than paired %.2f to %.2f", ulo, uhi, lo, hi)
+	}
+	if lo, hi := ratioInterval(slower, base[:9], 99, true); lo != 0 || hi != 0 {
+		t.Errorf("paired phases of different counts: %.2f to %.2f", lo, hi)
 	}
 }
 

@@ -18,12 +18,16 @@
 //     run again, the resident size of both gatewardens, the objects the audit
 //     re-checks after one change of an APIRule, of a Service and of an
 //     unrelated Secret, and creates through the kube-apiserver with
-//     gatewarden, with the floor registered as a no-op webhook by the same
-//     chart-rendered configurations, and with no webhook, alternating; each
-//     phase starts once the machine is quiet, and the summary adds the API
-//     server's own count of webhook calls over 5 ms per setting; with -pin,
-//     the control plane and this program run on some CPUs and the webhook
-//     servers on others during those phases.
+//     gatewarden, with gatewarden with its audit off, with the floor
+//     registered as a no-op webhook by the same chart-rendered
+//     configurations, and with no webhook: each setting has a namespace of
+//     its own (the others' namespaces excluded in its configurations), and a
+//     phase creates in all of them by turns, so that the API server's own
+//     bursts fall on every setting alike (-interleave=false: one setting
+//     registered at a time, alternating phase by phase); each phase starts
+//     once the machine is quiet; with -pin, the control plane and this
+//     program run on some CPUs and the webhook servers on others during
+//     those phases.
 //
 // All traffic stays on 127.0.0.1. Everything it starts it stops, also on
 // SIGINT/SIGTERM.
@@ -79,6 +83,7 @@ type flags struct {
 	stored              []int
 	apiCreates          int
 	apiRounds           int
+	interleave          bool
 	profileDir          string
 	overallLimit        time.Duration
 	pin                 *cpuSplit
@@ -107,7 +112,8 @@ func main() {
 	flag.StringVar(&kinds, "kinds", strings.Join(loadgen.Kinds, ","), "kinds to compare with the floor (empty: none)")
 	flag.StringVar(&stored, "stored", "0,1000,10000", "numbers of stored APIRules to measure at, ascending (empty: none)")
 	flag.IntVar(&f.apiCreates, "api-creates", 300, "APIRule creates per kube-apiserver phase")
-	flag.IntVar(&f.apiRounds, "api-rounds", 10, "kube-apiserver phases per setting (gatewarden, no-op, none, alternating)")
+	flag.IntVar(&f.apiRounds, "api-rounds", 10, "kube-apiserver phases per setting")
+	flag.BoolVar(&f.interleave, "interleave", true, "each phase creates in every setting by turns (one namespace per setting; also gatewarden with the audit off); false: the settings alternate phase by phase, each registered alone")
 	flag.StringVar(&f.mainEnv, "main-env", "GOMEMLIMIT=512MiB", "environment of the framework's gatewarden, space-separated NAME=value (the chart sets GOMEMLIMIT to its memory limit, 512Mi)")
 	flag.StringVar(&f.mainPprof, "main-pprof", "", "pprof address of the framework's gatewarden (give --pprof-bind-address in -main-args): its heap profile is written to -profile-dir at each number of stored APIRules")
 	flag.StringVar(&f.profileDir, "profile-dir", "", "write gatewarden's CPU and allocation profiles per kind here")
@@ -314,7 +320,14 @@ func measureStored(ctx context.Context, f flags, c *framework.Cluster, cl client
 			}
 			fmt.Printf("  %s creates: %s\n", label, f.pin)
 		}
-		lr.api, err = measureCreates(ctx, hooks, f.apiCreates, f.apiRounds, label)
+		if f.interleave {
+			var il *interleaved
+			if il, err = newInterleaved(c, cl, fl, gw, hooks.names); err == nil {
+				lr.api, err = il.measure(ctx, f.apiCreates, f.apiRounds, label)
+			}
+		} else {
+			lr.api, err = measureCreates(ctx, hooks, f.apiCreates, f.apiRounds, label)
+		}
 		if f.pin != nil {
 			if rerr := f.pin.release(servers...); rerr != nil && err == nil {
 				err = rerr
@@ -347,16 +360,21 @@ func printLevels(levels []*levelResult) {
 			k.floor.Throughput, k.gw.Throughput, 100*k.throughputRatio(), loadgen.Ms(k.floor.P99), loadgen.Ms(k.gw.P99), k.p99Ratio(),
 			mib(l.main.rss)+" ("+mib(l.main.hwm)+")", mib(l.gw.rss)+" ("+mib(l.gw.hwm)+")",
 			loadgen.Ms(l.api.p(withGatewarden, 99)), loadgen.Ms(l.api.p(withNoop, 99)), loadgen.Ms(l.api.p(withNone, 99)),
-			ratio(float64(l.api.p(withGatewarden, 99)), float64(l.api.p(withNoop, 99))), strings.Join(audits, " / "))
+			l.api.ratio(withGatewarden, withNoop), strings.Join(audits, " / "))
 	}
 	fmt.Println("  create p50 (gatewarden / no-op / none):")
 	for _, l := range levels {
 		lo, hi := l.api.interval(withGatewarden, withNoop)
-		fmt.Printf("    stored=%d: %s / %s / %s, p99 ratio to no-op %.2fx (target at most %.1fx): %s; 95%% interval over phases %.2fx to %.2fx: %s\n", l.stored,
+		fmt.Printf("    stored=%d: %s / %s / %s, p99 ratio to no-op %.2fx (target at most %.1fx): %s; 95%% interval over phases%s %.2fx to %.2fx: %s\n", l.stored,
 			loadgen.Ms(l.api.p(withGatewarden, 50)), loadgen.Ms(l.api.p(withNoop, 50)), loadgen.Ms(l.api.p(withNone, 50)),
-			ratio(float64(l.api.p(withGatewarden, 99)), float64(l.api.p(withNoop, 99))), targetCreateP99Ratio,
-			verdict(ratio(float64(l.api.p(withGatewarden, 99)), float64(l.api.p(withNoop, 99))) <= targetCreateP99Ratio),
-			lo, hi, settled(lo, hi, targetCreateP99Ratio))
+			l.api.ratio(withGatewarden, withNoop), targetCreateP99Ratio, verdict(l.api.ratio(withGatewarden, withNoop) <= targetCreateP99Ratio),
+			l.api.pairing(), lo, hi, settled(lo, hi, targetCreateP99Ratio))
+		if len(l.api.phases[withAuditOff]) > 0 {
+			lo, hi := l.api.interval(withAuditOff, withNoop)
+			fmt.Printf("      with the audit off: p50 %s, p99 %s, ratio to no-op %.2fx, 95%% interval %.2fx to %.2fx: %s\n",
+				loadgen.Ms(l.api.p(withAuditOff, 50)), loadgen.Ms(l.api.p(withAuditOff, 99)), l.api.ratio(withAuditOff, withNoop),
+				lo, hi, settled(lo, hi, targetCreateP99Ratio))
+		}
 	}
 	fmt.Println("  median of the phases' create p99 (gatewarden / no-op / none):")
 	for _, l := range levels {
@@ -364,9 +382,13 @@ func printLevels(levels []*levelResult) {
 		fmt.Printf("    stored=%d: %s / %s / %s, ratio to no-op %.2fx\n", l.stored,
 			loadgen.Ms(g), loadgen.Ms(n), loadgen.Ms(medianPhase(l.api.phases[withNone], 99)), ratio(float64(g), float64(n)))
 	}
-	fmt.Println("  webhook calls over 5 ms, as the API server counted them (gatewarden / no-op):")
 	for _, l := range levels {
-		fmt.Printf("    stored=%d: %.0f of %.0f / %.0f of %.0f\n", l.stored,
+		if l.api.paired {
+			fmt.Printf("  admissions over 5 ms in gatewarden's handler (audit on / off), stored=%d: %.0f of %.0f / %.0f of %.0f\n", l.stored,
+				l.api.slow[withGatewarden], l.api.calls[withGatewarden], l.api.slow[withAuditOff], l.api.calls[withAuditOff])
+			continue
+		}
+		fmt.Printf("  webhook calls over 5 ms, as the API server counted them (gatewarden / no-op), stored=%d: %.0f of %.0f / %.0f of %.0f\n", l.stored,
 			l.api.slow[withGatewarden], l.api.calls[withGatewarden], l.api.slow[withNoop], l.api.calls[withNoop])
 	}
 	fmt.Println("  audit after one change (objects re-checked, seconds):")
@@ -397,7 +419,7 @@ func printLevels(levels []*levelResult) {
 			k.floor.Throughput, k.gw.Throughput, 100*k.throughputRatio(), k.p99Ratio(),
 			mib(l.main.rss), mib(l.main.hwm), mib(l.gw.rss),
 			loadgen.Ms(l.api.p(withGatewarden, 99)), loadgen.Ms(l.api.p(withNoop, 99)), loadgen.Ms(l.api.p(withNone, 99)),
-			ratio(float64(l.api.p(withGatewarden, 99)), float64(l.api.p(withNoop, 99))), strings.Join(audits, " / "))
+			l.api.ratio(withGatewarden, withNoop), strings.Join(audits, " / "))
 	}
 }
 

@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -68,6 +70,8 @@ type proc struct {
 	url  string
 	// metrics and pprof are gatewarden's endpoints ("" for the floor).
 	metrics, pprof string
+	// client trusts the floor's serving certificate (for its /stats).
+	client *http.Client
 }
 
 // startFloor runs this program's `floor` subcommand with the framework's
@@ -99,6 +103,9 @@ func startFloor(state string, c *framework.Cluster) (*proc, error) {
 	}
 	go func() { _, _ = io.Copy(p.log, out) }()
 	p.url = strings.TrimSpace(line)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(c.PKI.CAPEM)
+	p.client = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
 	logf("floor on %s (pid %d)", p.url, p.cmd.Process.Pid)
 	return p, nil
 }

@@ -11,7 +11,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gatewarden/gatewarden/hack/bench/loadgen"
@@ -36,14 +35,7 @@ func storedRule(i int, issuer string) *unstructured.Unstructured {
 // ensureNamespaces creates the stored rules' namespaces and Services.
 func ensureNamespaces(ctx context.Context, cl client.Client) error {
 	for i := 0; i < storedNamespaces; i++ {
-		ns := storedNamespace(i)
-		if err := cl.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil && !apierrors.IsAlreadyExists(err) {
-			return err
-		}
-		svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "httpbin", Namespace: ns},
-			Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "httpbin"},
-				Ports: []corev1.ServicePort{{Name: "http", Port: 8000, TargetPort: intstr.FromInt32(80)}}}}
-		if err := cl.Create(ctx, svc); err != nil && !apierrors.IsAlreadyExists(err) {
+		if err := ensureNamespace(ctx, cl, storedNamespace(i)); err != nil {
 			return err
 		}
 	}
