@@ -563,14 +563,14 @@ func full(ctx context.Context, c client.Reader, u *unstructured.Unstructured) (*
 
 // reportsIn reads gatewarden's reports of a format in namespaces, by
 // namespace: what a scoped run needs, without listing every report.
-// A report this replica wrote last (mem) is taken as it wrote it, unread:
-// the update that follows fails on its resourceVersion if someone else
-// changed it since, and writeReports then reads it.
+// A report this replica wrote last (mem) is not read: the update that
+// follows fails on its resourceVersion if someone else changed it since,
+// and writeReports then reads it.
 func reportsIn(ctx context.Context, c client.Reader, f ReportFormat, namespaces []string, mem *reportMemory) (map[string]*unstructured.Unstructured, error) {
 	out := map[string]*unstructured.Unstructured{}
 	for _, ns := range namespaces {
 		if w := mem.get(f, ns); w != nil {
-			out[ns] = w.obj
+			out[ns] = w.stub(f, ns)
 			continue
 		}
 		u := &unstructured.Unstructured{}
@@ -756,7 +756,7 @@ func writeReports(ctx context.Context, c client.Client, f ReportFormat, found ma
 	for _, ns := range namespaces {
 		w := mem.get(f, ns)
 		ex := existing[ns]
-		if w != nil && (ex == nil || ex.GetResourceVersion() != w.obj.GetResourceVersion()) {
+		if w != nil && (ex == nil || ex.GetResourceVersion() != w.rv) {
 			w = nil // changed since this replica wrote it, or gone
 		}
 		n, err := writeReport(ctx, c, f, ns, found[ns], ex, w, maxResults, mem)
@@ -764,7 +764,7 @@ func writeReports(ctx context.Context, c client.Client, f ReportFormat, found ma
 			// Someone else wrote or deleted it after this replica did:
 			// read it and write again.
 			mem.forget(f, ns)
-			ex = stub(w.obj)
+			ex = w.stub(f, ns)
 			n, err = writeReport(ctx, c, f, ns, found[ns], ex, nil, maxResults, mem)
 		}
 		dropped[ns] = n
@@ -787,23 +787,23 @@ func writeReports(ctx context.Context, c client.Client, f ReportFormat, found ma
 // writeReport writes one namespace's report; ex is what exists (a stub, a
 // full report, or nil), w what this replica wrote last when ex is that.
 func writeReport(ctx context.Context, c client.Client, f ReportFormat, ns string, nf *namespaceFindings, ex *unstructured.Unstructured, w *writtenReport, maxResults int, mem *reportMemory) (int, error) {
-	old := ex
+	var old *unstructured.Unstructured
+	var previous map[string]time.Time
 	if w != nil {
-		old = w.obj
+		previous = w.entries
 	} else {
 		var err error
 		if old, err = full(ctx, c, ex); err != nil {
 			return 0, fmt.Errorf("reading %s %s/%s: %w", f, ns, ReportName, err)
 		}
-	}
-	var previous map[string]time.Time
-	if old != nil {
-		previous = reportEntries(old)
+		if old != nil {
+			previous = reportEntries(old)
+		}
 	}
 	results, summary, n := reportContent(nf, previous, maxResults)
 	body := reportFields(f, results, summary, maxResults)
 	sums := checksums(body)
-	if old == nil {
+	if old == nil && w == nil {
 		u := &unstructured.Unstructured{Object: body}
 		u.SetGroupVersionKind(f.GVK)
 		u.SetNamespace(ns)
@@ -821,30 +821,45 @@ func writeReport(ctx context.Context, c client.Client, f ReportFormat, ns string
 		mem.put(f, ns, u, sums)
 		return n, nil
 	}
-	// The top level is copied, and the metadata, which setDropped may
-	// change: the rest of old is shared, and only replaced, never changed.
-	u := &unstructured.Unstructured{Object: make(map[string]any, len(old.Object))}
-	for k, v := range old.Object {
-		u.Object[k] = v
-	}
-	if md, ok := old.Object["metadata"].(map[string]any); ok {
-		u.Object["metadata"] = runtime.DeepCopyJSONValue(md)
-	}
-	changed := setDropped(u, n)
-	for k, v := range body {
-		same := false
-		if w != nil {
-			same = sameSum(w.sums, sums, k)
-		} else {
-			same = sameJSON(old.Object[k], v)
-		}
-		if !same {
+	var u *unstructured.Unstructured
+	changed := false
+	if w != nil {
+		// Every field of a report gatewarden wrote is its identity, its
+		// metadata or one of body's: the update is made of those.
+		u = &unstructured.Unstructured{Object: make(map[string]any, len(body)+3)}
+		u.Object["metadata"] = runtime.DeepCopyJSONValue(w.meta)
+		u.SetGroupVersionKind(f.GVK)
+		for k, v := range body {
 			u.Object[k] = v
+			changed = changed || !sameSum(w.sums, sums, k)
+		}
+		for k := range w.sums {
+			if _, ok := body[k]; !ok {
+				changed = true
+			}
+		}
+	} else {
+		// The top level is copied, and the metadata, which setDropped
+		// may change; the rest of old is replaced, never changed.
+		u = &unstructured.Unstructured{Object: make(map[string]any, len(old.Object))}
+		for k, v := range old.Object {
+			u.Object[k] = v
+		}
+		if md, ok := old.Object["metadata"].(map[string]any); ok {
+			u.Object["metadata"] = runtime.DeepCopyJSONValue(md)
+		}
+		for k, v := range body {
+			if !sameJSON(old.Object[k], v) {
+				u.Object[k] = v
+				changed = true
+			}
+		}
+		if _, had := old.Object["configuration"]; had && body["configuration"] == nil {
+			delete(u.Object, "configuration")
 			changed = true
 		}
 	}
-	if _, had := old.Object["configuration"]; had && body["configuration"] == nil {
-		delete(u.Object, "configuration")
+	if setDropped(u, n) {
 		changed = true
 	}
 	if !changed {
@@ -872,14 +887,15 @@ func clearReports(ctx context.Context, c client.Client, existing map[string]*uns
 }
 
 // rememberedReports bounds reportMemory: the namespaces a burst of changes
-// is in. A report holds up to MaxResults results.
+// is in.
 const rememberedReports = 16
 
-// reportMemory remembers the reports this replica wrote last, in a few
-// namespaces, with a checksum of each field it wrote. While the audit runs
-// on changes in a namespace (each second or so, with its Service's APIRules
-// re-checked), reading the report back before each update and comparing
-// the findings with it field by field cost more than the checks.
+// reportMemory remembers what this replica wrote last into the reports of a
+// few namespaces: enough to write the next update without reading the
+// report back and without comparing it field by field, not the report.
+// While the audit runs on changes in a namespace (each second or so, with
+// its Service's APIRules re-checked), those reads and comparisons cost more
+// than the checks.
 type reportMemory struct {
 	c *lru.Cache[reportKey, *writtenReport]
 }
@@ -887,10 +903,14 @@ type reportMemory struct {
 type reportKey struct{ format, namespace string }
 
 type writtenReport struct {
-	// obj is the report as the API server answered the write; shared,
-	// never changed.
-	obj  *unstructured.Unstructured
-	sums map[string][sha256.Size]byte
+	// rv and meta are the report's resourceVersion and metadata as the
+	// API server answered the write.
+	rv   string
+	meta map[string]any
+	// entries are its results' first-seen times (reportEntries); sums the
+	// checksums of the fields of reportFields it wrote.
+	entries map[string]time.Time
+	sums    map[string][sha256.Size]byte
 }
 
 func newReportMemory() *reportMemory {
@@ -906,16 +926,31 @@ func (m *reportMemory) get(f ReportFormat, ns string) *writtenReport {
 	return w
 }
 
+// put remembers u, which the caller no longer uses.
 func (m *reportMemory) put(f ReportFormat, ns string, u *unstructured.Unstructured, sums map[string][sha256.Size]byte) {
-	if m != nil {
-		m.c.Add(reportKey{f.Resource, ns}, &writtenReport{obj: u, sums: sums})
+	if m == nil {
+		return
 	}
+	meta, _ := u.Object["metadata"].(map[string]any)
+	m.c.Add(reportKey{f.Resource, ns}, &writtenReport{rv: u.GetResourceVersion(), meta: meta, entries: reportEntries(u), sums: sums})
 }
 
 func (m *reportMemory) forget(f ReportFormat, ns string) {
 	if m != nil {
 		m.c.Remove(reportKey{f.Resource, ns})
 	}
+}
+
+// stub stands for the remembered report where the reports that exist are
+// listed (stub).
+func (w *writtenReport) stub(f ReportFormat, ns string) *unstructured.Unstructured {
+	s := &unstructured.Unstructured{Object: map[string]any{stubMark: true}}
+	s.SetGroupVersionKind(f.GVK)
+	s.SetNamespace(ns)
+	s.SetName(ReportName)
+	s.SetResourceVersion(w.rv)
+	s.SetLabels(map[string]string{ManagedByLabel: managedBy})
+	return s
 }
 
 // sameSum says whether a field's checksums agree; a field that did not

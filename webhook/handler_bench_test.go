@@ -80,8 +80,11 @@ func benchObjects(b testing.TB, stored int) []client.Object {
 	for _, ns := range []string{"default", "kyma-system", "istio-system"} {
 		objs = append(objs, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
 	}
-	objs = append(objs,
-		informertest.PodMeta("default", "httpbin-1", map[string]string{"app": "httpbin"}),
+	// The workload is in the mesh: without a sidecar, Kyma refuses the
+	// APIRule and so does the sidecar check.
+	workload := informertest.PodMeta("default", "httpbin-1", map[string]string{"app": "httpbin"})
+	workload.SetAnnotations(map[string]string{"sidecar.istio.io/status": `{"containers":["istio-proxy"]}`})
+	objs = append(objs, workload,
 		informertest.PodMeta("istio-system", "ingress-1", map[string]string{"istio": "ingressgateway"}))
 	for i := range stored {
 		u := &unstructured.Unstructured{Object: loadgen.APIRuleV2(fmt.Sprintf("stored-%05d", i), fmt.Sprintf("stored-%05d.local.kyma.dev", i), "https://issuer.example.com")}
