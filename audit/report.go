@@ -570,7 +570,7 @@ func reportsIn(ctx context.Context, c client.Reader, f ReportFormat, namespaces 
 	out := map[string]*unstructured.Unstructured{}
 	for _, ns := range namespaces {
 		if w := mem.get(f, ns); w != nil {
-			out[ns] = w.stub(f, ns)
+			out[ns] = w.stub(f)
 			continue
 		}
 		u := &unstructured.Unstructured{}
@@ -764,7 +764,7 @@ func writeReports(ctx context.Context, c client.Client, f ReportFormat, found ma
 			// Someone else wrote or deleted it after this replica did:
 			// read it and write again.
 			mem.forget(f, ns)
-			ex = w.stub(f, ns)
+			ex = w.stub(f)
 			n, err = writeReport(ctx, c, f, ns, found[ns], ex, nil, maxResults, mem)
 		}
 		dropped[ns] = n
@@ -942,15 +942,11 @@ func (m *reportMemory) forget(f ReportFormat, ns string) {
 }
 
 // stub stands for the remembered report where the reports that exist are
-// listed (stub).
-func (w *writtenReport) stub(f ReportFormat, ns string) *unstructured.Unstructured {
-	s := &unstructured.Unstructured{Object: map[string]any{stubMark: true}}
-	s.SetGroupVersionKind(f.GVK)
-	s.SetNamespace(ns)
-	s.SetName(ReportName)
-	s.SetResourceVersion(w.rv)
-	s.SetLabels(map[string]string{ManagedByLabel: managedBy})
-	return s
+// listed (stub): its identity is in the metadata the API server answered.
+func (w *writtenReport) stub(f ReportFormat) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{Object: map[string]any{"metadata": w.meta}}
+	u.SetGroupVersionKind(f.GVK)
+	return stub(u)
 }
 
 // sameSum says whether a field's checksums agree; a field that did not

@@ -13,7 +13,9 @@ import (
 	"strings"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -72,31 +74,45 @@ func (w *webhooks) set(ctx context.Context, s setting) error {
 			return err
 		}
 	case withNone:
-		configs, err := objects(w.gatewarden)
-		if err != nil {
+		if err := deleteRendered(ctx, w.cl, w.gatewarden); err != nil {
 			return err
 		}
-		for _, u := range configs {
-			if err := w.cl.Delete(ctx, u); err != nil && !strings.Contains(err.Error(), "not found") {
-				return fmt.Errorf("deleting %s %s: %w", u.GetKind(), u.GetName(), err)
-			}
-		}
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	return waitFor(ctx, func() error {
 		got, err := w.probe(ctx)
-		if err == nil && got == s {
-			return nil
+		if err == nil && got != s {
+			err = fmt.Errorf("the API server still calls %q, want %q", got, s)
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the API server still calls %q after 30s, want %q (last error: %v)", got, s, err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
+		return err
+	})
+}
+
+// deleteRendered deletes the webhook configurations of a chart rendering.
+func deleteRendered(ctx context.Context, cl client.Client, rendered []byte) error {
+	configs, err := objects(rendered)
+	if err != nil {
+		return err
+	}
+	for _, u := range configs {
+		if err := cl.Delete(ctx, u); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("deleting %s %s: %w", u.GetKind(), u.GetName(), err)
 		}
 	}
+	return nil
+}
+
+// waitFor tries every 200 ms until try succeeds, for at most 30 s; then it
+// returns try's last error.
+func waitFor(ctx context.Context, try func() error) error {
+	var last error
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		last = try()
+		return last == nil, nil
+	})
+	if err != nil && last != nil && ctx.Err() == nil {
+		return fmt.Errorf("after 30s: %w", last)
+	}
+	return err
 }
 
 // probe tells which setting the API server acts on: dry-runs of a Gateway

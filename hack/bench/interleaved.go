@@ -15,7 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/gatewarden/gatewarden/e2e/framework"
 	"github.com/gatewarden/gatewarden/hack/bench/loadgen"
 )
 
@@ -40,22 +39,18 @@ func interleavedNamespace(s setting) string {
 // burst of the API server's or etcd's own work falls on every setting
 // alike, instead of on whichever setting was installed at that moment.
 type interleaved struct {
-	c         *framework.Cluster
-	cl        client.Client
-	issuer    string
-	rendered  map[setting][]byte
-	servers   map[setting]*proc
-	installed []byte // the framework's own rendering, restored at the end
-	names     map[int]string
+	// webhooks has the cluster, the framework's own rendering (restored at
+	// the end) and the floor.
+	*webhooks
+	rendered map[setting][]byte
+	servers  map[setting]*proc
 }
 
-func newInterleaved(c *framework.Cluster, cl client.Client, floor, auditOff *proc, names map[int]string) (*interleaved, error) {
-	w := &interleaved{c: c, cl: cl, issuer: c.Issuer.Good(), rendered: map[setting][]byte{}, names: names,
-		servers: map[setting]*proc{withGatewarden: {name: "gatewarden", metrics: c.MetricsURL}, withAuditOff: auditOff, withNoop: floor}}
-	var err error
-	if w.installed, err = c.RenderWebhooks(); err != nil {
-		return nil, err
-	}
+// newInterleaved renders the configurations; main is gatewarden with the
+// audit, auditOff the second gatewarden.
+func newInterleaved(hooks *webhooks, main, auditOff *proc) (*interleaved, error) {
+	w := &interleaved{webhooks: hooks, rendered: map[setting][]byte{},
+		servers: map[setting]*proc{withGatewarden: main, withAuditOff: auditOff, withNoop: hooks.floor}}
 	for _, s := range []setting{withGatewarden, withAuditOff, withNoop} {
 		var exclude []string
 		for _, o := range interleavedSettings {
@@ -67,7 +62,8 @@ func newInterleaved(c *framework.Cluster, cl client.Client, floor, auditOff *pro
 		if s != withGatewarden {
 			args = append(args, "--set", "webhook.url="+w.servers[s].url, "--set", "fullnameOverride="+interleavedNamespace(s))
 		}
-		if w.rendered[s], err = c.RenderWebhooks(args...); err != nil {
+		var err error
+		if w.rendered[s], err = w.c.RenderWebhooks(args...); err != nil {
 			return nil, err
 		}
 	}
@@ -88,38 +84,18 @@ func (w *interleaved) install(ctx context.Context) error {
 			return err
 		}
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		err := w.probe(ctx)
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("after 30s: %w", err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	return waitFor(ctx, func() error { return w.routes(ctx) })
 }
 
 // uninstall leaves the framework's registration of gatewarden alone, as
 // before install.
 func (w *interleaved) uninstall(ctx context.Context) error {
 	for _, s := range []setting{withAuditOff, withNoop} {
-		configs, err := objects(w.rendered[s])
-		if err != nil {
+		if err := deleteRendered(ctx, w.cl, w.rendered[s]); err != nil {
 			return err
 		}
-		for _, u := range configs {
-			if err := w.cl.Delete(ctx, u); err != nil && !apierrors.IsNotFound(err) {
-				return fmt.Errorf("deleting %s %s: %w", u.GetKind(), u.GetName(), err)
-			}
-		}
 	}
-	return w.c.Apply(ctx, w.installed)
+	return w.c.Apply(ctx, w.gatewarden)
 }
 
 // answered is how many admission reviews each server has answered.
@@ -139,9 +115,9 @@ func (w *interleaved) answered(ctx context.Context) (map[setting]float64, error)
 	return out, nil
 }
 
-// probe dry-runs an APIRule and a Gateway in each namespace and checks that
-// its own server, and no other, answered them.
-func (w *interleaved) probe(ctx context.Context) error {
+// routes dry-runs an APIRule and a Gateway in each namespace and checks
+// that its own server, and no other, answered them.
+func (w *interleaved) routes(ctx context.Context) error {
 	for _, s := range interleavedSettings {
 		ns := interleavedNamespace(s)
 		before, err := w.answered(ctx)

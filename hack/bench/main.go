@@ -322,7 +322,7 @@ func measureStored(ctx context.Context, f flags, c *framework.Cluster, cl client
 		}
 		if f.interleave {
 			var il *interleaved
-			if il, err = newInterleaved(c, cl, fl, gw, hooks.names); err == nil {
+			if il, err = newInterleaved(hooks, mainProc, gw); err == nil {
 				lr.api, err = il.measure(ctx, f.apiCreates, f.apiRounds, label)
 			}
 		} else {

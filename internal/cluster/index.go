@@ -278,7 +278,7 @@ func (a *indexAnswer) madeOf(objs []any) bool {
 // per object, without allocating.
 func (c *reader) apiRulesUnder(ctx context.Context, index, key string) ([]*apirule.APIRule, bool) {
 	idx := c.stores.get(ctx, "APIRule")
-	if idx == nil || c.answers == nil {
+	if idx == nil {
 		return nil, false
 	}
 	objs, err := idx.ByIndex(index, key)
