@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -282,13 +283,27 @@ func respond(gvk schema.GroupVersionKind, name string, res *review.Result) (*adm
 // DenialMessage reads like the API server's own validation errors:
 // `APIRule "x" is invalid: [field: message [check], ...]`.
 func DenialMessage(gvk schema.GroupVersionKind, name string, vs []core.Finding) string {
-	parts := make([]string, 0, len(vs))
+	var b strings.Builder
+	n := len(gvk.Kind) + len(name) + 20
 	for _, v := range vs {
-		parts = append(parts, v.String())
+		n += len(v.Field) + len(v.Message) + len(v.Check) + len(v.Note) + 10
 	}
-	body := strings.Join(parts, ", ")
-	if len(parts) > 1 {
-		body = "[" + body + "]"
+	b.Grow(n)
+	b.WriteString(gvk.Kind)
+	b.WriteByte(' ')
+	b.WriteString(strconv.Quote(name))
+	b.WriteString(" is invalid: ")
+	if len(vs) > 1 {
+		b.WriteByte('[')
 	}
-	return fmt.Sprintf("%s %q is invalid: %s", gvk.Kind, name, body)
+	for i, v := range vs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		v.WriteLine(&b)
+	}
+	if len(vs) > 1 {
+		b.WriteByte(']')
+	}
+	return b.String()
 }

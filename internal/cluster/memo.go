@@ -24,13 +24,17 @@ func Memo(s State) State {
 	if _, ok := s.(*memo); ok {
 		return s
 	}
-	return &memo{s: s, answers: map[memoKey]memoAnswer{}}
+	return &memo{s: s}
 }
 
+// memo keeps its first answers in an array: most reviews ask a handful of
+// questions, and a map's first table is larger than all of them.
 type memo struct {
-	s       State
-	mu      sync.Mutex
-	answers map[memoKey]memoAnswer
+	s    State
+	mu   sync.Mutex
+	few  [4]memoEntry
+	n    int
+	more map[memoKey]memoAnswer
 }
 
 type memoKey struct {
@@ -42,17 +46,53 @@ type memoAnswer struct {
 	err error
 }
 
+type memoEntry struct {
+	key memoKey
+	memoAnswer
+}
+
+func (m *memo) load(key memoKey) (memoAnswer, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.loadLocked(key)
+}
+
+func (m *memo) loadLocked(key memoKey) (memoAnswer, bool) {
+	for i := range m.n {
+		if m.few[i].key == key {
+			return m.few[i].memoAnswer, true
+		}
+	}
+	a, ok := m.more[key]
+	return a, ok
+}
+
+// store keeps a, unless a concurrent asker's answer is already kept: that
+// one is returned, so that every asker sees the same.
+func (m *memo) store(key memoKey, a memoAnswer) memoAnswer {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if kept, ok := m.loadLocked(key); ok {
+		return kept
+	}
+	switch {
+	case m.n < len(m.few):
+		m.few[m.n] = memoEntry{key, a}
+		m.n++
+	case m.more == nil:
+		m.more = map[memoKey]memoAnswer{key: a}
+	default:
+		m.more[key] = a
+	}
+	return a
+}
+
 // ask answers key from the memo, or from fetch once.
 func ask[T any](m *memo, key memoKey, fetch func() (T, error)) (T, error) {
-	m.mu.Lock()
-	a, ok := m.answers[key]
-	m.mu.Unlock()
+	a, ok := m.load(key)
 	if !ok {
 		v, err := fetch()
-		a = memoAnswer{v, err}
-		m.mu.Lock()
-		m.answers[key] = a
-		m.mu.Unlock()
+		a = m.store(key, memoAnswer{v, err})
 	}
 	v, _ := a.v.(T)
 	return v, a.err

@@ -32,14 +32,28 @@ type Finding struct {
 
 // String reads like a kubectl error line: the field, what is wrong, the check.
 func (f Finding) String() string {
-	s := f.Message + " [" + f.Check + "]"
+	var b strings.Builder
+	b.Grow(len(f.Field) + len(f.Message) + len(f.Check) + len(f.Note) + 8)
+	f.WriteLine(&b)
+	return b.String()
+}
+
+// WriteLine appends String's line to b, for messages that join several
+// findings without a string per finding.
+func (f Finding) WriteLine(b *strings.Builder) {
 	if f.Field != "" {
-		s = f.Field + ": " + s
+		b.WriteString(f.Field)
+		b.WriteString(": ")
 	}
+	b.WriteString(f.Message)
+	b.WriteString(" [")
+	b.WriteString(f.Check)
+	b.WriteByte(']')
 	if f.Note != "" {
-		s += " (" + f.Note + ")"
+		b.WriteString(" (")
+		b.WriteString(f.Note)
+		b.WriteByte(')')
 	}
-	return s
 }
 
 // Result is what a check produced for one object, for metrics.
