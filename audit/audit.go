@@ -149,6 +149,8 @@ type Auditor struct {
 	last lastRun
 	// written are the reports this replica wrote last (reportMemory).
 	written *reportMemory
+	// texts holds one copy of the strings the findings in state repeat.
+	texts texts
 }
 
 // lastRun is what a run checked: run is runFull or runChanges; checked
@@ -354,8 +356,11 @@ func (a *Auditor) runFull(ctx context.Context) error {
 	}
 	state := map[string]map[string]*objectFindings{}
 	objs := make([]*objectFindings, len(outcomes))
+	// Every object's findings are made anew: texts only the old ones used
+	// go with them.
+	a.texts = texts{}
 	for i, o := range outcomes {
-		of := findingsOf(o, start)
+		of := findingsOf(o, start, &a.texts)
 		objs[i] = of
 		if state[of.namespace] == nil {
 			state[of.namespace] = map[string]*objectFindings{}

@@ -158,7 +158,7 @@ func (a *Auditor) RunChanges(ctx context.Context) error {
 		obj := o.Target.Object
 		ns, key := obj.GetNamespace(), objKey(o.Target.GVK.Kind, obj.GetNamespace(), obj.GetName())
 		drop(ns, key)
-		of := findingsOf(o, start)
+		of := findingsOf(o, start, &a.texts)
 		replaced[of.prefix] = true
 		if a.state[ns] == nil {
 			a.state[ns] = map[string]*objectFindings{}

@@ -162,15 +162,17 @@ type entry struct {
 	Category string
 	Check    string
 	Field    string
-	// Message and Note are the finding's own strings, shared with it; the
-	// report message (message()) is composed when a report is written, so
-	// an audit of many objects holds each message once.
+	// Message and Note are the finding's own strings, one copy for every
+	// entry that says the same (texts); the report message (message()) is
+	// composed when a report is written, so an audit of many objects holds
+	// each message once.
 	Message string
 	Note    string
 	// Exception names the GatewardenException of a skip result.
 	Exception string
-	Ref       objectRef
-	Since     time.Time
+	// Ref is the object's, one for all of its entries.
+	Ref   *objectRef
+	Since time.Time
 }
 
 type objectRef struct {
@@ -269,18 +271,41 @@ type objectFindings struct {
 	pass, skip int
 }
 
+// texts keeps one copy of each string the findings repeat across objects.
+// A check says the same about every APIRule of one workload (10,000
+// APIRules sharing 100 Services held 12.5 MB of copies of the same 100
+// messages), and every object of a kind has the same field paths and API
+// version. A full run starts it anew; between full runs it holds what the
+// runs on changes added, up to maxTexts.
+type texts struct{ m map[string]string }
+
+// maxTexts bounds texts: past it, it starts over. The findings keep
+// their strings either way; only later copies are no longer shared.
+const maxTexts = 1 << 16
+
+func (t *texts) get(s string) string {
+	if c, ok := t.m[s]; ok {
+		return c
+	}
+	if t.m == nil || len(t.m) >= maxTexts {
+		t.m = map[string]string{}
+	}
+	t.m[s] = s
+	return s
+}
+
 // findingsOf turns one outcome into the object's findings.
-func findingsOf(o Outcome, now time.Time) *objectFindings {
+func findingsOf(o Outcome, now time.Time, t *texts) *objectFindings {
 	obj := o.Target.Object
 	ns := obj.GetNamespace()
 	of := &objectFindings{namespace: ns, prefix: objectKey(string(obj.GetUID()), ns, o.Target.GVK.Kind, obj.GetName())}
-	ref := objectRef{APIVersion: o.Target.GVK.GroupVersion().String(), Kind: o.Target.GVK.Kind,
+	ref := &objectRef{APIVersion: t.get(o.Target.GVK.GroupVersion().String()), Kind: o.Target.GVK.Kind,
 		Namespace: ns, Name: obj.GetName(), UID: string(obj.GetUID())}
 	add := func(result string, fs []core.Finding) {
 		for _, f := range fs {
-			of.entries = append(of.entries, entry{Result: result, Check: f.Check, Field: f.Field,
+			of.entries = append(of.entries, entry{Result: result, Check: f.Check, Field: t.get(f.Field),
 				Severity: Severity(f, result == ResultFail), Category: Category(f.Check, o.Target.GVK.Kind),
-				Message: f.Message, Ref: ref, Since: now})
+				Message: t.get(f.Message), Ref: ref, Since: now})
 		}
 	}
 	add(ResultFail, o.Result.Violations)
@@ -296,15 +321,15 @@ func findingsOf(o Outcome, now time.Time) *objectFindings {
 	for _, f := range excepted {
 		// The report says which exception lets the finding through, and
 		// until when (the note), so a reviewer sees both at a glance.
-		of.entries = append(of.entries, entry{Result: ResultSkip, Check: f.Check, Field: f.Field,
+		of.entries = append(of.entries, entry{Result: ResultSkip, Check: f.Check, Field: t.get(f.Field),
 			Severity: SeverityInfo, Category: Category(f.Check, o.Target.GVK.Kind),
-			Message: f.Message, Note: f.Note, Exception: f.Exception, Ref: ref, Since: now})
+			Message: t.get(f.Message), Note: t.get(f.Note), Exception: f.Exception, Ref: ref, Since: now})
 	}
 	if o.Result.Exempt != "" {
 		// One result per object rather than per check: the namespace,
 		// not any check, decided.
 		of.entries = append(of.entries, entry{Result: ResultSkip, Check: InternalCheck, Severity: SeverityInfo,
-			Category: Category(InternalCheck, o.Target.GVK.Kind), Message: o.Result.Exempt, Ref: ref, Since: now})
+			Category: Category(InternalCheck, o.Target.GVK.Kind), Message: t.get(o.Result.Exempt), Ref: ref, Since: now})
 		return of
 	}
 	of.pass, of.skip = o.Pass, o.Skipped

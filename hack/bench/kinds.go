@@ -46,6 +46,10 @@ func compareKind(ctx context.Context, f flags, base loadgen.Options, kind, issue
 	}
 	for i := 0; i < f.rounds; i++ {
 		for _, s := range []*proc{fl, gw} {
+			// Background work (an informer relisting, the audit's run
+			// after a growth, the last round's collections) would fall on
+			// whichever server's round it overlaps.
+			waited, busy := quietCPU(ctx, 0.25, 15*time.Second)
 			o := base
 			o.URL, o.MaxDuration = s.url, duration
 			before, srvBefore, genBefore := readCPU(), cpuSeconds(s.pid()), cpuSeconds(0)
@@ -62,8 +66,9 @@ func compareKind(ctx context.Context, f flags, base loadgen.Options, kind, issue
 				}
 				return fmt.Sprintf("%.0f µs", 1e6*sec/float64(r.Requests))
 			}
-			fmt.Printf("  %s round %d %-10s %s; CPU per request: server %s, load generator %s; %s\n", label, i+1, s.name, r,
-				perReq(cpuSeconds(s.pid())-srvBefore), perReq(cpuSeconds(0)-genBefore), readCPU().since(before))
+			fmt.Printf("  %s round %d %-10s %s; CPU per request: server %s, load generator %s; %s (started after %s, CPU %.0f%% busy)\n", label, i+1, s.name, r,
+				perReq(cpuSeconds(s.pid())-srvBefore), perReq(cpuSeconds(0)-genBefore), readCPU().since(before),
+				waited.Round(100*time.Millisecond), 100*busy)
 			if r.Errors > 0 {
 				fmt.Printf("    first error: %s\n", r.FirstError)
 			}
