@@ -873,8 +873,11 @@ func writeReport(ctx context.Context, c client.Client, f ReportFormat, ns string
 		if md, ok := old.Object["metadata"].(map[string]any); ok {
 			u.Object["metadata"] = runtime.DeepCopyJSONValue(md)
 		}
+		// body's fields were encoded once for sums; old's are encoded
+		// here, to the same checksums when they are the same.
 		for k, v := range body {
-			if !sameJSON(old.Object[k], v) {
+			x, ok := checksum(old.Object[k])
+			if y, has := sums[k]; !ok || !has || x != y {
 				u.Object[k] = v
 				changed = true
 			}
@@ -982,19 +985,23 @@ func sameSum(a, b map[string][sha256.Size]byte, k string) bool {
 	return ok1 && ok2 && x == y
 }
 
-// checksums are the SHA-256 of each field's JSON.
+// checksums are the SHA-256 of each field's JSON, for the fields that
+// encode.
 func checksums(body map[string]any) map[string][sha256.Size]byte {
 	out := make(map[string][sha256.Size]byte, len(body))
 	for k, v := range body {
-		if b, err := json.Marshal(v); err == nil {
-			out[k] = sha256.Sum256(b)
+		if x, ok := checksum(v); ok {
+			out[k] = x
 		}
 	}
 	return out
 }
 
-func sameJSON(a, b any) bool {
-	x, err1 := json.Marshal(a)
-	y, err2 := json.Marshal(b)
-	return err1 == nil && err2 == nil && string(x) == string(y)
+// checksum is the SHA-256 of v's JSON; false when v does not encode.
+func checksum(v any) ([sha256.Size]byte, bool) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return [sha256.Size]byte{}, false
+	}
+	return sha256.Sum256(b), true
 }

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -399,4 +400,10 @@ func TestEveryCheckHasACategory(t *testing.T) {
 			t.Errorf("check %s: category %q, want %q", c.ID, got, want)
 		}
 	}
+}
+
+func sameJSON(a, b any) bool {
+	x, err1 := json.Marshal(a)
+	y, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && string(x) == string(y)
 }
