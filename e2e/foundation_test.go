@@ -5,12 +5,18 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/gatewarden/gatewarden/e2e/framework"
+	"github.com/gatewarden/gatewarden/internal/gcpace"
 )
 
 const mutualGateway = `
@@ -193,6 +199,37 @@ func TestMetricsExposed(t *testing.T) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}
+}
+
+// The chart's memory limit reaches gatewarden as GOMEMLIMIT, and gatewarden
+// paces its collector to a share of it: with the little this suite stores,
+// the heap may grow by gcpace.MaxPercent between collections.
+func TestCollectorPacedToTheMemoryLimit(t *testing.T) {
+	requireLocal(t)
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	chartEnv, err := framework.ChartEnv(root)
+	if err != nil || len(chartEnv) != 1 {
+		t.Fatalf("the chart's environment: %v, %v", chartEnv, err)
+	}
+	limit, err := metricValue("go_gc_gomemlimit_bytes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprintf("GOMEMLIMIT=%.0f", limit); got != chartEnv[0] {
+		t.Errorf("gatewarden runs with %s, the chart gives %s", got, chartEnv[0])
+	}
+	// The pacer chooses after each collection; an idle Go process still
+	// collects every two minutes.
+	var gogc float64
+	for deadline := time.Now().Add(150 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
+		if gogc, err = metricValue("go_gc_gogc_percent"); err == nil && gogc == gcpace.MaxPercent {
+			return
+		}
+	}
+	t.Fatalf("go_gc_gogc_percent is %v (%v), want %d", gogc, err, gcpace.MaxPercent)
 }
 
 // The webhook's TLS: 1.2 at least, and HTTP/2 off unless --enable-http2

@@ -5,10 +5,12 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -16,6 +18,7 @@ import (
 	"time"
 
 	certmanagerv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -36,6 +39,7 @@ import (
 
 	"github.com/gatewarden/gatewarden/audit"
 	"github.com/gatewarden/gatewarden/internal/cluster"
+	"github.com/gatewarden/gatewarden/internal/gcpace"
 	"github.com/gatewarden/gatewarden/internal/selfcert"
 	"github.com/gatewarden/gatewarden/internal/trust"
 	"github.com/gatewarden/gatewarden/review"
@@ -59,6 +63,7 @@ type serveFlags struct {
 	objectFetches    int
 	objectFetchConc  int
 	shutdownDelay    time.Duration
+	gcHeapShare      float64
 
 	auditInterval           time.Duration
 	auditDebounce           time.Duration
@@ -103,6 +108,7 @@ func newServeCmd() *cobra.Command {
 	fs.IntVar(&f.objectFetches, "object-fetches", trust.DefaultObjectFetches, "issuer and JWKS fetches one admission may start (cache hits are free); later URLs are reported as not checked (0: no bound)")
 	fs.IntVar(&f.objectFetchConc, "object-fetch-concurrency", trust.DefaultObjectFetchConcurrency, "fetches one admission may have in flight at once (0: no bound)")
 	fs.DurationVar(&f.shutdownDelay, "shutdown-delay", 5*time.Second, "after SIGTERM, keep serving this long (reporting not ready) so in-flight and late-routed admissions finish")
+	fs.Float64Var(&f.gcHeapShare, "gc-heap-share", 0.25, "let the heap grow between garbage collections up to this share of GOMEMLIMIT while what is live is small against it (GOGC 100 to 300, chosen after each collection); 0, no GOMEMLIMIT or an explicit GOGC: Go's own pacing")
 	fs.DurationVar(&f.auditInterval, "audit-interval", 10*time.Minute, "re-check stored objects this often, and soon after what they depend on changes (0 disables the audit)")
 	fs.DurationVar(&f.auditDebounce, "audit-debounce", 10*time.Second, "after a change of what stored objects depend on, wait this long for more changes before re-checking the objects that depend on them")
 	fs.IntVar(&f.auditWorkers, "audit-workers", 4, "objects the audit checks at once")
@@ -119,6 +125,26 @@ func newServeCmd() *cobra.Command {
 	fs.StringVar(&f.validatingWebhookConfigName, "validating-webhook-config-name", "gatewarden", "ValidatingWebhookConfiguration that gets the CA")
 	fs.StringVar(&f.mutatingWebhookConfigName, "mutating-webhook-config-name", "gatewarden", "MutatingWebhookConfiguration that gets the CA; empty: none")
 	return cmd
+}
+
+// paceCollector starts gcpace unless the operator chose GOGC or no limit
+// gives it a target.
+func (f *serveFlags) paceCollector(log logr.Logger) *gcpace.Pacer {
+	if f.gcHeapShare == 0 {
+		return nil
+	}
+	if v, set := os.LookupEnv("GOGC"); set {
+		log.Info("GOGC is set; the garbage collector paces by it", "GOGC", v)
+		return nil
+	}
+	limit := debug.SetMemoryLimit(-1)
+	if limit == math.MaxInt64 {
+		log.Info("GOMEMLIMIT is not set; the garbage collector paces by Go's default GOGC")
+		return nil
+	}
+	p := gcpace.Start(uint64(float64(limit) * f.gcHeapShare))
+	log.Info("garbage collector paced", "heapTarget", p.Target(), "GOMEMLIMIT", limit, "minGOGC", gcpace.MinPercent, "maxGOGC", gcpace.MaxPercent)
+	return p
 }
 
 func restConfig(path string) (*rest.Config, error) {
@@ -168,6 +194,12 @@ func watched() []client.Object {
 func serve(f *serveFlags) error {
 	ctrl.SetLogger(zap.New())
 	log := ctrl.Log.WithName("gatewarden")
+	if f.gcHeapShare < 0 || f.gcHeapShare >= 1 {
+		return fmt.Errorf("--gc-heap-share %g: want at least 0 and less than 1", f.gcHeapShare)
+	}
+	if p := f.paceCollector(log); p != nil {
+		defer p.Stop()
+	}
 	cfg, err := f.loadConfig()
 	if err != nil {
 		return err

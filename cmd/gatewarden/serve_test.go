@@ -1,7 +1,12 @@
 package main
 
 import (
+	"math"
+	"os"
+	"runtime/debug"
 	"testing"
+
+	"github.com/go-logr/logr"
 )
 
 // The serve cache holds every ConfigMap of the gateway namespaces (client
@@ -41,6 +46,54 @@ func TestConfigMapNamespaces(t *testing.T) {
 				if c.FieldSelector == nil || c.FieldSelector.String() != "metadata.name=istio" {
 					t.Errorf("%s: want only metadata.name=istio, got %v", tc.byName, c.FieldSelector)
 				}
+			}
+		})
+	}
+}
+
+// The collector is paced to a share of GOMEMLIMIT, unless the operator chose
+// GOGC, no GOMEMLIMIT gives a target, or the share is 0.
+func TestPaceCollector(t *testing.T) {
+	gogc, hadGOGC := os.LookupEnv("GOGC")
+	defer func() {
+		if hadGOGC {
+			os.Setenv("GOGC", gogc)
+		}
+	}()
+	limit := debug.SetMemoryLimit(-1)
+	defer debug.SetMemoryLimit(limit)
+
+	cases := []struct {
+		name   string
+		share  float64
+		gogc   string // "" unset
+		limit  int64
+		target uint64 // 0: not paced
+	}{
+		{"a share of the limit", 0.4, "", 500 << 20, 200 << 20},
+		{"GOGC chosen", 0.4, "150", 500 << 20, 0},
+		{"no limit", 0.4, "", math.MaxInt64, 0},
+		{"off", 0, "", 500 << 20, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			os.Unsetenv("GOGC")
+			if tc.gogc != "" {
+				t.Setenv("GOGC", tc.gogc)
+			}
+			debug.SetMemoryLimit(tc.limit)
+			f := &serveFlags{gcHeapShare: tc.share}
+			p := f.paceCollector(logr.Discard())
+			if p != nil {
+				defer p.Stop()
+			}
+			switch {
+			case tc.target == 0 && p != nil:
+				t.Errorf("paced to %d bytes, want Go's own pacing", p.Target())
+			case tc.target != 0 && p == nil:
+				t.Errorf("not paced, want a target of %d bytes", tc.target)
+			case p != nil && p.Target() != tc.target:
+				t.Errorf("target %d bytes, want %d", p.Target(), tc.target)
 			}
 		})
 	}

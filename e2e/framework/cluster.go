@@ -44,8 +44,8 @@ type Options struct {
 	StateDir string
 	// ExtraArgs are appended to `gatewarden serve`.
 	ExtraArgs []string
-	// ExtraEnv are added to gatewarden's environment (NAME=value), such as
-	// the GOMEMLIMIT the chart sets from the memory limit.
+	// ExtraEnv are added to gatewarden's environment (NAME=value) after
+	// ChartEnv's, which they override.
 	ExtraEnv []string
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
@@ -197,9 +197,11 @@ func (c *Cluster) StartGatewarden(ctx context.Context) error {
 		return err
 	}
 	c.proc = exec.Command(filepath.Join(c.opts.Root, "bin", "gatewarden"), args...)
-	if len(c.opts.ExtraEnv) > 0 {
-		c.proc.Env = append(os.Environ(), c.opts.ExtraEnv...)
+	chartEnv, err := ChartEnv(c.opts.Root)
+	if err != nil {
+		return err
 	}
+	c.proc.Env = append(append(os.Environ(), chartEnv...), c.opts.ExtraEnv...)
 	c.proc.Stdout, c.proc.Stderr = c.logFile, c.logFile
 	c.logf("starting gatewarden on %s (log %s)", c.WebhookURL, logPath)
 	if err := c.proc.Start(); err != nil {

@@ -7,7 +7,9 @@
 //  2. the floor starts as a process of its own (this program's `floor`
 //     subcommand, hack/bench/floor: a Go TLS server that decodes the
 //     AdmissionReview and answers allowed), and a second `gatewarden serve`
-//     with the default checks and the audit off;
+//     with the default checks and the audit off; both gatewardens get the
+//     environment the chart's Deployment gives (framework.ChartEnv: GOMEMLIMIT
+//     from the memory limit, which their collectors pace to) and -env;
 //  3. per kind (APIRule v2 with a jwt rule on a warm trust cache, the MUTUAL
 //     Gateway without a CA, RequestAuthentication, AuthorizationPolicy), both
 //     servers get that kind's object to /mutate and /validate at the same
@@ -72,7 +74,7 @@ type flags struct {
 	root, state, binary string
 	mainArgs            string
 	mainPprof           string
-	mainEnv             string
+	env                 string
 	concurrency         int
 	rounds              int
 	duration            time.Duration
@@ -114,7 +116,7 @@ func main() {
 	flag.IntVar(&f.apiCreates, "api-creates", 300, "APIRule creates per kube-apiserver phase")
 	flag.IntVar(&f.apiRounds, "api-rounds", 10, "kube-apiserver phases per setting")
 	flag.BoolVar(&f.interleave, "interleave", true, "each phase creates in every setting by turns (one namespace per setting; also gatewarden with the audit off); false: the settings alternate phase by phase, each registered alone")
-	flag.StringVar(&f.mainEnv, "main-env", "GOMEMLIMIT=512MiB", "environment of the framework's gatewarden, space-separated NAME=value (the chart sets GOMEMLIMIT to its memory limit, 512Mi)")
+	flag.StringVar(&f.env, "env", "", "environment of both gatewardens beyond the chart's (GOMEMLIMIT from its memory limit), space-separated NAME=value, e.g. GOGC=100")
 	flag.StringVar(&f.mainPprof, "main-pprof", "", "pprof address of the framework's gatewarden (give --pprof-bind-address in -main-args): its heap profile is written to -profile-dir at each number of stored APIRules")
 	flag.StringVar(&f.profileDir, "profile-dir", "", "write gatewarden's CPU and allocation profiles per kind here")
 	flag.StringVar(&pin, "pin", "", "during the creates through the kube-apiserver, CPUs of the control plane and this program / of the webhook servers, e.g. 0/1 (empty: all share every CPU)")
@@ -187,8 +189,13 @@ func run(ctx context.Context, f flags) error {
 	fmt.Printf("machine: %s, %d cores (GOMAXPROCS %d), %s/%s, %s; load average at start: %s\n",
 		cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, runtime.Version(), loadAvg())
 
-	logf("starting the control plane and gatewarden (defaults, audit on, %s; %s)", f.mainArgs, f.mainEnv)
-	c, err := framework.Start(ctx, framework.Options{Root: root, StateDir: state, ExtraArgs: strings.Fields(f.mainArgs), ExtraEnv: strings.Fields(f.mainEnv), Log: os.Stderr})
+	chartEnv, err := framework.ChartEnv(root)
+	if err != nil {
+		return err
+	}
+	env := append(chartEnv, strings.Fields(f.env)...)
+	logf("starting the control plane and gatewarden (defaults, audit on, %s; %s)", f.mainArgs, strings.Join(env, " "))
+	c, err := framework.Start(ctx, framework.Options{Root: root, StateDir: state, ExtraArgs: strings.Fields(f.mainArgs), ExtraEnv: strings.Fields(f.env), Log: os.Stderr})
 	defer func() {
 		logf("stopping gatewarden, the issuer and the control plane")
 		c.Stop()
@@ -212,7 +219,7 @@ func run(ctx context.Context, f flags) error {
 	if f.profileDir != "" {
 		extra = append(extra, "--pprof-bind-address", "{pprof}")
 	}
-	gw, err := startGatewarden(ctx, "gatewarden", binary, state, c, extra...)
+	gw, err := startGatewarden(ctx, "gatewarden", binary, state, c, env, extra...)
 	defer gw.stop()
 	if err != nil {
 		return err
@@ -305,8 +312,8 @@ func measureStored(ctx context.Context, f flags, c *framework.Cluster, cl client
 			return err
 		}
 		lr.mainHeap, lr.gwHeap = heapInUse(mainProc.metrics), heapInUse(gw.metrics)
-		fmt.Printf("  %s: gatewarden (audit on) %s, heap in use %s; gatewarden (audit off) %s, heap in use %s\n",
-			label, lr.main, mib(int64(lr.mainHeap)), lr.gw, mib(int64(lr.gwHeap)))
+		fmt.Printf("  %s: gatewarden (audit on) %s, heap in use %s (%s); gatewarden (audit off) %s, heap in use %s (%s)\n",
+			label, lr.main, mib(int64(lr.mainHeap)), pacing(mainProc.metrics), lr.gw, mib(int64(lr.gwHeap)), pacing(gw.metrics))
 		if f.mainPprof != "" && f.profileDir != "" {
 			if err := get(ctx, "http://"+f.mainPprof+"/debug/pprof/heap", filepath.Join(f.profileDir, label+".main-heap.pb.gz")); err != nil {
 				return err

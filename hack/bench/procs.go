@@ -112,8 +112,10 @@ func startFloor(state string, c *framework.Cluster) (*proc, error) {
 
 // startGatewarden starts `gatewarden serve` (binary) against the
 // framework's control plane with the flags the framework gives its own
-// process, on other loopback ports, plus extra.
-func startGatewarden(ctx context.Context, name, binary, state string, c *framework.Cluster, extra ...string) (*proc, error) {
+// process, on other loopback ports, plus extra, and with env added to its
+// environment. Its log is state/<name>-<webhook port>.log, beside the
+// framework's gatewarden.log.
+func startGatewarden(ctx context.Context, name, binary, state string, c *framework.Cluster, env []string, extra ...string) (*proc, error) {
 	var ports [4]int
 	for i := range ports {
 		port, err := framework.FreePort()
@@ -136,13 +138,14 @@ func startGatewarden(ctx context.Context, name, binary, state string, c *framewo
 		"--shutdown-delay", "1s",
 	}, extra...)
 	var err error
-	if p.log, err = os.OpenFile(filepath.Join(state, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600); err != nil {
+	if p.log, err = os.OpenFile(filepath.Join(state, fmt.Sprintf("%s-%d.log", name, ports[0])), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600); err != nil {
 		return nil, err
 	}
 	for i, a := range args {
 		args[i] = strings.ReplaceAll(a, "{pprof}", fmt.Sprintf("127.0.0.1:%d", ports[3]))
 	}
 	p.cmd = exec.Command(binary, args...)
+	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
 		return nil, err
