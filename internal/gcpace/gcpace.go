@@ -2,10 +2,11 @@
 // small against the memory limit, and no further than Go's default once it is
 // not.
 //
-// A webhook's allocations per admission are fixed, so the collector's cost per
-// admission grows with the heap it has to mark: with 10,000 APIRules cached,
-// GOGC=100 put the p99 of an APIRule admission at 1.5 to 1.8 times a bare TLS
-// server's, and GOGC=300 at 1.15 times (docs/benchmarks.md). A fixed GOGC=300
+// An admission allocates about the same whatever is stored, so the collector's
+// cost per admission grows with the heap it has to mark: with 10,000 APIRules
+// cached, GOGC=100 put the p99 of an APIRule admission at 1.5 to 1.8 times a
+// bare TLS server's, and GOGC=300 at 1.15 times (docs/benchmarks.md, "The
+// collector's pacing"). A fixed GOGC=300
 // would let the replica running the audit hold four times its live heap, so
 // after each collection the pacer chooses GOGC from what the collection found
 // live: the heap may grow to a target (a share of GOMEMLIMIT), by at least
