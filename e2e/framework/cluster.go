@@ -62,6 +62,9 @@ type Cluster struct {
 	WebhookURL string
 	ProbeURL   string
 	MetricsURL string
+	// GatewardenEnv is what gatewarden's environment adds to this
+	// process's: ChartEnv, then Options.ExtraEnv.
+	GatewardenEnv []string
 
 	opts     Options
 	attached *AttachOptions // nil: the suite runs its own control plane
@@ -201,7 +204,8 @@ func (c *Cluster) StartGatewarden(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c.proc.Env = append(append(os.Environ(), chartEnv...), c.opts.ExtraEnv...)
+	c.GatewardenEnv = append(chartEnv, c.opts.ExtraEnv...)
+	c.proc.Env = append(os.Environ(), c.GatewardenEnv...)
 	c.proc.Stdout, c.proc.Stderr = c.logFile, c.logFile
 	c.logf("starting gatewarden on %s (log %s)", c.WebhookURL, logPath)
 	if err := c.proc.Start(); err != nil {

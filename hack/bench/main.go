@@ -189,12 +189,7 @@ func run(ctx context.Context, f flags) error {
 	fmt.Printf("machine: %s, %d cores (GOMAXPROCS %d), %s/%s, %s; load average at start: %s\n",
 		cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, runtime.Version(), loadAvg())
 
-	chartEnv, err := framework.ChartEnv(root)
-	if err != nil {
-		return err
-	}
-	env := append(chartEnv, strings.Fields(f.env)...)
-	logf("starting the control plane and gatewarden (defaults, audit on, %s; %s)", f.mainArgs, strings.Join(env, " "))
+	logf("starting the control plane and gatewarden (defaults, audit on, %s)", f.mainArgs)
 	c, err := framework.Start(ctx, framework.Options{Root: root, StateDir: state, ExtraArgs: strings.Fields(f.mainArgs), ExtraEnv: strings.Fields(f.env), Log: os.Stderr})
 	defer func() {
 		logf("stopping gatewarden, the issuer and the control plane")
@@ -203,6 +198,7 @@ func run(ctx context.Context, f flags) error {
 	if err != nil {
 		return err
 	}
+	logf("both gatewardens' environment adds %s", strings.Join(c.GatewardenEnv, " "))
 	fast, err := fastClient(c.Config)
 	if err != nil {
 		return err
@@ -219,7 +215,7 @@ func run(ctx context.Context, f flags) error {
 	if f.profileDir != "" {
 		extra = append(extra, "--pprof-bind-address", "{pprof}")
 	}
-	gw, err := startGatewarden(ctx, "gatewarden", binary, state, c, env, extra...)
+	gw, err := startGatewarden(ctx, "gatewarden", binary, state, c, extra...)
 	defer gw.stop()
 	if err != nil {
 		return err

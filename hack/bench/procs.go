@@ -111,11 +111,10 @@ func startFloor(state string, c *framework.Cluster) (*proc, error) {
 }
 
 // startGatewarden starts `gatewarden serve` (binary) against the
-// framework's control plane with the flags the framework gives its own
-// process, on other loopback ports, plus extra, and with env added to its
-// environment. Its log is state/<name>-<webhook port>.log, beside the
-// framework's gatewarden.log.
-func startGatewarden(ctx context.Context, name, binary, state string, c *framework.Cluster, env []string, extra ...string) (*proc, error) {
+// framework's control plane with the flags and environment the framework
+// gives its own process, on other loopback ports, plus extra. Its log is
+// state/<name>-<webhook port>.log, beside the framework's gatewarden.log.
+func startGatewarden(ctx context.Context, name, binary, state string, c *framework.Cluster, extra ...string) (*proc, error) {
 	var ports [4]int
 	for i := range ports {
 		port, err := framework.FreePort()
@@ -145,7 +144,7 @@ func startGatewarden(ctx context.Context, name, binary, state string, c *framewo
 		args[i] = strings.ReplaceAll(a, "{pprof}", fmt.Sprintf("127.0.0.1:%d", ports[3]))
 	}
 	p.cmd = exec.Command(binary, args...)
-	p.cmd.Env = append(os.Environ(), env...)
+	p.cmd.Env = append(os.Environ(), c.GatewardenEnv...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
 		return nil, err

@@ -240,19 +240,20 @@ func auditChanges(ctx context.Context, cl client.Client, metrics string, stored 
 }
 
 // heapInUse is go_memstats_heap_inuse_bytes of a gatewarden.
-func heapInUse(metrics string) float64 { return gauge(metrics, "go_memstats_heap_inuse_bytes") }
-
-// gauge is one unlabelled sample of a gatewarden's metrics, 0 if absent.
-func gauge(metrics, name string) float64 {
-	m, err := scrape(metrics, name)
+func heapInUse(metrics string) float64 {
+	m, err := scrape(metrics, "go_memstats_heap_inuse_bytes")
 	if err != nil {
 		return 0
 	}
-	return m[name]
+	return m["go_memstats_heap_inuse_bytes"]
 }
 
 // pacing is what a gatewarden's collector found live at its last collection
 // and the GOGC it paces by since.
 func pacing(metrics string) string {
-	return fmt.Sprintf("live %s, GOGC %.0f", mib(int64(gauge(metrics, "go_gc_heap_live_bytes"))), gauge(metrics, "go_gc_gogc_percent"))
+	m, err := scrape(metrics, "go_gc_heap_live_bytes", "go_gc_gogc_percent")
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("live %s, GOGC %.0f", mib(int64(m["go_gc_heap_live_bytes"])), m["go_gc_gogc_percent"])
 }

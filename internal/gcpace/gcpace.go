@@ -6,12 +6,12 @@
 // cost per admission grows with the heap it has to mark: with 10,000 APIRules
 // cached, GOGC=100 put the p99 of an APIRule admission at 1.5 to 1.8 times a
 // bare TLS server's, and GOGC=300 at 1.15 times (docs/benchmarks.md, "The
-// collector's pacing"). A fixed GOGC=300
-// would let the replica running the audit hold four times its live heap, so
-// after each collection the pacer chooses GOGC from what the collection found
-// live: the heap may grow to a target (a share of GOMEMLIMIT), by at least
-// 100% and at most 300% of the live heap. GOMEMLIMIT itself stays at the
-// container's limit as the guard against running out of memory.
+// collector's pacing"). A fixed GOGC=300 would let the replica running the
+// audit hold four times its live heap, so after each collection the pacer
+// chooses GOGC from what the collection found live: the heap may grow to a
+// target (a share of GOMEMLIMIT), by at least 100% and at most 300% of the
+// live heap. GOMEMLIMIT itself stays at the container's limit as the guard
+// against running out of memory.
 //
 // bytedance/gopkg's gctuner does the same from runtime.ReadMemStats, which
 // stops the world after every collection; this reads the live heap the
